@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+// Ferry — FTP, FTPS and SFTP gateway to object storage. Architecture: ../shared/design.md §1.
+import PackageDescription
+
+let package = Package(
+    name: "Ferry",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ferry", targets: ["Gateway"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // System C libraries (Debian -dev packages). Only wrapper files import them.
+        .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CCrypt", pkgConfig: "libxcrypt", providers: [.apt(["libcrypt-dev"])]),
+        // Typed C wrappers for variadic functions and macros Swift cannot call directly.
+        .target(name: "CShims", dependencies: ["CCrypt"]),
+
+        .target(name: "Storage", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Auth", dependencies: [
+            "CCrypt", "CShims",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Protocols", dependencies: [
+            "Auth", "Storage",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "Gateway", dependencies: [
+            "Protocols", "Auth", "Storage",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+
+        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "AuthTests", dependencies: ["Auth"]),
+        .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Auth", "Storage"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Protocols", "Auth", "Storage"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

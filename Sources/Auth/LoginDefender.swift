@@ -1,0 +1,66 @@
+import Foundation
+import Synchronization
+
+/// Counts failed logins per client address. After `maxFailures` failures within `banTime`, the address
+/// is refused at connect until `banTime` has passed since its last failure. Shared by every protocol.
+public final class LoginDefender: Sendable {
+    struct Record {
+        var failures: [Date] = []
+        var bannedUntil: Date?
+    }
+
+    public let maxFailures: Int
+    public let banTime: TimeInterval
+    private let records = Mutex<[String: Record]>([:])
+    private let now: @Sendable () -> Date
+
+    public init(maxFailures: Int, banTime: TimeInterval, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.maxFailures = maxFailures
+        self.banTime = banTime
+        self.now = now
+    }
+
+    /// True while the address is banned.
+    public func isBanned(_ address: String) -> Bool {
+        let now = now()
+        return records.withLock { all in
+            guard let until = all[address]?.bannedUntil else { return false }
+            if until > now { return true }
+            all[address] = nil
+            return false
+        }
+    }
+
+    /// Records one failed login; returns true when this failure banned the address.
+    @discardableResult
+    public func recordFailure(_ address: String) -> Bool {
+        guard maxFailures > 0 else { return false }
+        let now = now()
+        return records.withLock { all in
+            var record = all[address] ?? Record()
+            record.failures = record.failures.filter { now.timeIntervalSince($0) < banTime } + [now]
+            var banned = false
+            if record.failures.count >= maxFailures {
+                record.bannedUntil = now.addingTimeInterval(banTime)
+                record.failures = []
+                banned = true
+            }
+            all[address] = record
+            // Keep the table bounded: forget addresses whose failures have all expired.
+            if all.count > 10_000 {
+                all = all.filter { entry in
+                    entry.value.bannedUntil.map { $0 > now } ?? false
+                        || entry.value.failures.contains { now.timeIntervalSince($0) < banTime }
+                }
+            }
+            return banned
+        }
+    }
+
+    /// A successful login clears the address's failure count (but not an active ban).
+    public func recordSuccess(_ address: String) {
+        records.withLock { all in
+            if all[address]?.bannedUntil == nil { all[address] = nil }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+/// One login: credentials, the home binding (the user's `/`), authority and extra folders.
+public struct User: Sendable {
+    public var name: String
+    public var passwordHash: PasswordHash?
+    public var sshKeys: [SSHPublicKey]
+    public var home: StorageBinding
+    public var authority: Authority
+    /// May delete files and directories, and rename onto an existing name.
+    public var mayDelete: Bool
+    public var folders: [FolderBinding]
+
+    public init(name: String, passwordHash: PasswordHash?, sshKeys: [SSHPublicKey], home: StorageBinding,
+                authority: Authority, mayDelete: Bool, folders: [FolderBinding]) {
+        self.name = name
+        self.passwordHash = passwordHash
+        self.sshKeys = sshKeys
+        self.home = home
+        self.authority = authority
+        self.mayDelete = mayDelete
+        self.folders = folders
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import Logging
+
+/// Why a login failed, for the log only: clients are told the same thing in every case, so that they
+/// cannot learn whether a user exists.
+public enum AuthError: Error, Sendable, Equatable {
+    case unknownUser
+    case wrongPassword
+    case noPasswordConfigured
+    case banned
+}
+
+/// The configured users, and the one place that checks passwords and feeds the defender.
+public final class UserDirectory: Sendable {
+    private let users: [String: User]
+    public let defender: LoginDefender
+    /// How long a failed login waits before it is answered (slows down guessing).
+    public let failureDelay: TimeInterval
+
+    public init(users: [User], defender: LoginDefender, failureDelay: TimeInterval = 1.0) {
+        var byName: [String: User] = [:]
+        for user in users { byName[user.name] = user }
+        self.users = byName
+        self.defender = defender
+        self.failureDelay = failureDelay
+    }
+
+    public func user(named name: String) -> User? { users[name] }
+    public var userNames: [String] { users.keys.sorted() }
+
+    /// Verifies a password login from `address`. Blocks the calling connection thread: about one
+    /// crypt(3) run on success, plus `failureDelay` on failure. A failure is recorded in the defender.
+    public func authenticate(name: String, password: String, from address: String) -> Result<User, AuthError> {
+        if defender.isBanned(address) { return .failure(.banned) }
+        let outcome: Result<User, AuthError>
+        if let user = users[name] {
+            if let hash = user.passwordHash {
+                outcome = hash.verify(password) ? .success(user) : .failure(.wrongPassword)
+            } else {
+                _ = PasswordHash.decoy.verify(password)
+                outcome = .failure(.noPasswordConfigured)
+            }
+        } else {
+            _ = PasswordHash.decoy.verify(password)  // same cost as a real check
+            outcome = .failure(.unknownUser)
+        }
+        switch outcome {
+        case .success:
+            defender.recordSuccess(address)
+        case .failure:
+            defender.recordFailure(address)
+            if failureDelay > 0 { Thread.sleep(forTimeInterval: failureDelay) }
+        }
+        return outcome
+    }
+}

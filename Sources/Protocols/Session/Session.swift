@@ -1,0 +1,414 @@
+import Auth
+import Foundation
+import Logging
+import Storage
+
+/// One logged-in user's view of storage, shared by every protocol adapter (FTP, SFTP): path
+/// resolution, bindings, the permission gate, and the file-system semantics built from object-store
+/// calls (directories, rename, resume). Adapters only translate their protocol into these calls.
+///
+/// A session belongs to one connection thread. Costs below are in S3 requests.
+public final class Session {
+    public let user: User
+    let storages: StorageRegistry
+    let logger: Logger
+
+    public init(user: User, storages: StorageRegistry, logger: Logger) {
+        self.user = user
+        self.storages = storages
+        self.logger = logger
+    }
+
+    // MARK: Paths and bindings
+
+    /// Where a virtual path lives.
+    struct Location {
+        let path: VirtualPath
+        let binding: StorageBinding
+        let driver: any StorageDriver
+        let authority: Authority
+        let mayDelete: Bool
+        /// The object key of the path (no trailing slash), or the binding's prefix for its root.
+        let key: String
+        /// True for `/`, for a folder binding's own path, and for the parents of folder paths: places
+        /// that exist because of the configuration, not because of storage.
+        let isFixedDirectory: Bool
+
+        var objectKey: ObjectKey { ObjectKey(bucket: binding.bucket, key: key) }
+        /// The key prefix of the path as a directory (`a/b/`, or the binding prefix at its root).
+        var directoryKey: ObjectKey {
+            ObjectKey(bucket: binding.bucket, key: key.isEmpty || key.hasSuffix("/") ? key : key + "/")
+        }
+        var permissions: FilePermissions {
+            FilePermissions(canRead: authority.canRead, canWrite: authority.canWrite,
+                            canDelete: mayDelete && authority.canWrite)
+        }
+    }
+
+    /// Turns client input into a path; relative input starts at `directory`.
+    public func resolve(_ input: String, from directory: VirtualPath) throws(SessionError) -> VirtualPath {
+        do {
+            return try VirtualPath.resolve(input, from: directory)
+        } catch {
+            throw .invalidPath(error)
+        }
+    }
+
+    private var folderPaths: [(path: VirtualPath, folder: FolderBinding)] {
+        user.folders.compactMap { folder in
+            (try? VirtualPath.resolve(folder.path)).map { ($0, folder) }
+        }
+    }
+
+    func locate(_ path: VirtualPath) throws(SessionError) -> Location {
+        var binding = user.home
+        var authority = user.authority
+        var mayDelete = user.mayDelete
+        var base = VirtualPath.root
+        for (folderPath, folder) in folderPaths where path.isInside(folderPath) && folderPath.components.count > base.components.count {
+            binding = folder.target
+            authority = folder.authority
+            mayDelete = folder.mayDelete
+            base = folderPath
+        }
+        guard let driver = storages.driver(named: binding.storage) else { throw .unknownStorage(binding.storage) }
+        let relative = path.components.dropFirst(base.components.count)
+        let key = binding.prefix + relative.joined(separator: "/")
+        let isMountParent = folderPaths.contains { $0.path.isInside(path) && $0.path != path }
+        return Location(path: path, binding: binding, driver: driver, authority: authority, mayDelete: mayDelete,
+                        key: relative.isEmpty ? binding.prefix : key,
+                        isFixedDirectory: relative.isEmpty || isMountParent)
+    }
+
+    /// Names of folder bindings (or their parents) directly below `path`, shown as directories.
+    func mountedNames(below path: VirtualPath) -> Set<String> {
+        var names: Set<String> = []
+        for (folderPath, _) in folderPaths where folderPath.isInside(path) && folderPath != path {
+            names.insert(folderPath.components[path.components.count])
+        }
+        return names
+    }
+
+    /// The single permission gate: throws unless the binding at `location` allows `operation`.
+    func authorize(_ operation: FileOperation, _ location: Location) throws(SessionError) {
+        guard PermissionGate.allows(operation, authority: location.authority, mayDelete: location.mayDelete) else {
+            logger.info("permission denied", metadata: ["user": "\(user.name)", "operation": "\(operation.rawValue)",
+                                                        "path": "\(location.path)"])
+            throw .permissionDenied(operation, location.path.description)
+        }
+    }
+
+    /// Whether `operation` would pass the gate at `path` (for permission facts in listings).
+    public func isAllowed(_ operation: FileOperation, at path: VirtualPath) -> Bool {
+        guard let location = try? locate(path) else { return false }
+        return PermissionGate.allows(operation, authority: location.authority, mayDelete: location.mayDelete)
+    }
+
+    private func storage<T>(_ body: () throws(StorageError) -> T) throws(SessionError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw .storage(error)
+        }
+    }
+
+    // MARK: Metadata
+
+    /// What is at `path`: a file (1 request) or a directory (2 requests); `.notFound` otherwise.
+    public func stat(_ path: VirtualPath) throws(SessionError) -> FileInfo {
+        let location = try locate(path)
+        try authorize(.readMetadata, location)
+        return try stat(location)
+    }
+
+    private func stat(_ location: Location) throws(SessionError) -> FileInfo {
+        if location.isFixedDirectory {
+            return FileInfo(name: location.path.name, isDirectory: true, size: 0, modified: Date(),
+                            permissions: location.permissions)
+        }
+        if let object = try storage({ () throws(StorageError) in try location.driver.metadata(location.objectKey) }) {
+            return FileInfo(name: location.path.name, isDirectory: false, size: object.size, modified: object.modified,
+                            permissions: location.permissions)
+        }
+        if let modified = try directoryModified(location) {
+            return FileInfo(name: location.path.name, isDirectory: true, size: 0, modified: modified,
+                            permissions: location.permissions)
+        }
+        throw .notFound(location.path.description)
+    }
+
+    /// A directory exists if its marker or any key below it exists: one listing of at most one key
+    /// (the marker `dir/` sorts first). Returns its modification time (the marker's, if any).
+    private func directoryModified(_ location: Location) throws(SessionError) -> Date? {
+        let page = try storage { () throws(StorageError) in
+            try location.driver.list(location.directoryKey, delimiter: nil, after: nil, limit: 1)
+        }
+        if let first = page.objects.first { return first.key == location.directoryKey ? first.modified : Date() }
+        return page.commonPrefixes.isEmpty ? nil : Date()
+    }
+
+    // MARK: Listing
+
+    /// Streams the entries of a directory, one storage page at a time, to `visit` (return false to
+    /// stop). Every page is read: a listing is never silently cut off.
+    public func listDirectory(_ path: VirtualPath, _ visit: (FileInfo) throws -> Bool) throws(SessionError) {
+        let location = try locate(path)
+        try authorize(.listDirectory, location)
+        let mounted = mountedNames(below: path)
+        let prefix = location.directoryKey
+        var cursor: ListCursor?
+        var sawAnything = false
+        repeat {
+            let page = try storage { () throws(StorageError) in
+                try location.driver.list(prefix, delimiter: "/", after: cursor, limit: 1000)
+            }
+            for object in page.objects {
+                sawAnything = true
+                let name = String(object.key.key.dropFirst(prefix.key.count))
+                guard Self.isListableName(name), !mounted.contains(name) else { continue }
+                let info = FileInfo(name: name, isDirectory: false, size: object.size, modified: object.modified,
+                                    permissions: location.permissions)
+                guard try deliver(info, visit) else { return }
+            }
+            for commonPrefix in page.commonPrefixes {
+                sawAnything = true
+                let name = String(commonPrefix.dropFirst(prefix.key.count).dropLast())
+                guard Self.isListableName(name), !mounted.contains(name) else { continue }
+                let info = FileInfo(name: name, isDirectory: true, size: 0, modified: Date(timeIntervalSince1970: 0),
+                                    permissions: location.permissions)
+                guard try deliver(info, visit) else { return }
+            }
+            cursor = page.next
+        } while cursor != nil
+        for name in mounted.sorted() {
+            let child = try locate(path.appending(name))
+            let info = FileInfo(name: name, isDirectory: true, size: 0, modified: Date(), permissions: child.permissions)
+            guard try deliver(info, visit) else { return }
+        }
+        if !sawAnything && !location.isFixedDirectory {
+            // Empty listing: tell an empty directory from a file or nothing at all.
+            let info = try stat(location)
+            if !info.isDirectory { throw .notADirectory(path.description) }
+        }
+    }
+
+    private func deliver(_ info: FileInfo, _ visit: (FileInfo) throws -> Bool) throws(SessionError) -> Bool {
+        do {
+            return try visit(info)
+        } catch let error as SessionError {
+            throw error
+        } catch {
+            throw .storage(.aborted)
+        }
+    }
+
+    /// Keys written by other tools may hold names a client cannot address; they are not listed.
+    static func isListableName(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/")
+            && !name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+    }
+
+    // MARK: Reading and writing
+
+    /// Opens a file for download from `offset`. Throws `.isADirectory` for directories.
+    public func openRead(_ path: VirtualPath, from offset: UInt64) throws(SessionError) -> (reader: any ObjectReader, info: FileInfo) {
+        let location = try locate(path)
+        try authorize(.download, location)
+        let info = try stat(location)
+        if info.isDirectory { throw .isADirectory(path.description) }
+        if offset > info.size { throw .offsetBeyondEnd(requested: offset, size: info.size) }
+        let reader = try storage { () throws(StorageError) in try location.driver.openRead(location.objectKey, from: offset) }
+        return (reader, info)
+    }
+
+    /// Starts an upload. Nothing is visible until the returned upload commits; if it is aborted or
+    /// dropped, the previous file (if any) is untouched.
+    public func beginUpload(_ path: VirtualPath, mode: UploadMode) throws(SessionError) -> any ObjectUpload {
+        let location = try locate(path)
+        try authorize(.upload, location)
+        if location.isFixedDirectory { throw .isADirectory(path.description) }
+        let existing = try storage { () throws(StorageError) in try location.driver.metadata(location.objectKey) }
+        if existing == nil, try directoryModified(location) != nil { throw .isADirectory(path.description) }
+        let keep: UInt64
+        switch mode {
+        case .replace:
+            keep = 0
+        case .resume(let offset):
+            let size = existing?.size ?? 0
+            if offset > size { throw .offsetBeyondEnd(requested: offset, size: size) }
+            keep = offset
+        case .append:
+            keep = existing?.size ?? 0
+        }
+        return try storage { () throws(StorageError) in
+            try location.driver.beginUpload(location.objectKey, options: UploadOptions(keepingPrefix: keep))
+        }
+    }
+
+    // MARK: Directories
+
+    /// Creates a directory (writes its marker). The parent must exist.
+    public func makeDirectory(_ path: VirtualPath) throws(SessionError) {
+        let location = try locate(path)
+        try authorize(.makeDirectory, location)
+        if location.isFixedDirectory { throw .alreadyExists(path.description) }
+        let parent = try stat(try locate(path.parent))
+        if !parent.isDirectory { throw .notADirectory(path.parent.description) }
+        do throws(SessionError) {
+            _ = try stat(location)
+            throw SessionError.alreadyExists(path.description)
+        } catch .notFound {
+            // expected: create it
+        }
+        try storage { () throws(StorageError) in
+            let marker = try location.driver.beginUpload(location.directoryKey, options: UploadOptions())
+            try marker.commit()
+        }
+    }
+
+    /// Removes an empty directory. Emptiness is checked with a listing without delimiter (a delimiter
+    /// listing can show prefixes of deleted keys for a while on some stores).
+    public func removeDirectory(_ path: VirtualPath) throws(SessionError) {
+        let location = try locate(path)
+        try authorize(.removeDirectory, location)
+        if location.isFixedDirectory { throw .bindingRoot(path.description) }
+        let info = try stat(location)
+        if !info.isDirectory { throw .notADirectory(path.description) }
+        let page = try storage { () throws(StorageError) in
+            try location.driver.list(location.directoryKey, delimiter: nil, after: nil, limit: 2)
+        }
+        if page.objects.contains(where: { $0.key != location.directoryKey }) || !page.commonPrefixes.isEmpty {
+            throw .directoryNotEmpty(path.description)
+        }
+        try storage { () throws(StorageError) in try location.driver.delete([location.directoryKey]) }
+    }
+
+    /// Deletes a file.
+    public func deleteFile(_ path: VirtualPath) throws(SessionError) {
+        let location = try locate(path)
+        try authorize(.deleteFile, location)
+        let info = try stat(location)
+        if info.isDirectory { throw .isADirectory(path.description) }
+        try storage { () throws(StorageError) in try location.driver.delete([location.objectKey]) }
+    }
+
+    // MARK: Rename and copy
+
+    /// Renames a file or a whole directory. A file is copied then deleted; a directory's objects are
+    /// all copied first and the sources deleted only after every copy succeeded (on a failure the
+    /// copies are removed and the source is left as it was). Replacing an existing file needs
+    /// `replaceExisting` and is only done when `replacing` is true; directories are never merged.
+    public func rename(_ source: VirtualPath, to target: VirtualPath, replacing: Bool) throws(SessionError) {
+        let from = try locate(source)
+        let to = try locate(target)
+        try authorize(.renameSource, from)
+        try authorize(.renameTarget, to)
+        if from.isFixedDirectory { throw .bindingRoot(source.description) }
+        if to.isFixedDirectory { throw .alreadyExists(target.description) }
+        let sourceInfo = try stat(from)
+        if source == target { return }
+        if sourceInfo.isDirectory && target.isInside(source) { throw .renameIntoItself(source.description) }
+        let targetInfo: FileInfo?
+        do throws(SessionError) {
+            targetInfo = try stat(to)
+        } catch .notFound {
+            targetInfo = nil
+        }
+        if let targetInfo {
+            if targetInfo.isDirectory || sourceInfo.isDirectory || !replacing { throw .alreadyExists(target.description) }
+            try authorize(.replaceExisting, to)
+        }
+        if sourceInfo.isDirectory {
+            if !mountedNames(below: source).isEmpty { throw .bindingRoot(source.description) }
+            try renameDirectory(from, to)
+        } else {
+            try copyObject(from.objectKey, in: from, to: to.objectKey, in: to)
+            try storage { () throws(StorageError) in try from.driver.delete([from.objectKey]) }
+        }
+        logger.info("renamed", metadata: ["user": "\(user.name)", "from": "\(source)", "to": "\(target)"])
+    }
+
+    private func renameDirectory(_ from: Location, _ to: Location) throws(SessionError) {
+        let sourcePrefix = from.directoryKey
+        let targetPrefix = to.directoryKey
+        var copiedSources: [ObjectKey] = []
+        var copiedTargets: [ObjectKey] = []
+        var cursor: ListCursor?
+        do {
+            repeat {
+                let page = try storage { () throws(StorageError) in
+                    try from.driver.list(sourcePrefix, delimiter: nil, after: cursor, limit: 1000)
+                }
+                for object in page.objects {
+                    let rest = object.key.key.dropFirst(sourcePrefix.key.count)
+                    let targetKey = ObjectKey(bucket: targetPrefix.bucket, key: targetPrefix.key + rest)
+                    try copyObject(object.key, in: from, to: targetKey, in: to)
+                    copiedSources.append(object.key)
+                    copiedTargets.append(targetKey)
+                }
+                cursor = page.next
+            } while cursor != nil
+        } catch {
+            logger.warning("directory rename failed, removing the copies", metadata: [
+                "from": "\(from.path)", "to": "\(to.path)", "copied": "\(copiedTargets.count)", "error": "\(error)"])
+            try? deleteInBatches(copiedTargets, driver: to.driver)
+            throw error
+        }
+        try deleteInBatches(copiedSources, driver: from.driver)
+    }
+
+    private func deleteInBatches(_ keys: [ObjectKey], driver: any StorageDriver) throws(SessionError) {
+        var start = 0
+        while start < keys.count {
+            let batch = Array(keys[start..<min(start + 1000, keys.count)])
+            try storage { () throws(StorageError) in try driver.delete(batch) }
+            start += batch.count
+        }
+    }
+
+    /// Copies one object: server-side within one storage, streamed between two storages.
+    func copyObject(_ source: ObjectKey, in from: Location, to target: ObjectKey, in to: Location) throws(SessionError) {
+        if from.binding.storage == to.binding.storage {
+            try storage { () throws(StorageError) in try from.driver.copy(source, to: target) }
+            return
+        }
+        try storage { () throws(StorageError) in
+            let reader = try from.driver.openRead(source, from: 0)
+            defer { reader.close() }
+            let upload = try to.driver.beginUpload(target, options: UploadOptions())
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            defer { buffer.deallocate() }
+            do throws(StorageError) {
+                while true {
+                    let n = try reader.read(into: buffer)
+                    if n == 0 { break }
+                    try upload.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                }
+                try upload.commit()
+            } catch {
+                upload.abort()
+                throw error
+            }
+        }
+    }
+
+    /// Server-side copy of a whole file (SFTP `copy-data`): needs read at the source, write at the
+    /// target, and `replaceExisting` when the target exists.
+    public func copyFile(_ source: VirtualPath, to target: VirtualPath) throws(SessionError) {
+        let from = try locate(source)
+        let to = try locate(target)
+        try authorize(.copySource, from)
+        try authorize(.copyTarget, to)
+        let info = try stat(from)
+        if info.isDirectory { throw .isADirectory(source.description) }
+        if to.isFixedDirectory { throw .isADirectory(target.description) }
+        do throws(SessionError) {
+            let existing = try stat(to)
+            if existing.isDirectory { throw SessionError.isADirectory(target.description) }
+            try authorize(.replaceExisting, to)
+        } catch .notFound {
+            // a new file
+        }
+        try copyObject(from.objectKey, in: from, to: to.objectKey, in: to)
+    }
+}

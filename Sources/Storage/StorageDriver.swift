@@ -1,0 +1,82 @@
+/// An object store: the small, object-native interface every storage backend implements
+/// (design.md §1, §6). Directory semantics, rename and resume are algorithms of the session layer
+/// built from these calls; a driver only stores and lists objects.
+///
+/// Drivers are shared by every connection thread, so they are `Sendable`; the readers and uploads they
+/// hand out belong to the one thread that opened them. Every call blocks its caller.
+public protocol StorageDriver: Sendable {
+    var capabilities: StorageCapabilities { get }
+
+    /// The object's metadata, or nil when it does not exist (S3 HeadObject: one request).
+    func metadata(_ key: ObjectKey) throws(StorageError) -> ObjectMetadata?
+
+    /// One page of keys starting with `prefix.key`, in UTF-8 byte order (S3 ListObjectsV2: one
+    /// request). With a delimiter, keys with the delimiter after the prefix roll up into common
+    /// prefixes. `limit` caps objects + prefixes on the page (1...1000).
+    func list(_ prefix: ObjectKey, delimiter: Character?, after: ListCursor?, limit: Int) throws(StorageError) -> ListPage
+
+    /// A stream of the object's bytes from `offset` (S3 GetObject with Range).
+    /// Throws `.notFound` when the object does not exist.
+    func openRead(_ key: ObjectKey, from offset: UInt64) throws(StorageError) -> any ObjectReader
+
+    /// Starts writing an object. Nothing is visible under `key` until `commit()` returns; `abort()`
+    /// (or dropping the upload uncommitted) leaves no trace.
+    func beginUpload(_ key: ObjectKey, options: UploadOptions) throws(StorageError) -> any ObjectUpload
+
+    /// Server-side copy of one object (S3 CopyObject / UploadPartCopy). Replaces an existing target.
+    func copy(_ source: ObjectKey, to target: ObjectKey) throws(StorageError)
+
+    /// Deletes objects; keys that do not exist are not an error (S3 DeleteObjects semantics).
+    func delete(_ keys: [ObjectKey]) throws(StorageError)
+}
+
+public extension StorageDriver {
+    /// Lists with the driver's default page size.
+    func list(_ prefix: ObjectKey, delimiter: Character?, after: ListCursor?) throws(StorageError) -> ListPage {
+        try list(prefix, delimiter: delimiter, after: after, limit: 1000)
+    }
+}
+
+/// A byte stream of one object, owned by one thread.
+public protocol ObjectReader: AnyObject {
+    /// Fills up to `buffer.count` bytes; returns 0 at the end of the object.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) -> Int
+    /// Releases the stream early (an abandoned download). Idempotent.
+    func close()
+}
+
+/// An object being written, owned by one thread. Exactly one of `commit()` or `abort()` ends it.
+public protocol ObjectUpload: AnyObject {
+    /// Appends bytes. Throws when the store fails or the object would exceed its limit; the upload is
+    /// then aborted.
+    func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError)
+    /// Publishes the object atomically and returns its size. On failure nothing is published.
+    @discardableResult func commit() throws(StorageError) -> UInt64
+    /// Discards everything written; the previous object under the key (if any) is untouched. Idempotent.
+    func abort()
+}
+
+public extension ObjectUpload {
+    func write(_ bytes: [UInt8]) throws(StorageError) {
+        let result: Result<Void, StorageError> = bytes.withUnsafeBytes { raw in
+            do throws(StorageError) { try write(raw); return .success(()) } catch { return .failure(error) }
+        }
+        try result.get()
+    }
+}
+
+public extension ObjectReader {
+    /// Reads the whole remaining stream; for tests and small objects only.
+    func readAll(chunkSize: Int = 65536) throws(StorageError) -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: chunkSize)
+        while true {
+            let outcome: Result<Int, StorageError> = chunk.withUnsafeMutableBytes { raw in
+                do throws(StorageError) { return .success(try read(into: raw)) } catch { return .failure(error) }
+            }
+            let n = try outcome.get()
+            if n == 0 { return result }
+            result.append(contentsOf: chunk[0..<n])
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+
+/// One object's address inside a storage: the bucket and the full key (`a/b/c.txt`, or `a/b/` for a
+/// directory marker). Keys are UTF-8 strings; their order is UTF-8 byte order, as S3 lists them.
+public struct ObjectKey: Hashable, Sendable, CustomStringConvertible {
+    public var bucket: String
+    public var key: String
+
+    public init(bucket: String, key: String) {
+        self.bucket = bucket
+        self.key = key
+    }
+
+    /// True for a directory marker key (`dir/`).
+    public var isDirectoryMarker: Bool { key.hasSuffix("/") }
+
+    public var description: String { "\(bucket)/\(key)" }
+}
+
+/// What the store knows about one object, as HeadObject or a listing row reports it.
+public struct ObjectMetadata: Sendable, Equatable {
+    public var key: ObjectKey
+    public var size: UInt64
+    public var modified: Date
+    public var etag: String?
+
+    public init(key: ObjectKey, size: UInt64, modified: Date, etag: String? = nil) {
+        self.key = key
+        self.size = size
+        self.modified = modified
+        self.etag = etag
+    }
+}
+
+/// Where a listing continues. Opaque to callers: an S3 continuation token or, for the local and
+/// in-memory drivers, the last key returned.
+public struct ListCursor: Sendable, Equatable {
+    public var token: String
+    public init(token: String) { self.token = token }
+}
+
+/// One page of a listing (ListObjectsV2 semantics): objects whose key starts with the prefix, and with
+/// a delimiter the "common prefixes" that roll up deeper keys. `next` is nil on the last page.
+public struct ListPage: Sendable {
+    public var objects: [ObjectMetadata]
+    public var commonPrefixes: [String]
+    public var next: ListCursor?
+
+    public init(objects: [ObjectMetadata], commonPrefixes: [String], next: ListCursor?) {
+        self.objects = objects
+        self.commonPrefixes = commonPrefixes
+        self.next = next
+    }
+}
+
+/// What a driver can do natively; the session layer picks its algorithms from these.
+public struct StorageCapabilities: Sendable, Equatable {
+    /// Largest object the driver accepts, if it has a limit (`max_object_size`).
+    public var maxObjectSize: UInt64?
+    /// True when `UploadOptions.keepingPrefix` is supported (resume of an upload, append).
+    public var canKeepPrefixOnUpload: Bool
+
+    public init(maxObjectSize: UInt64? = nil, canKeepPrefixOnUpload: Bool = true) {
+        self.maxObjectSize = maxObjectSize
+        self.canKeepPrefixOnUpload = canKeepPrefixOnUpload
+    }
+}
+
+/// How an upload starts.
+public struct UploadOptions: Sendable, Equatable {
+    /// Number of leading bytes of the existing object to keep before the newly written bytes
+    /// (REST+STOR resume, APPE). 0 = a fresh object. The existing object must be at least that long.
+    public var keepingPrefix: UInt64
+
+    public init(keepingPrefix: UInt64 = 0) {
+        self.keepingPrefix = keepingPrefix
+    }
+}
