@@ -158,6 +158,8 @@ public final class Session {
         let prefix = location.directoryKey
         var cursor: ListCursor?
         var sawAnything = false
+        // Object stores keep no time for implicit directories; they show the time of the listing.
+        let listedAt = Date()
         repeat {
             let page = try storage { () throws(StorageError) in
                 try location.driver.list(prefix, delimiter: "/", after: cursor, limit: 1000)
@@ -174,7 +176,7 @@ public final class Session {
                 sawAnything = true
                 let name = String(commonPrefix.dropFirst(prefix.key.count).dropLast())
                 guard Self.isListableName(name), !mounted.contains(name) else { continue }
-                let info = FileInfo(name: name, isDirectory: true, size: 0, modified: Date(timeIntervalSince1970: 0),
+                let info = FileInfo(name: name, isDirectory: true, size: 0, modified: listedAt,
                                     permissions: location.permissions)
                 guard try deliver(info, visit) else { return }
             }

@@ -1,0 +1,411 @@
+import Auth
+import Foundation
+import Logging
+import Protocols
+
+/// Turns TOML text into a validated `FerryConfig`, or into the complete list of mistakes, each
+/// naming its key path, what was found and what was expected.
+struct ConfigLoader {
+    var environment: [String: String] = ProcessInfo.processInfo.environment
+    /// Whether referenced files (certificates, keys, CA files) must be readable now.
+    var checkFiles = true
+
+    enum LoadError: Error, CustomStringConvertible {
+        case unreadable(path: String)
+        case invalid([ConfigIssue])
+
+        var description: String {
+            switch self {
+            case .unreadable(let path): "cannot read the configuration file \(path)"
+            case .invalid(let issues): issues.map { "config error: \($0)" }.joined(separator: "\n")
+            }
+        }
+    }
+
+    func load(path: String) throws(LoadError) -> FerryConfig {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw .unreadable(path: path)
+        }
+        return try load(text: text)
+    }
+
+    func load(text: String) throws(LoadError) -> FerryConfig {
+        let issues = ConfigIssues()
+        guard let root = TableReader.parse(text, issues: issues) else { throw .invalid(issues.all) }
+        var config = FerryConfig()
+        config.tls = root.table("tls").map { readTLS($0) } ?? nil
+        config.ftp = root.table("ftp").map { readFTP($0, tlsConfigured: config.tls != nil) }
+        config.sftp = root.table("sftp").map { readSFTP($0) }
+        if let limits = root.table("limits") { config.limits = readLimits(limits) }
+        if let log = root.table("log") { config.log = readLog(log) }
+        if let metrics = root.table("metrics") { config.metrics = readMetrics(metrics) }
+        config.storages = readStorages(root.tableArray("storage"), issues: issues)
+        config.users = readUsers(root.tableArray("user"), storages: config.storages, issues: issues, warnings: &config.warnings)
+        root.rejectUnknownKeys()
+        if config.ftp?.listen == nil && config.sftp?.listen == nil && !root.has("ftp") && !root.has("sftp") {
+            issues.add("(top level)", "neither [ftp] nor [sftp] is configured: nothing to serve")
+        }
+        if issues.all.isEmpty && config.users.isEmpty {
+            issues.add("user", "no [[user]] is configured: nobody can log in")
+        }
+        guard issues.all.isEmpty else { throw .invalid(issues.all) }
+        return config
+    }
+
+    // MARK: Sections
+
+    private func enumValue<E: RawRepresentable & CaseIterable>(_ table: TableReader, _ key: String, default value: E) -> E where E.RawValue == String {
+        guard let text = table.string(key) else { return value }
+        guard let parsed = E(rawValue: text) else {
+            let allowed = E.allCases.map { $0.rawValue }.joined(separator: " | ")
+            table.issues.add(table.keyPath(key), "expected one of \(allowed), found \(text.debugDescription)")
+            return value
+        }
+        return parsed
+    }
+
+    private func address(_ table: TableReader, _ key: String, default value: String) -> SocketAddress? {
+        let text = table.string(key) ?? value
+        guard let parsed = ConfigValues.listenAddress(text) else {
+            table.issues.add(table.keyPath(key), "expected \(ConfigValues.addressExpectation), found \(text.debugDescription)")
+            return nil
+        }
+        return parsed
+    }
+
+    private func duration(_ table: TableReader, _ key: String, default value: TimeInterval) -> TimeInterval {
+        guard let text = table.string(key) else { return value }
+        guard let parsed = ConfigValues.duration(text), parsed > 0 else {
+            table.issues.add(table.keyPath(key), "expected \(ConfigValues.durationExpectation), found \(text.debugDescription)")
+            return value
+        }
+        return parsed
+    }
+
+    private func size(_ table: TableReader, _ key: String, default value: UInt64, in range: ClosedRange<UInt64>, rangeText: String) -> UInt64 {
+        guard let text = table.string(key) else { return value }
+        guard let parsed = ConfigValues.size(text) else {
+            table.issues.add(table.keyPath(key), "expected \(ConfigValues.sizeExpectation), found \(text.debugDescription)")
+            return value
+        }
+        guard range.contains(parsed) else {
+            table.issues.add(table.keyPath(key), "expected a size from \(rangeText), found \(text.debugDescription)")
+            return value
+        }
+        return parsed
+    }
+
+    private func readableFile(_ table: TableReader, _ key: String, _ path: String, keyPath: String? = nil) {
+        guard checkFiles else { return }
+        if !FileManager.default.isReadableFile(atPath: path) {
+            table.issues.add(keyPath ?? table.keyPath(key), "cannot read the file \(path.debugDescription)")
+        }
+    }
+
+    private func readTLS(_ table: TableReader) -> FerryConfig.TLS? {
+        defer { table.rejectUnknownKeys() }
+        let certificate = table.string("certificate")
+        let privateKey = table.string("private_key")
+        let minVersion = table.string("min_version") ?? "1.2"
+        let ciphers = table.string("ciphers")
+        if !["1.2", "1.3"].contains(minVersion) {
+            table.issues.add(table.keyPath("min_version"), "expected \"1.2\" or \"1.3\", found \(minVersion.debugDescription)")
+        }
+        guard let certificate, let privateKey else {
+            if certificate == nil { table.issues.add(table.keyPath("certificate"), "missing: the certificate chain file (PEM)") }
+            if privateKey == nil { table.issues.add(table.keyPath("private_key"), "missing: the private key file (PEM)") }
+            return nil
+        }
+        readableFile(table, "certificate", certificate)
+        readableFile(table, "private_key", privateKey)
+        return FerryConfig.TLS(certificate: certificate, privateKey: privateKey, minVersion: minVersion, ciphers: ciphers)
+    }
+
+    private func readFTP(_ table: TableReader, tlsConfigured: Bool) -> FerryConfig.FTP {
+        defer { table.rejectUnknownKeys() }
+        let listen = address(table, "listen", default: "0.0.0.0:2121")
+        var passive: ClosedRange<UInt16>?
+        if let text = table.string("passive_ports"), !text.isEmpty {
+            passive = ConfigValues.portRange(text)
+            if passive == nil {
+                table.issues.add(table.keyPath("passive_ports"), "expected \(ConfigValues.portRangeExpectation), found \(text.debugDescription)")
+            }
+        }
+        var masquerade: SocketAddress?
+        if let text = table.string("masquerade_address"), !text.isEmpty {
+            masquerade = SocketAddress(host: text, port: 0)
+            if masquerade?.family != .ipv4 {
+                table.issues.add(table.keyPath("masquerade_address"), "expected an IPv4 address such as \"203.0.113.10\", found \(text.debugDescription)")
+                masquerade = nil
+            }
+        }
+        let tls = enumValue(table, "tls", default: tlsConfigured ? FerryConfig.TLSPolicy.optional : .off)
+        if tls != .off && !tlsConfigured {
+            table.issues.add(table.keyPath("tls"), "\(tls.rawValue.debugDescription) needs a [tls] section with certificate and private_key")
+        }
+        let reuse = enumValue(table, "tls_session_reuse", default: FerryConfig.SessionReusePolicy.required)
+        let active = table.bool("active_mode") ?? true
+        return FerryConfig.FTP(listen: listen, passivePorts: passive, masqueradeAddress: masquerade, tls: tls,
+                               tlsSessionReuse: reuse, activeMode: active)
+    }
+
+    private func readSFTP(_ table: TableReader) -> FerryConfig.SFTP {
+        defer { table.rejectUnknownKeys() }
+        let listen = address(table, "listen", default: "0.0.0.0:2222")
+        let keys = table.stringArray("host_keys") ?? []
+        if listen != nil && keys.isEmpty {
+            table.issues.add(table.keyPath("host_keys"), "at least one host key file is needed to serve SFTP")
+        }
+        for (index, key) in keys.enumerated() {
+            readableFile(table, "host_keys", key, keyPath: "\(table.keyPath("host_keys"))[\(index + 1)]")
+        }
+        return FerryConfig.SFTP(listen: listen, hostKeys: keys)
+    }
+
+    private func readLimits(_ table: TableReader) -> FerryConfig.Limits {
+        defer { table.rejectUnknownKeys() }
+        var limits = FerryConfig.Limits()
+        limits.maxConnections = table.integer("max_connections", in: 1...1_000_000) ?? limits.maxConnections
+        limits.maxConnectionsPerIP = table.integer("max_connections_per_ip", in: 1...1_000_000) ?? limits.maxConnectionsPerIP
+        limits.idleTimeout = duration(table, "idle_timeout", default: limits.idleTimeout)
+        limits.maxLoginFailures = table.integer("max_login_failures", in: 0...1_000_000) ?? limits.maxLoginFailures
+        limits.banTime = duration(table, "ban_time", default: limits.banTime)
+        return limits
+    }
+
+    private func readLog(_ table: TableReader) -> FerryConfig.Log {
+        defer { table.rejectUnknownKeys() }
+        var log = FerryConfig.Log()
+        if let text = table.string("level") {
+            if let level = Logger.Level(rawValue: text.lowercased()) {
+                log.level = level
+            } else {
+                table.issues.add(table.keyPath("level"), "expected one of trace | debug | info | notice | warning | error | critical, found \(text.debugDescription)")
+            }
+        }
+        log.transferLog = table.string("transfer_log") ?? log.transferLog
+        return log
+    }
+
+    private func readMetrics(_ table: TableReader) -> FerryConfig.Metrics {
+        defer { table.rejectUnknownKeys() }
+        return FerryConfig.Metrics(listen: address(table, "listen", default: "127.0.0.1:9464"))
+    }
+
+    // MARK: Storages
+
+    private func readStorages(_ tables: [TableReader], issues: ConfigIssues) -> [FerryConfig.Storage] {
+        var storages: [FerryConfig.Storage] = []
+        var seen: Set<String> = []
+        for table in tables {
+            let name = table.string("name")
+            let driver = table.string("driver")
+            if name == nil { issues.add(table.keyPath("name"), "missing: a name for the storage, used in homes as \"name:bucket\"") }
+            if let name {
+                if !ConfigValues.isValidName(name, maxLength: 32) {
+                    issues.add(table.keyPath("name"), "expected a short name without spaces, colons or slashes, found \(name.debugDescription)")
+                } else if !seen.insert(name).inserted {
+                    issues.add(table.keyPath("name"), "duplicate storage name \(name.debugDescription)")
+                }
+            }
+            var result: FerryConfig.Storage.Driver?
+            switch driver {
+            case "s3":
+                result = readS3(table).map { .s3($0) }
+                table.rejectUnknownKeys(context: "an s3 storage")
+            case "local":
+                let root = table.string("root")
+                if root == nil || root!.isEmpty { issues.add(table.keyPath("root"), "missing: the directory that holds the buckets") }
+                result = root.map { .local(root: $0) }
+                table.rejectUnknownKeys(context: "a local storage")
+            case nil:
+                issues.add(table.keyPath("driver"), "missing: expected \"s3\" or \"local\"")
+            case let other?:
+                issues.add(table.keyPath("driver"), "expected \"s3\" or \"local\", found \(other.debugDescription)")
+            }
+            if let name, let result { storages.append(FerryConfig.Storage(name: name, driver: result)) }
+        }
+        return storages
+    }
+
+    private func secret(_ table: TableReader, _ key: String) -> Secret? {
+        guard let text = table.string(key) else { return nil }
+        switch Secret.resolve(text, environment: environment) {
+        case .success(let secret):
+            return secret
+        case .failure(.unsetVariable(let name)):
+            table.issues.add(table.keyPath(key), "the environment variable \(name) is not set")
+        case .failure(.unreadableFile(let path)):
+            table.issues.add(table.keyPath(key), "cannot read the secret file \(path.debugDescription)")
+        case .failure(.empty):
+            table.issues.add(table.keyPath(key), "is empty")
+        }
+        return nil
+    }
+
+    private func readS3(_ table: TableReader) -> FerryConfig.S3Storage? {
+        let endpoint = table.string("endpoint")
+        let region = table.string("region") ?? "us-east-1"
+        var accessKey = secret(table, "access_key")
+        var secretKey = secret(table, "secret_key")
+        var sessionToken = secret(table, "session_token")
+        let hasAccessKey = table.has("access_key")
+        if !hasAccessKey && !table.has("secret_key") {
+            // The standard AWS variables, as every S3 tool reads them.
+            accessKey = environment["AWS_ACCESS_KEY_ID"].map { Secret(source: "env:AWS_ACCESS_KEY_ID", value: $0) }
+            secretKey = environment["AWS_SECRET_ACCESS_KEY"].map { Secret(source: "env:AWS_SECRET_ACCESS_KEY", value: $0) }
+            if sessionToken == nil {
+                sessionToken = environment["AWS_SESSION_TOKEN"].map { Secret(source: "env:AWS_SESSION_TOKEN", value: $0) }
+            }
+            if accessKey == nil || secretKey == nil {
+                table.issues.add(table.keyPath("access_key"), "missing, and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not both set")
+            }
+        } else if hasAccessKey != table.has("secret_key") {
+            table.issues.add(table.keyPath(hasAccessKey ? "secret_key" : "access_key"), "missing: access_key and secret_key go together")
+        }
+        var addressing = table.string("addressing")
+        if let value = addressing, !["virtual-hosted", "path"].contains(value) {
+            table.issues.add(table.keyPath("addressing"), "expected \"virtual-hosted\" or \"path\", found \(value.debugDescription)")
+        }
+        let partSize = size(table, "part_size", default: 16 << 20, in: (5 << 20)...(5 << 30), rangeText: "5MiB to 5GiB")
+        let concurrency = table.integer("upload_concurrency", in: 1...64) ?? 4
+        let maxObject = size(table, "max_object_size", default: 5 << 40, in: 1...(5 << 40), rangeText: "1 byte to 5TiB")
+        let caFile = table.string("ca_file")
+        if let caFile { readableFile(table, "ca_file", caFile) }
+        guard let endpoint else {
+            table.issues.add(table.keyPath("endpoint"), "missing: the S3 endpoint URL, e.g. \"https://s3.eu-west-1.amazonaws.com\"")
+            return nil
+        }
+        guard let url = URL(string: endpoint), let scheme = url.scheme, ["http", "https"].contains(scheme),
+              let host = url.host, !host.isEmpty else {
+            table.issues.add(table.keyPath("endpoint"), "expected an http:// or https:// URL, found \(endpoint.debugDescription)")
+            return nil
+        }
+        if addressing == nil {
+            // Path style for IP addresses and localhost (test servers), virtual-hosted otherwise.
+            addressing = SocketAddress(host: host, port: 0) != nil || host == "localhost" ? "path" : "virtual-hosted"
+        }
+        return FerryConfig.S3Storage(endpoint: endpoint, region: region, accessKey: accessKey, secretKey: secretKey,
+                                     sessionToken: sessionToken, addressing: addressing ?? "virtual-hosted",
+                                     partSize: partSize, uploadConcurrency: concurrency, maxObjectSize: maxObject, caFile: caFile)
+    }
+
+    // MARK: Users
+
+    private func binding(_ table: TableReader, _ key: String, storages: [FerryConfig.Storage]) -> StorageBinding? {
+        guard let text = table.string(key) else {
+            table.issues.add(table.keyPath(key), "missing: expected \"storage:bucket[/prefix]\"")
+            return nil
+        }
+        guard let binding = StorageBinding(parsing: text) else {
+            table.issues.add(table.keyPath(key), "expected \"storage:bucket[/prefix]\" (no empty, . or .. parts), found \(text.debugDescription)")
+            return nil
+        }
+        guard storages.contains(where: { $0.name == binding.storage }) else {
+            let names = storages.map { $0.name }.joined(separator: ", ")
+            table.issues.add(table.keyPath(key), "unknown storage \(binding.storage.debugDescription) (configured: \(names.isEmpty ? "none" : names))")
+            return nil
+        }
+        guard ConfigValues.isValidBucketName(binding.bucket) else {
+            table.issues.add(table.keyPath(key), "\(binding.bucket.debugDescription) is not a valid bucket name (3-63 characters of a-z, 0-9, '.' and '-')")
+            return nil
+        }
+        return binding
+    }
+
+    private func authority(_ table: TableReader, default value: Authority) -> Authority {
+        guard let text = table.string("authority") else { return value }
+        guard let parsed = Authority(configValue: text) else {
+            table.issues.add(table.keyPath("authority"), "expected one of RO, WO, RW (or R, W), found \(text.debugDescription)")
+            return value
+        }
+        return parsed
+    }
+
+    private func readUsers(_ tables: [TableReader], storages: [FerryConfig.Storage], issues: ConfigIssues,
+                           warnings: inout [String]) -> [User] {
+        var users: [User] = []
+        var seen: Set<String> = []
+        for table in tables {
+            let name = table.string("name")
+            if let name {
+                if !ConfigValues.isValidName(name) {
+                    issues.add(table.keyPath("name"), "expected a user name of up to 64 characters without spaces, colons or slashes, found \(name.debugDescription)")
+                } else if !seen.insert(name).inserted {
+                    issues.add(table.keyPath("name"), "duplicate user name \(name.debugDescription)")
+                }
+            } else {
+                issues.add(table.keyPath("name"), "missing: the login name")
+            }
+            var hash: PasswordHash?
+            if let text = table.string("password_hash") {
+                hash = PasswordHash(hash: text)
+                if hash == nil {
+                    issues.add(table.keyPath("password_hash"), "not a supported crypt(3) hash (expected $y$ yescrypt, $6$ sha512-crypt, $5$ sha256-crypt or $2b$ bcrypt; make one with `ferry hash-password`)")
+                }
+            }
+            if let plain = table.string("password") {
+                if table.has("password_hash") {
+                    issues.add(table.keyPath("password"), "set password_hash or password, not both")
+                } else if plain.isEmpty {
+                    issues.add(table.keyPath("password"), "is empty")
+                } else {
+                    hash = PasswordHash(plain: plain)
+                    warnings.append("\(table.keyPath("password")): a plain-text password; replace it with password_hash from `ferry hash-password`")
+                }
+            }
+            var keys: [SSHPublicKey] = []
+            for (index, line) in (table.stringArray("ssh_keys") ?? []).enumerated() {
+                do {
+                    keys.append(try SSHPublicKey(parsing: line))
+                } catch {
+                    issues.add("\(table.keyPath("ssh_keys"))[\(index + 1)]", error.description)
+                }
+            }
+            if !table.has("password_hash") && !table.has("password") && !table.has("ssh_keys") {
+                issues.add(table.path, "has no password_hash, password or ssh_keys: nobody could log in as this user")
+            }
+            let home = binding(table, "home", storages: storages)
+            let userAuthority = authority(table, default: .readOnly)
+            let mayDelete = table.bool("delete") ?? true
+            let folders = readFolders(table.tableArray("folder"), storages: storages, authority: userAuthority,
+                                      mayDelete: mayDelete, issues: issues)
+            table.rejectUnknownKeys()
+            if let name, let home {
+                users.append(User(name: name, passwordHash: hash, sshKeys: keys, home: home, authority: userAuthority,
+                                  mayDelete: mayDelete, folders: folders))
+            }
+        }
+        return users
+    }
+
+    private func readFolders(_ tables: [TableReader], storages: [FerryConfig.Storage], authority userAuthority: Authority,
+                             mayDelete: Bool, issues: ConfigIssues) -> [FolderBinding] {
+        var folders: [(VirtualPath, FolderBinding, String)] = []
+        for table in tables {
+            var path: VirtualPath?
+            if let text = table.string("path") {
+                if !text.hasPrefix("/") {
+                    issues.add(table.keyPath("path"), "expected an absolute path such as \"/shared\", found \(text.debugDescription)")
+                } else if let resolved = try? VirtualPath.resolve(text), !resolved.isRoot {
+                    path = resolved
+                } else {
+                    issues.add(table.keyPath("path"), "expected a folder below \"/\", found \(text.debugDescription)")
+                }
+            } else {
+                issues.add(table.keyPath("path"), "missing: the folder's path in the user's tree, e.g. \"/shared\"")
+            }
+            let target = binding(table, "target", storages: storages)
+            let folderAuthority = authority(table, default: userAuthority)
+            let folderDelete = table.bool("delete") ?? mayDelete
+            table.rejectUnknownKeys()
+            guard let path, let target else { continue }
+            for (otherPath, _, otherKeyPath) in folders where path.isInside(otherPath) || otherPath.isInside(path) {
+                issues.add(table.keyPath("path"), "\(path) overlaps \(otherPath) of \(otherKeyPath)")
+            }
+            folders.append((path, FolderBinding(path: path.description, target: target, authority: folderAuthority,
+                                                mayDelete: folderDelete), table.path))
+        }
+        return folders.map { $0.1 }
+    }
+}

@@ -1,0 +1,82 @@
+import Auth
+import Foundation
+import Logging
+import Protocols
+
+/// The validated configuration (design.md §5). Built only by `ConfigLoader`, so every value here has
+/// passed its checks.
+struct FerryConfig: Sendable {
+    enum TLSPolicy: String, Sendable, CaseIterable { case off, optional, required }
+    enum SessionReusePolicy: String, Sendable, CaseIterable { case off, allowed, required }
+
+    struct FTP: Sendable {
+        var listen: SocketAddress?
+        var passivePorts: ClosedRange<UInt16>?
+        var masqueradeAddress: SocketAddress?
+        var tls: TLSPolicy
+        var tlsSessionReuse: SessionReusePolicy
+        var activeMode: Bool
+    }
+
+    struct SFTP: Sendable {
+        var listen: SocketAddress?
+        var hostKeys: [String]
+    }
+
+    struct TLS: Sendable {
+        var certificate: String
+        var privateKey: String
+        var minVersion: String
+        var ciphers: String?
+    }
+
+    struct Limits: Sendable {
+        var maxConnections = 512
+        var maxConnectionsPerIP = 20
+        var idleTimeout: TimeInterval = 300
+        var maxLoginFailures = 5
+        var banTime: TimeInterval = 900
+    }
+
+    struct Log: Sendable {
+        var level = Logger.Level.info
+        var transferLog = ""
+    }
+
+    struct Metrics: Sendable {
+        var listen: SocketAddress?
+    }
+
+    struct S3Storage: Sendable {
+        var endpoint: String
+        var region: String
+        var accessKey: Secret?
+        var secretKey: Secret?
+        var sessionToken: Secret?
+        var addressing: String
+        var partSize: UInt64
+        var uploadConcurrency: Int
+        var maxObjectSize: UInt64
+        var caFile: String?
+    }
+
+    struct Storage: Sendable {
+        enum Driver: Sendable {
+            case s3(S3Storage)
+            case local(root: String)
+        }
+        var name: String
+        var driver: Driver
+    }
+
+    var ftp: FTP?
+    var sftp: SFTP?
+    var tls: TLS?
+    var limits = Limits()
+    var log = Log()
+    var metrics = Metrics()
+    var storages: [Storage] = []
+    var users: [User] = []
+    /// Things that are accepted but deserve a startup warning (plain passwords).
+    var warnings: [String] = []
+}

@@ -1,0 +1,65 @@
+import Auth
+import Foundation
+import Protocols
+
+/// Renders the effective configuration (defaults filled in) as TOML for `check-config`, with every
+/// secret masked: plain passwords, password hashes, keys and tokens never appear.
+enum ConfigPrinter {
+    static func render(_ config: FerryConfig) -> String {
+        var out: [String] = ["# Effective configuration (secrets masked)"]
+        func quote(_ text: String) -> String { text.debugDescription }
+        func address(_ value: SocketAddress?) -> String { quote(value?.description ?? "") }
+        func seconds(_ value: TimeInterval) -> String { quote(value.truncatingRemainder(dividingBy: 60) == 0 ? "\(Int(value) / 60)m" : "\(value)s") }
+        if let ftp = config.ftp {
+            out += ["", "[ftp]", "listen = \(address(ftp.listen))",
+                    "passive_ports = \(quote(ftp.passivePorts.map { "\($0.lowerBound)-\($0.upperBound)" } ?? ""))",
+                    "masquerade_address = \(quote(ftp.masqueradeAddress?.host ?? ""))",
+                    "tls = \(quote(ftp.tls.rawValue))", "tls_session_reuse = \(quote(ftp.tlsSessionReuse.rawValue))",
+                    "active_mode = \(ftp.activeMode)"]
+        }
+        if let sftp = config.sftp {
+            out += ["", "[sftp]", "listen = \(address(sftp.listen))", "host_keys = [\(sftp.hostKeys.map(quote).joined(separator: ", "))]"]
+        }
+        if let tls = config.tls {
+            out += ["", "[tls]", "certificate = \(quote(tls.certificate))", "private_key = \(quote(tls.privateKey))",
+                    "min_version = \(quote(tls.minVersion))"]
+            if let ciphers = tls.ciphers { out.append("ciphers = \(quote(ciphers))") }
+        }
+        let limits = config.limits
+        out += ["", "[limits]", "max_connections = \(limits.maxConnections)", "max_connections_per_ip = \(limits.maxConnectionsPerIP)",
+                "idle_timeout = \(seconds(limits.idleTimeout))", "max_login_failures = \(limits.maxLoginFailures)",
+                "ban_time = \(seconds(limits.banTime))"]
+        out += ["", "[log]", "level = \(quote(config.log.level.rawValue))", "transfer_log = \(quote(config.log.transferLog))"]
+        out += ["", "[metrics]", "listen = \(address(config.metrics.listen))"]
+        for storage in config.storages {
+            out += ["", "[[storage]]", "name = \(quote(storage.name))"]
+            switch storage.driver {
+            case .local(let root):
+                out += ["driver = \"local\"", "root = \(quote(root))"]
+            case .s3(let s3):
+                out += ["driver = \"s3\"", "endpoint = \(quote(s3.endpoint))", "region = \(quote(s3.region))"]
+                if let key = s3.accessKey { out.append("access_key = \(key.masked)") }
+                if let key = s3.secretKey { out.append("secret_key = \(key.masked)") }
+                if let token = s3.sessionToken { out.append("session_token = \(token.masked)") }
+                out += ["addressing = \(quote(s3.addressing))", "part_size = \(s3.partSize)",
+                        "upload_concurrency = \(s3.uploadConcurrency)", "max_object_size = \(s3.maxObjectSize)"]
+                if let ca = s3.caFile { out.append("ca_file = \(quote(ca))") }
+            }
+        }
+        for user in config.users {
+            out += ["", "[[user]]", "name = \(quote(user.name))"]
+            if let hash = user.passwordHash {
+                out.append(hash.isPlain ? "password = \"********\"   # plain text: replace with password_hash" : "password_hash = \"********\"")
+            }
+            if !user.sshKeys.isEmpty {
+                out.append("ssh_keys = [\(user.sshKeys.map { quote("\($0.algorithm) … \($0.comment)") }.joined(separator: ", "))]")
+            }
+            out += ["home = \(quote(user.home.description))", "authority = \(quote(user.authority.rawValue))", "delete = \(user.mayDelete)"]
+            for folder in user.folders {
+                out += ["[[user.folder]]", "path = \(quote(folder.path))", "target = \(quote(folder.target.description))",
+                        "authority = \(quote(folder.authority.rawValue))", "delete = \(folder.mayDelete)"]
+            }
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+}

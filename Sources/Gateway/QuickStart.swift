@@ -1,0 +1,51 @@
+import Auth
+import Foundation
+import Protocols
+
+/// `ferry serve` without a configuration: local storage in `./data`, FTP on 127.0.0.1:2121 (loopback
+/// only), and one user `demo` with a fresh random password printed with ready-to-paste client lines.
+enum QuickStart {
+    static let ftpPort: UInt16 = 2121
+    static let passivePorts: ClosedRange<UInt16> = 50000...50100
+
+    static func randomPassword(length: Int = 16) -> String {
+        let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<length).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] })
+    }
+
+    static func configuration(password: String) -> FerryConfig {
+        var config = FerryConfig()
+        config.ftp = FerryConfig.FTP(listen: SocketAddress(host: "127.0.0.1", port: ftpPort), passivePorts: passivePorts,
+                                     masqueradeAddress: nil, tls: .off, tlsSessionReuse: .required, activeMode: true)
+        config.storages = [FerryConfig.Storage(name: "local", driver: .local(root: "data"))]
+        config.users = [User(name: "demo", passwordHash: PasswordHash(plain: password), sshKeys: [],
+                             home: StorageBinding(storage: "local", bucket: "demo", prefix: ""),
+                             authority: .readWrite, mayDelete: true, folders: [])]
+        config.log.transferLog = ""
+        return config
+    }
+
+    static func banner(password: String) -> String {
+        let data = FileManager.default.currentDirectoryPath + "/data/demo"
+        return """
+
+        Ferry quick start: serving \(data) on 127.0.0.1 (loopback only)
+
+          user      demo
+          password  \(password)
+
+          lftp      lftp -u demo,\(password) -p \(ftpPort) 127.0.0.1
+          curl      curl -u demo:\(password) ftp://127.0.0.1:\(ftpPort)/
+                    curl -u demo:\(password) -T FILE ftp://127.0.0.1:\(ftpPort)/
+          FileZilla Host 127.0.0.1, Port \(ftpPort), Protocol FTP, Encryption "Only use plain FTP",
+                    Logon Type Normal, User demo, Password as above
+          Python    python3 -c "import ftplib; f=ftplib.FTP(); f.connect('127.0.0.1', \(ftpPort)); f.login('demo', '\(password)'); print(f.nlst())"
+
+        The password is new on every start. For a real setup copy conf/ferry.local.example.toml to
+        conf/ferry.toml (picked up automatically; conf/ferry.example.toml shows every setting) or
+        run `ferry serve --config PATH`. Stop with Ctrl-C.
+
+        """
+    }
+}

@@ -1,0 +1,202 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Auth
+import Foundation
+import Logging
+import Protocols
+import Storage
+import Synchronization
+
+/// Runs the configured listeners: one accept thread per listener, one thread per connection
+/// (design.md §2), connection limits and bans checked before a connection gets its thread.
+final class Server: @unchecked Sendable {
+    let config: FerryConfig
+    let logger: Logger
+    let observer: GatewayObserver
+    let limiter: ConnectionLimiter
+    let users: UserDirectory
+    let storages: StorageRegistry
+    private let stopping = Atomic<Bool>(false)
+    private var listeners: [Socket] = []
+    private var acceptThreads: [Thread] = []
+
+    enum StartupError: Error, CustomStringConvertible {
+        case storage(name: String, reason: String)
+        case listen(address: SocketAddress, reason: String)
+
+        var description: String {
+            switch self {
+            case .storage(let name, let reason): "storage \(name.debugDescription): \(reason)"
+            case .listen(let address, let reason): "cannot listen on \(address): \(reason)"
+            }
+        }
+    }
+
+    init(config: FerryConfig, logger: Logger) throws(StartupError) {
+        self.config = config
+        self.logger = logger
+        self.observer = GatewayObserver(transferLogPath: config.log.transferLog, logger: logger)
+        self.limiter = ConnectionLimiter(maxTotal: config.limits.maxConnections, maxPerAddress: config.limits.maxConnectionsPerIP)
+        let defender = LoginDefender(maxFailures: config.limits.maxLoginFailures, banTime: config.limits.banTime)
+        self.users = UserDirectory(users: config.users, defender: defender)
+        self.storages = try Self.makeStorages(config)
+    }
+
+    /// Opens every storage; local buckets named by a home or folder are created if missing.
+    private static func makeStorages(_ config: FerryConfig) throws(StartupError) -> StorageRegistry {
+        var drivers: [String: any StorageDriver] = [:]
+        for storage in config.storages {
+            switch storage.driver {
+            case .local(let root):
+                do {
+                    let driver = try LocalDirectoryDriver(root: root)
+                    let bindings = config.users.flatMap { [$0.home] + $0.folders.map(\.target) }
+                    for binding in bindings where binding.storage == storage.name {
+                        try driver.ensureBucket(binding.bucket)
+                    }
+                    drivers[storage.name] = driver
+                } catch {
+                    throw .storage(name: storage.name, reason: error.description)
+                }
+            case .s3:
+                throw .storage(name: storage.name, reason: "the s3 driver is not available in this build yet (see issue 3); use driver = \"local\"")
+            }
+        }
+        return StorageRegistry(drivers)
+    }
+
+    // MARK: Listeners
+
+    func start() throws(StartupError) {
+        signal(SIGPIPE, SIG_IGN)
+        if let ftp = config.ftp, let address = ftp.listen {
+            let settings = FTPSettings(passivePorts: ftp.passivePorts, masqueradeAddress: ftp.masqueradeAddress,
+                                       activeModeEnabled: ftp.activeMode, idleTimeout: config.limits.idleTimeout)
+            var ftpLogger = logger
+            ftpLogger[metadataKey: "protocol"] = "ftp"
+            let context = FTPServerContext(settings: settings, users: users, storages: storages, observer: observer, logger: ftpLogger)
+            try listen(on: address, name: "ftp") { socket in
+                FTPConnection(socket: socket, context: context)?.run()
+            }
+        }
+        if let sftp = config.sftp, sftp.listen != nil {
+            logger.warning("[sftp] is configured but SFTP is not available in this build yet (see issue 5); not listening")
+        }
+        if let address = config.metrics.listen {
+            let endpoint = MetricsEndpoint(observer: observer, logger: logger)
+            try listen(on: address, name: "metrics", limited: false) { socket in endpoint.serve(socket) }
+        }
+    }
+
+    /// Opens a listener and starts its accept thread. Each accepted connection is checked against
+    /// bans and limits, then served on its own thread by `handler`.
+    private func listen(on address: SocketAddress, name: String, limited: Bool = true,
+                        handler: @escaping @Sendable (Socket) -> Void) throws(StartupError) {
+        let socket: Socket
+        do {
+            socket = try Socket.listen(on: address)
+        } catch {
+            throw .listen(address: address, reason: error.description)
+        }
+        listeners.append(socket)
+        logger.info("listening", metadata: ["service": "\(name)", "address": "\(address)"])
+        let thread = Thread { [self] in acceptLoop(socket, name: name, limited: limited, handler: handler) }
+        thread.name = "accept-\(name)"
+        thread.start()
+        acceptThreads.append(thread)
+    }
+
+    private func acceptLoop(_ listener: Socket, name: String, limited: Bool, handler: @escaping @Sendable (Socket) -> Void) {
+        while !stopping.load(ordering: .relaxed) {
+            let accepted: Socket?
+            do {
+                accepted = try listener.accept(timeout: 0.5)
+            } catch {
+                if stopping.load(ordering: .relaxed) { return }
+                logger.error("accept failed", metadata: ["service": "\(name)", "error": "\(error)"])
+                Thread.sleep(forTimeInterval: 0.1)  // e.g. EMFILE: do not spin
+                continue
+            }
+            guard let connection = accepted else { continue }
+            guard limited else {
+                spawn(name: name) { handler(connection) }
+                continue
+            }
+            let host = connection.remoteAddress?.host ?? "?"
+            if users.defender.isBanned(host) {
+                logger.warning("refused a banned address", metadata: ["client": "\(host)", "service": "\(name)"])
+                refuse(connection, "421 Too many failed logins from your address; try again later.\r\n", service: name)
+                continue
+            }
+            if let refusal = limiter.acquire(host) {
+                logger.warning("refused: connection limit", metadata: ["client": "\(host)", "limit": "\(refusal)"])
+                refuse(connection, refusal == .tooManyConnections
+                    ? "421 Too many connections; try again later.\r\n"
+                    : "421 Too many connections from your address.\r\n", service: name)
+                continue
+            }
+            let limiter = self.limiter
+            spawn(name: name) {
+                handler(connection)
+                limiter.release(host)
+            }
+        }
+    }
+
+    /// Closes a refused connection; FTP clients are told why with a 421 line first.
+    private func refuse(_ socket: Socket, _ message: String, service: String) {
+        if service == "ftp" { try? socket.writeAll(Array(message.utf8), timeout: 2) }
+        socket.close()
+    }
+
+    private func spawn(name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread(block: body)
+        thread.name = "conn-\(name)"
+        thread.stackSize = 2 << 20
+        thread.start()
+    }
+
+    // MARK: Shutdown
+
+    /// Stops accepting, waits up to `grace` seconds for connections to finish, then returns.
+    func stop(grace: TimeInterval) {
+        stopping.store(true, ordering: .relaxed)
+        let deadline = Date().addingTimeInterval(grace)
+        while limiter.total > 0 && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        if limiter.total > 0 {
+            logger.warning("closing with transfers still running", metadata: ["connections": "\(limiter.total)"])
+        }
+    }
+}
+
+/// GET /metrics (Prometheus text) and GET /healthz on the `[metrics]` listener.
+struct MetricsEndpoint: Sendable {
+    let observer: GatewayObserver
+    let logger: Logger
+
+    func serve(_ socket: Socket) {
+        defer { socket.close() }
+        var request: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while request.count < 16_384, !request.contains(UInt8(ascii: "\n")) {
+            let count = (try? buffer.withUnsafeMutableBytes { raw throws(SocketError) in try socket.read(into: raw, timeout: 5) }) ?? 0
+            if count == 0 { return }
+            request += buffer[0..<count]
+        }
+        let line = String(decoding: request.prefix(while: { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") }), as: UTF8.self)
+        let parts = line.split(separator: " ")
+        let (status, body): (String, String)
+        switch (parts.first, parts.dropFirst().first) {
+        case ("GET", "/metrics"): (status, body) = ("200 OK", observer.metricsText())
+        case ("GET", "/healthz"): (status, body) = ("200 OK", "ok\n")
+        case ("GET", _): (status, body) = ("404 Not Found", "not found\n")
+        default: (status, body) = ("405 Method Not Allowed", "method not allowed\n")
+        }
+        let response = "HTTP/1.1 \(status)\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        try? socket.writeAll(Array(response.utf8), timeout: 5)
+    }
+}

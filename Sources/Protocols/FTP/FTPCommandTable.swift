@@ -1,0 +1,86 @@
+/// Whether a command takes an argument.
+enum FTPArgumentKind: Sendable {
+    case none
+    case optional
+    case required
+}
+
+/// One row of the command table: the verb, its aliases, whether it is allowed before login, its
+/// argument, and the handler. Policy lives here as data; handlers never re-check it.
+struct FTPCommandSpec: Sendable {
+    let verb: String
+    let aliases: [String]
+    let allowedBeforeLogin: Bool
+    let argument: FTPArgumentKind
+    let help: String
+    let handler: @Sendable (FTPConnection, String) -> Void
+}
+
+/// The FTP command table (RFC 959, 2389, 2428, 3659; AUTH/PBSZ/PROT of RFC 4217 answer 502 until FTPS).
+enum FTPCommandTable {
+    static let commands: [FTPCommandSpec] = [
+        // Access control (RFC 959 §4.1.1)
+        .init(verb: "USER", aliases: [], allowedBeforeLogin: true, argument: .required, help: "USER <name>") { $0.handleUSER($1) },
+        .init(verb: "PASS", aliases: [], allowedBeforeLogin: true, argument: .optional, help: "PASS <password>") { $0.handlePASS($1) },
+        .init(verb: "QUIT", aliases: [], allowedBeforeLogin: true, argument: .none, help: "QUIT") { c, _ in c.handleQUIT() },
+        .init(verb: "CWD", aliases: ["XCWD"], allowedBeforeLogin: false, argument: .required, help: "CWD <path>") { $0.handleCWD($1) },
+        .init(verb: "CDUP", aliases: ["XCUP"], allowedBeforeLogin: false, argument: .none, help: "CDUP") { c, _ in c.handleCDUP() },
+        // Transfer parameters (§4.1.2, RFC 2428)
+        .init(verb: "TYPE", aliases: [], allowedBeforeLogin: false, argument: .required, help: "TYPE A|I") { $0.handleTYPE($1) },
+        .init(verb: "MODE", aliases: [], allowedBeforeLogin: false, argument: .required, help: "MODE S") { $0.handleMODE($1) },
+        .init(verb: "STRU", aliases: [], allowedBeforeLogin: false, argument: .required, help: "STRU F") { $0.handleSTRU($1) },
+        .init(verb: "PASV", aliases: [], allowedBeforeLogin: false, argument: .none, help: "PASV") { c, _ in c.handlePASV() },
+        .init(verb: "EPSV", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "EPSV [1|2|ALL]") { $0.handleEPSV($1) },
+        .init(verb: "PORT", aliases: [], allowedBeforeLogin: false, argument: .required, help: "PORT h1,h2,h3,h4,p1,p2") { $0.handlePORT($1) },
+        .init(verb: "EPRT", aliases: [], allowedBeforeLogin: false, argument: .required, help: "EPRT |af|addr|port|") { $0.handleEPRT($1) },
+        // Service commands (§4.1.3, RFC 3659)
+        .init(verb: "RETR", aliases: [], allowedBeforeLogin: false, argument: .required, help: "RETR <path>") { $0.handleRETR($1) },
+        .init(verb: "STOR", aliases: [], allowedBeforeLogin: false, argument: .required, help: "STOR <path>") { $0.handleSTOR($1) },
+        .init(verb: "STOU", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "STOU") { $0.handleSTOU($1) },
+        .init(verb: "APPE", aliases: [], allowedBeforeLogin: false, argument: .required, help: "APPE <path>") { $0.handleAPPE($1) },
+        .init(verb: "REST", aliases: [], allowedBeforeLogin: false, argument: .required, help: "REST <offset>") { $0.handleREST($1) },
+        .init(verb: "ALLO", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "ALLO <size>") { c, _ in c.handleALLO() },
+        .init(verb: "ABOR", aliases: [], allowedBeforeLogin: false, argument: .none, help: "ABOR") { c, _ in c.handleABOR() },
+        .init(verb: "RNFR", aliases: [], allowedBeforeLogin: false, argument: .required, help: "RNFR <path>") { $0.handleRNFR($1) },
+        .init(verb: "RNTO", aliases: [], allowedBeforeLogin: false, argument: .required, help: "RNTO <path>") { $0.handleRNTO($1) },
+        .init(verb: "DELE", aliases: [], allowedBeforeLogin: false, argument: .required, help: "DELE <path>") { $0.handleDELE($1) },
+        .init(verb: "RMD", aliases: ["XRMD"], allowedBeforeLogin: false, argument: .required, help: "RMD <path>") { $0.handleRMD($1) },
+        .init(verb: "MKD", aliases: ["XMKD"], allowedBeforeLogin: false, argument: .required, help: "MKD <path>") { $0.handleMKD($1) },
+        .init(verb: "PWD", aliases: ["XPWD"], allowedBeforeLogin: false, argument: .none, help: "PWD") { c, _ in c.handlePWD() },
+        .init(verb: "LIST", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "LIST [path]") { $0.handleLIST($1) },
+        .init(verb: "NLST", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "NLST [path]") { $0.handleNLST($1) },
+        .init(verb: "MLSD", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "MLSD [path]") { $0.handleMLSD($1) },
+        .init(verb: "MLST", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "MLST [path]") { $0.handleMLST($1) },
+        .init(verb: "SIZE", aliases: [], allowedBeforeLogin: false, argument: .required, help: "SIZE <path>") { $0.handleSIZE($1) },
+        .init(verb: "MDTM", aliases: [], allowedBeforeLogin: false, argument: .required, help: "MDTM <path>") { $0.handleMDTM($1) },
+        .init(verb: "SYST", aliases: [], allowedBeforeLogin: true, argument: .none, help: "SYST") { c, _ in c.handleSYST() },
+        .init(verb: "STAT", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "STAT [path]") { $0.handleSTAT($1) },
+        .init(verb: "HELP", aliases: [], allowedBeforeLogin: true, argument: .optional, help: "HELP") { $0.handleHELP($1) },
+        .init(verb: "NOOP", aliases: [], allowedBeforeLogin: true, argument: .none, help: "NOOP") { c, _ in c.handleNOOP() },
+        .init(verb: "FEAT", aliases: [], allowedBeforeLogin: true, argument: .none, help: "FEAT") { c, _ in c.handleFEAT() },
+        .init(verb: "OPTS", aliases: [], allowedBeforeLogin: true, argument: .required, help: "OPTS UTF8 ON | MLST facts") { $0.handleOPTS($1) },
+        // Security extensions (RFC 2228, RFC 4217): served by the FTPS issue.
+        .init(verb: "AUTH", aliases: [], allowedBeforeLogin: true, argument: .required, help: "AUTH TLS") { c, _ in c.handleNotYetImplemented("AUTH") },
+        .init(verb: "PBSZ", aliases: [], allowedBeforeLogin: true, argument: .required, help: "PBSZ 0") { c, _ in c.handleNotYetImplemented("PBSZ") },
+        .init(verb: "PROT", aliases: [], allowedBeforeLogin: true, argument: .required, help: "PROT P|C") { c, _ in c.handleNotYetImplemented("PROT") },
+        .init(verb: "CCC", aliases: [], allowedBeforeLogin: false, argument: .none, help: "CCC") { c, _ in c.handleNotYetImplemented("CCC") },
+    ]
+
+    /// Verbs and aliases to rows.
+    static let byVerb: [String: FTPCommandSpec] = {
+        var table: [String: FTPCommandSpec] = [:]
+        for spec in commands {
+            table[spec.verb] = spec
+            for alias in spec.aliases { table[alias] = spec }
+        }
+        return table
+    }()
+
+    /// Splits a command line into its upper-cased verb and its argument (everything after the first
+    /// space, kept as sent: file names may contain spaces).
+    static func parse(_ line: String) -> (verb: String, argument: String) {
+        let trimmed = line.drop(while: { $0 == " " })
+        guard let space = trimmed.firstIndex(of: " ") else { return (trimmed.uppercased(), "") }
+        return (trimmed[..<space].uppercased(), String(trimmed[trimmed.index(after: space)...]))
+    }
+}

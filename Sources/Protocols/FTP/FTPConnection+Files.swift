@@ -1,0 +1,179 @@
+import Foundation
+
+/// File and directory commands that need no data connection.
+extension FTPConnection {
+    func handleMKD(_ argument: String) {
+        guard let session, let path = resolvePath(argument, command: "MKD") else { return }
+        do {
+            try session.makeDirectory(path)
+            logger.info("directory created", metadata: ["path": "\(path)"])
+            reply(.pathnameCreated, "\(Self.quoted(path)) created")
+        } catch {
+            reply(for: error, command: "MKD")
+        }
+    }
+
+    func handleRMD(_ argument: String) {
+        guard let session, let path = resolvePath(argument, command: "RMD") else { return }
+        do {
+            try session.removeDirectory(path)
+            logger.info("directory removed", metadata: ["path": "\(path)"])
+            reply(.fileActionOkay, "Remove directory operation successful.")
+        } catch {
+            reply(for: error, command: "RMD")
+        }
+    }
+
+    func handleDELE(_ argument: String) {
+        guard let session, let path = resolvePath(argument, command: "DELE") else { return }
+        do {
+            try session.deleteFile(path)
+            logger.info("file deleted", metadata: ["path": "\(path)"])
+            reply(.fileActionOkay, "Delete operation successful.")
+        } catch {
+            reply(for: error, command: "DELE")
+        }
+    }
+
+    func handleRNFR(_ argument: String) {
+        guard let session, let path = resolvePath(argument, command: "RNFR") else { return }
+        do {
+            _ = try session.stat(path)
+            renameSource = path
+            reply(.fileActionPendingFurtherInformation, "Ready for RNTO.")
+        } catch {
+            reply(for: error, command: "RNFR")
+        }
+    }
+
+    /// Renames like rename(2): an existing file is replaced (which needs the delete flag).
+    func handleRNTO(_ argument: String) {
+        guard let source = renameSource else {
+            reply(.badSequenceOfCommands, "RNFR required first.")
+            return
+        }
+        renameSource = nil
+        guard let session, let target = resolvePath(argument, command: "RNTO") else { return }
+        do {
+            try session.rename(source, to: target, replacing: true)
+            reply(.fileActionOkay, "Rename successful.")
+        } catch {
+            reply(for: error, command: "RNTO")
+        }
+    }
+
+    func handleSIZE(_ argument: String) {
+        guard let session, let path = resolvePath(argument, command: "SIZE") else { return }
+        do {
+            let info = try session.stat(path)
+            guard !info.isDirectory else {
+                reply(.fileUnavailable, "Could not get file size: is a directory.")
+                return
+            }
+            reply(.fileStatus, String(info.size))
+        } catch {
+            reply(for: error, command: "SIZE")
+        }
+    }
+
+    func handleMDTM(_ argument: String) {
+        guard let session, let path = resolvePath(argument, command: "MDTM") else { return }
+        do {
+            let info = try session.stat(path)
+            reply(.fileStatus, FTPListingFormat.timeValue(info.modified))
+        } catch {
+            reply(for: error, command: "MDTM")
+        }
+    }
+
+    // MARK: Listings
+
+    func handleLIST(_ argument: String) {
+        let now = Date()
+        sendListing(argument, command: "LIST") { info, _ in FTPListingFormat.longLine(info, now: now) }
+    }
+
+    /// Names only. With a directory in the argument, names carry it (`dir/name`), so that what NLST
+    /// returns can be fed back to RETR (Windows `mget dir/*`).
+    func handleNLST(_ argument: String) {
+        sendListing(argument, command: "NLST") { info, directoryPart in directoryPart + info.name }
+    }
+
+    func handleMLSD(_ argument: String) {
+        let facts = selectedFacts
+        sendListing(argument, command: "MLSD", directoriesOnly: true) { info, _ in
+            FTPListingFormat.factLine(info, facts: facts)
+        }
+    }
+
+    /// MLST (RFC 3659 §7.2): the facts of one entry on the control connection.
+    func handleMLST(_ argument: String) {
+        guard let session, let path = resolvePath(argument.isEmpty ? "." : argument, command: "MLST") else { return }
+        do {
+            let info = try session.stat(path)
+            reply(.fileActionOkay, lines: ["Listing \(path)", FTPListingFormat.factLine(info, facts: selectedFacts, name: path.description), "End"])
+        } catch {
+            reply(for: error, command: "MLST")
+        }
+    }
+
+    /// The data-connection listings: checks the target first (so a missing directory is a 550 before
+    /// any data connection), then streams every page of it, one line per entry.
+    private func sendListing(_ argument: String, command: String, directoriesOnly: Bool = false,
+                             line: @escaping (FileInfo, String) -> String) {
+        guard let session else { return }
+        let request = FTPListRequest(argument: argument)
+        guard let path = resolvePath(request.path, command: command) else { return }
+        do {
+            let info = try session.stat(path)
+            if directoriesOnly && !info.isDirectory {
+                reply(.syntaxErrorInParameters, "\(path) is not a directory.")
+                return
+            }
+        } catch {
+            reply(for: error, command: command)
+            return
+        }
+        let directoryPart: String
+        if let slash = request.path.lastIndex(of: "/"), request.path != "." {
+            directoryPart = String(request.path[...slash])
+        } else if request.path != "." && request.pattern == nil {
+            directoryPart = request.path + "/"
+        } else {
+            directoryPart = ""
+        }
+        runTransfer(.download, path: path, announcement: "Here comes the directory listing.",
+                    completion: "Directory send OK.", logged: false) { (data, moved) throws(FTPTransferFailure) in
+            var buffer: [UInt8] = []
+            buffer.reserveCapacity(65536)
+            func flush() throws(FTPTransferFailure) {
+                let outcome: Result<Void, FTPTransferFailure> = buffer.withUnsafeBytes { raw in
+                    do throws(FTPTransferFailure) { try sendData(raw, over: data, progress: moved); return .success(()) }
+                    catch { return .failure(error) }
+                }
+                try outcome.get()
+                moved += UInt64(buffer.count)
+                buffer.removeAll(keepingCapacity: true)
+            }
+            var interruption: FTPTransferFailure?
+            do throws(SessionError) {
+                try forEachListed(path, pattern: request.pattern, session: session) { info in
+                    let prefix = info.name == path.name && !info.isDirectory && request.pattern == nil ? "" : directoryPart
+                    buffer.append(contentsOf: line(info, prefix).utf8)
+                    buffer.append(contentsOf: [0x0D, 0x0A])
+                    if buffer.count >= 60_000 {
+                        do throws(FTPTransferFailure) { try flush() } catch {
+                            interruption = error
+                            return false
+                        }
+                    }
+                    return true
+                }
+            } catch {
+                throw FTPTransferFailure.failed(error)
+            }
+            if let interruption { throw interruption }
+            try flush()
+        }
+    }
+}

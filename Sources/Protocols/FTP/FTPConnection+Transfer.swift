@@ -1,0 +1,313 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Storage
+
+/// How a transfer ended early.
+enum FTPTransferFailure: Error {
+    /// The client sent ABOR.
+    case aborted
+    /// The control connection closed during the transfer.
+    case controlClosed
+    case dataConnection(String)
+    case timedOut
+    /// Storage (or the session) failed; the data connection is closed and the error answered.
+    case failed(SessionError)
+}
+
+/// RETR, STOR, STOU, APPE, REST and the listing transfers: every transfer runs through
+/// `runTransfer`, which watches the control connection for ABOR while bytes move, never publishes an
+/// upload that did not end cleanly, and reports each transfer to the log and the observer.
+extension FTPConnection {
+    static let transferBufferSize = 256 * 1024
+
+    func handleREST(_ argument: String) {
+        guard let offset = UInt64(argument.trimmingCharacters(in: .whitespaces)) else {
+            reply(.syntaxErrorInParameters, "REST needs a byte offset.")
+            return
+        }
+        restartOffset = offset
+        reply(.fileActionPendingFurtherInformation, "Restart position accepted (\(offset)).")
+    }
+
+    func takeRestartOffset() -> UInt64 {
+        defer { restartOffset = 0 }
+        return restartOffset
+    }
+
+    func handleABOR() {
+        closeDataEndpoint()
+        reply(.dataConnectionOpenNoTransfer, "No transfer to ABOR.")
+    }
+
+    // MARK: Watching the control connection
+
+    /// Reads control lines that arrived during a transfer: ABOR ends it, STAT is answered at once,
+    /// anything else waits its turn. Returns the failure to raise, if any.
+    private func checkControlDuringTransfer(bytes: UInt64) -> FTPTransferFailure? {
+        while let input = control.pollLine() {
+            switch input {
+            case .line(let line):
+                let verb = FTPCommandTable.parse(line).verb
+                if verb == "ABOR" { return .aborted }
+                if verb == "STAT" {
+                    reply(.systemStatus, "Transfer in progress: \(bytes) bytes so far.")
+                } else {
+                    queuedLines.append(input)
+                }
+            case .closed:
+                isClosing = true
+                return .controlClosed
+            case .tooLong, .invalidEncoding, .timedOut:
+                queuedLines.append(input)
+            }
+        }
+        return nil
+    }
+
+    /// Sends bytes on the data connection while watching the control connection.
+    func sendData(_ bytes: UnsafeRawBufferPointer, over data: Socket, progress: UInt64) throws(FTPTransferFailure) {
+        var offset = 0
+        while offset < bytes.count {
+            let events: [Int16]
+            do {
+                events = try Socket.poll([(data, Socket.writableEvents), (control.socket, Socket.readableEvents)],
+                                         timeout: context.settings.dataTimeout)
+            } catch {
+                throw .dataConnection("\(error)")
+            }
+            if events.allSatisfy({ $0 == 0 }) { throw .timedOut }
+            if events[1] != 0, let failure = checkControlDuringTransfer(bytes: progress + UInt64(offset)) { throw failure }
+            if events[0] & Int16(POLLERR | POLLHUP) != 0 { throw .dataConnection("closed by the client") }
+            if events[0] & Socket.writableEvents != 0 {
+                do {
+                    offset += try data.sendAvailable(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+                } catch {
+                    throw .dataConnection("\(error)")
+                }
+            }
+        }
+    }
+
+    /// Receives bytes from the data connection while watching the control connection; 0 = end of data.
+    func receiveData(into buffer: UnsafeMutableRawBufferPointer, from data: Socket, progress: UInt64) throws(FTPTransferFailure) -> Int {
+        while true {
+            let events: [Int16]
+            do {
+                events = try Socket.poll([(data, Socket.readableEvents), (control.socket, Socket.readableEvents)],
+                                         timeout: context.settings.dataTimeout)
+            } catch {
+                throw .dataConnection("\(error)")
+            }
+            if events.allSatisfy({ $0 == 0 }) { throw .timedOut }
+            if events[1] != 0, let failure = checkControlDuringTransfer(bytes: progress) { throw failure }
+            if events[0] != 0 {
+                do {
+                    return try data.readAvailable(into: buffer)
+                } catch {
+                    throw .dataConnection("\(error)")
+                }
+            }
+        }
+    }
+
+    // MARK: The transfer frame
+
+    /// Announces the transfer (150), makes the data connection, runs `body`, closes the data
+    /// connection and answers: 226 when `body` finished, 426 (+226 for ABOR) or the storage error's
+    /// reply otherwise. `body` returns the bytes moved and reports progress through `moved`.
+    func runTransfer(_ direction: TransferRecord.Direction, path: VirtualPath, announcement: String,
+                     completion: String = "Transfer complete.", logged: Bool = true,
+                     body: (Socket, inout UInt64) throws(FTPTransferFailure) -> Void) {
+        reply(.fileStatusOkay, announcement)
+        let data: Socket
+        do throws(FTPDataConnectionError) {
+            data = try openDataConnection()
+        } catch {
+            switch error {
+            case .noEndpoint:
+                reply(.cannotOpenDataConnection, "Use PORT, EPRT, PASV or EPSV first.")
+            case .failed(let reason):
+                logger.warning("data connection failed", metadata: ["reason": "\(reason)"])
+                reply(.cannotOpenDataConnection, "Failed to establish the data connection.")
+            }
+            return
+        }
+        let started = Date()
+        var moved: UInt64 = 0
+        var failure: FTPTransferFailure?
+        do throws(FTPTransferFailure) {
+            try body(data, &moved)
+        } catch {
+            failure = error
+        }
+        data.close()
+        let duration = Date().timeIntervalSince(started)
+        if logged, let session {
+            let record = TransferRecord(protocolName: "ftp", user: session.user.name, remoteHost: clientAddress.host,
+                                        path: path.description, direction: direction, bytes: moved, started: started,
+                                        duration: duration, completed: failure == nil, binary: transferType == .binary)
+            context.observer?.transferFinished(record)
+            logger.info(failure == nil ? "transfer complete" : "transfer failed", metadata: [
+                "direction": "\(direction)", "path": "\(path)", "bytes": "\(moved)",
+                "seconds": "\(String(format: "%.3f", duration))",
+                "error": "\(failure.map { "\($0)" } ?? "-")"])
+        }
+        switch failure {
+        case nil:
+            reply(.closingDataConnection, completion)
+        case .aborted:
+            reply(.connectionClosedTransferAborted, "Transfer aborted.")
+            reply(.closingDataConnection, "ABOR successful.")
+        case .controlClosed:
+            break
+        case .dataConnection:
+            reply(.connectionClosedTransferAborted, "Data connection closed; transfer aborted.")
+        case .timedOut:
+            reply(.connectionClosedTransferAborted, "Data connection timed out; transfer aborted.")
+        case .failed(let error):
+            let (code, text) = FTPErrorMapping.reply(for: error)
+            logger.error("storage failed during transfer", metadata: ["path": "\(path)", "error": "\(error)"])
+            reply(code, text)
+        }
+    }
+
+    // MARK: Downloads
+
+    func handleRETR(_ argument: String) {
+        guard let session, let path = resolvePath(argument, command: "RETR") else { return }
+        let offset = takeRestartOffset()
+        let opened: (reader: any ObjectReader, info: FileInfo)
+        do {
+            opened = try session.openRead(path, from: offset)
+        } catch {
+            reply(for: error, command: "RETR")
+            return
+        }
+        defer { opened.reader.close() }
+        let mode = transferType == .ascii ? "ASCII" : "BINARY"
+        runTransfer(.download, path: path,
+                    announcement: "Opening \(mode) mode data connection for \(path.name) (\(opened.info.size) bytes).") { (data, moved) throws(FTPTransferFailure) in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.transferBufferSize, alignment: 16)
+            defer { buffer.deallocate() }
+            var converter = ASCIIConverter()
+            var converted: [UInt8] = []
+            while true {
+                let count: Int
+                do throws(StorageError) {
+                    count = try opened.reader.read(into: buffer)
+                } catch {
+                    throw .failed(.storage(error))
+                }
+                if count == 0 { return }
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+                if transferType == .ascii {
+                    converter.toNetwork(chunk, into: &converted)
+                    let outcome: Result<Void, FTPTransferFailure> = converted.withUnsafeBytes { raw in
+                        do throws(FTPTransferFailure) { try sendData(raw, over: data, progress: moved); return .success(()) }
+                        catch { return .failure(error) }
+                    }
+                    try outcome.get()
+                } else {
+                    try sendData(chunk, over: data, progress: moved)
+                }
+                moved += UInt64(count)
+            }
+        }
+    }
+
+    // MARK: Uploads
+
+    func handleSTOR(_ argument: String) {
+        guard let path = resolvePath(argument, command: "STOR") else { return }
+        let offset = takeRestartOffset()
+        store(path, mode: offset > 0 ? .resume(offset: offset) : .replace, command: "STOR",
+              announcement: "Ok to send data.")
+    }
+
+    func handleAPPE(_ argument: String) {
+        guard let path = resolvePath(argument, command: "APPE") else { return }
+        restartOffset = 0
+        store(path, mode: .append, command: "APPE", announcement: "Ok to send data.")
+    }
+
+    /// STOU (RFC 959 §4.1.3, reply form of RFC 1123 §4.1.2.9): stores under a name that does not exist
+    /// yet in the working directory, based on the argument if one is given.
+    func handleSTOU(_ argument: String) {
+        guard let session else { return }
+        restartOffset = 0
+        var random = SystemRandomNumberGenerator()
+        for attempt in 0..<100 {
+            let name: String
+            if argument.isEmpty {
+                name = "ferry-" + String(random.next() & 0xFFFF_FFFF, radix: 16)
+            } else {
+                name = attempt == 0 ? argument : "\(argument).\(attempt)"
+            }
+            guard let path = resolvePath(name, command: "STOU") else { return }
+            do throws(SessionError) {
+                _ = try session.stat(path)
+                continue  // taken
+            } catch .notFound {
+                store(path, mode: .replace, command: "STOU", announcement: "FILE: \(path.name)",
+                      completion: "Transfer complete (unique file name: \(path.name)).")
+                return
+            } catch {
+                reply(for: error, command: "STOU")
+                return
+            }
+        }
+        reply(.fileNameNotAllowed, "Could not find a unique file name.")
+    }
+
+    /// Streams the data connection into an upload; commits only when the client's data ended cleanly.
+    private func store(_ path: VirtualPath, mode: UploadMode, command: String, announcement: String,
+                       completion: String = "Transfer complete.") {
+        guard let session else { return }
+        let upload: any ObjectUpload
+        do {
+            upload = try session.beginUpload(path, mode: mode)
+        } catch {
+            reply(for: error, command: command)
+            return
+        }
+        var committed = false
+        defer {
+            if !committed {
+                upload.abort()
+                logger.info("upload aborted, nothing published", metadata: ["path": "\(path)"])
+            }
+        }
+        runTransfer(.upload, path: path, announcement: announcement, completion: completion) { (data, moved) throws(FTPTransferFailure) in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.transferBufferSize, alignment: 16)
+            defer { buffer.deallocate() }
+            var converter = ASCIIConverter()
+            var converted: [UInt8] = []
+            while true {
+                let count = try receiveData(into: buffer, from: data, progress: moved)
+                if count == 0 { break }
+                moved += UInt64(count)
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+                do throws(StorageError) {
+                    if transferType == .ascii {
+                        converter.fromNetwork(chunk, into: &converted)
+                        try upload.write(converted)
+                    } else {
+                        try upload.write(chunk)
+                    }
+                } catch {
+                    throw FTPTransferFailure.failed(.storage(error))
+                }
+            }
+            let tail = converter.finishFromNetwork()
+            do throws(StorageError) {
+                if !tail.isEmpty { try upload.write(tail) }
+                try upload.commit()
+            } catch {
+                throw FTPTransferFailure.failed(.storage(error))
+            }
+            committed = true
+        }
+    }
+}

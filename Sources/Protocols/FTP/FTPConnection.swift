@@ -1,0 +1,164 @@
+import Auth
+import Foundation
+import Logging
+import Storage
+
+/// One FTP control connection, run on its own thread from greeting to close: the login state
+/// machine, the command loop, and the per-connection transfer state. Commands go through
+/// `FTPCommandTable`; file operations through the shared `Session`, which holds the permission gate.
+public final class FTPConnection {
+    enum LoginState {
+        case awaitingUser
+        case awaitingPassword(user: String)
+        case loggedIn(Session)
+    }
+
+    enum TransferType {
+        case ascii
+        case binary
+    }
+
+    /// Where the next data connection comes from (PASV/EPSV listen, PORT/EPRT connect).
+    enum DataEndpoint {
+        case none
+        case passive(Socket)
+        case active(SocketAddress)
+    }
+
+    let context: FTPServerContext
+    let control: FTPControlChannel
+    let clientAddress: SocketAddress
+    let localAddress: SocketAddress
+    var logger: Logger
+
+    var loginState = LoginState.awaitingUser
+    var workingDirectory = VirtualPath.root
+    var transferType = TransferType.binary
+    var restartOffset: UInt64 = 0
+    var renameSource: VirtualPath?
+    var dataEndpoint = DataEndpoint.none
+    /// After `EPSV ALL` only EPSV may set up data connections (RFC 2428 §4).
+    var extendedPassiveOnly = false
+    var selectedFacts = FTPFact.defaultSelection
+    var isClosing = false
+    /// Lines that arrived during a transfer and wait their turn.
+    var queuedLines: [FTPControlInput] = []
+
+    /// Takes ownership of an accepted control socket.
+    public init?(socket: Socket, context: FTPServerContext) {
+        guard let remote = socket.remoteAddress, let local = socket.localAddress else { return nil }
+        self.context = context
+        self.clientAddress = remote
+        self.localAddress = local
+        self.control = FTPControlChannel(socket: socket, writeTimeout: context.settings.dataTimeout)
+        var logger = context.logger
+        logger[metadataKey: "client"] = "\(remote)"
+        self.logger = logger
+        // RFC 959 ABOR arrives as urgent data: keep it in the normal stream so it is read as a line.
+        try? socket.setOption(SOL_SOCKET, SO_OOBINLINE, 1)
+    }
+
+    var session: Session? {
+        if case .loggedIn(let session) = loginState { return session }
+        return nil
+    }
+
+    var userName: String {
+        switch loginState {
+        case .awaitingUser: "-"
+        case .awaitingPassword(let user): user
+        case .loggedIn(let session): session.user.name
+        }
+    }
+
+    /// Serves the connection until QUIT, idle timeout, or the client going away.
+    public func run() {
+        context.observer?.connectionOpened(protocolName: "ftp")
+        logger.info("ftp connection opened")
+        defer {
+            closeDataEndpoint()
+            control.socket.close()
+            context.observer?.connectionClosed(protocolName: "ftp")
+            logger.info("ftp connection closed", metadata: ["user": "\(userName)"])
+        }
+        reply(.serviceReady, context.settings.banner)
+        while !isClosing {
+            let input = queuedLines.isEmpty ? control.readLine(timeout: context.settings.idleTimeout) : queuedLines.removeFirst()
+            switch input {
+            case .line(let line):
+                dispatch(line)
+            case .tooLong:
+                reply(.syntaxError, "Command line too long (limit \(FTPControlChannel.maxLineBytes) bytes).")
+            case .invalidEncoding:
+                reply(.syntaxError, "Command line is not valid UTF-8.")
+            case .timedOut:
+                reply(.serviceNotAvailable, "Timeout: closing control connection.")
+                logger.info("idle timeout")
+                return
+            case .closed:
+                return
+            }
+        }
+    }
+
+    func dispatch(_ line: String) {
+        let (verb, argument) = FTPCommandTable.parse(line)
+        logger.debug("command", metadata: ["verb": "\(verb)", "argument": "\(verb == "PASS" ? "****" : argument)"])
+        guard let spec = FTPCommandTable.byVerb[verb] else {
+            reply(.syntaxError, "Unknown command.")
+            return
+        }
+        if session == nil && !spec.allowedBeforeLogin {
+            reply(.notLoggedIn, "Please login with USER and PASS.")
+            return
+        }
+        switch spec.argument {
+        case .required where argument.isEmpty:
+            reply(.syntaxErrorInParameters, "\(spec.verb) needs an argument.")
+            return
+        default:
+            break
+        }
+        // RNTO must immediately follow RNFR (RFC 959 §4.1.3).
+        if spec.verb != "RNTO" { renameSource = nil }
+        spec.handler(self, argument)
+    }
+
+    // MARK: Replies and errors
+
+    func reply(_ code: FTPReplyCode, _ text: String) {
+        if !control.send(FTPReply(code, text)) { isClosing = true }
+    }
+
+    func reply(_ code: FTPReplyCode, lines: [String]) {
+        if !control.send(FTPReply(code, lines: lines)) { isClosing = true }
+    }
+
+    /// Answers a failed operation: the short reason to the client, the full one to the log.
+    func reply(for error: SessionError, command: String) {
+        let (code, text) = FTPErrorMapping.reply(for: error)
+        switch error {
+        case .storage, .unknownStorage:
+            logger.error("\(command) failed", metadata: ["user": "\(userName)", "error": "\(error)"])
+        default:
+            logger.info("\(command) refused", metadata: ["user": "\(userName)", "error": "\(error)"])
+        }
+        reply(code, text)
+    }
+
+    /// Resolves a client path against the working directory, answering 553 when it is not acceptable.
+    func resolvePath(_ argument: String, command: String) -> VirtualPath? {
+        guard let session else { return nil }
+        do {
+            return try session.resolve(argument, from: workingDirectory)
+        } catch {
+            reply(for: error, command: command)
+            return nil
+        }
+    }
+
+    /// Quotes a path for a 257 reply (RFC 959 appendix II: embedded quotes are doubled).
+    static func quoted(_ path: VirtualPath) -> String {
+        "\"" + path.description.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

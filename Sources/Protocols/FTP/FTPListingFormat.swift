@@ -1,0 +1,150 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// MLST/MLSD facts Ferry reports (RFC 3659 §7.5).
+enum FTPFact: String, CaseIterable, Sendable {
+    case type
+    case size
+    case modify
+    case perm
+
+    var name: String { rawValue }
+    static let defaultSelection = Set(allCases)
+}
+
+/// What a LIST/NLST/STAT argument asks for: hidden `ls` options (`-la`) are tolerated and dropped, and
+/// a last component with `*`, `?` or `[` is a name pattern (`NLST *.txt`, as Windows `mget` sends).
+struct FTPListRequest {
+    let path: String
+    let pattern: String?
+
+    init(argument: String) {
+        var rest = Substring(argument)
+        while rest.hasPrefix("-") {
+            let option = rest.prefix(while: { $0 != " " })
+            rest = rest.dropFirst(option.count).drop(while: { $0 == " " })
+        }
+        var path = String(rest)
+        var pattern: String?
+        let nameStart = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
+        let name = path[nameStart...]
+        if name.contains(where: { "*?[".contains($0) }) {
+            pattern = String(name)
+            path = String(path[..<nameStart])
+        }
+        self.path = path.isEmpty ? "." : path
+        self.pattern = pattern
+    }
+
+    func matches(_ name: String) -> Bool {
+        guard let pattern else { return true }
+        return fnmatch(pattern, name, 0) == 0
+    }
+}
+
+/// Text forms of directory entries: `ls -l` lines for LIST (what FileZilla, WinSCP and Windows parse),
+/// names for NLST, and fact lines for MLSD/MLST.
+enum FTPListingFormat {
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    /// `ls` shows the time instead of the year for dates within about six months.
+    private static let recentInterval: TimeInterval = 180 * 86_400
+
+    static func utc(_ date: Date) -> tm {
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return parts
+    }
+
+    private static func twoDigits(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+
+    private static func padLeft(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
+    }
+
+    private static func padRight(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+    }
+
+    /// `rwx` bits from what the user may do; group and others never get write.
+    static func modeString(_ info: FileInfo) -> String {
+        let p = info.permissions
+        let x = info.isDirectory
+        let owner = (p.canRead ? "r" : "-") + (p.canWrite ? "w" : "-") + (x ? "x" : "-")
+        let others = (p.canRead ? "r" : "-") + "-" + (x ? "x" : "-")
+        return (info.isDirectory ? "d" : "-") + owner + others + others
+    }
+
+    /// One `ls -l` line, times in UTC: `-rw-r--r--    1 ftp      ftp          1234 Nov 22 10:00 name`.
+    static func longLine(_ info: FileInfo, now: Date) -> String {
+        let t = utc(info.modified)
+        let month = months[Int(t.tm_mon)]
+        let day = padLeft("\(t.tm_mday)", 2)
+        let age = now.timeIntervalSince(info.modified)
+        let timeOrYear = (age < recentInterval && age > -86_400)
+            ? "\(twoDigits(t.tm_hour)):\(twoDigits(t.tm_min))"
+            : " \(t.tm_year + 1900)"
+        return "\(modeString(info))    1 \(padRight("ftp", 8)) \(padRight("ftp", 8)) \(padLeft(String(info.size), 12)) \(month) \(day) \(timeOrYear) \(info.name)"
+    }
+
+    /// `YYYYMMDDHHMMSS` in UTC (RFC 3659 §2.3), for MDTM and the modify fact.
+    static func timeValue(_ date: Date) -> String {
+        let t = utc(date)
+        return "\(t.tm_year + 1900)\(twoDigits(t.tm_mon + 1))\(twoDigits(t.tm_mday))\(twoDigits(t.tm_hour))\(twoDigits(t.tm_min))\(twoDigits(t.tm_sec))"
+    }
+
+    /// RFC 3659 §7.5.5 perm fact: what this user may do with the entry.
+    static func permFact(_ info: FileInfo) -> String {
+        let p = info.permissions
+        var letters = ""
+        if info.isDirectory {
+            letters += "el"
+            if p.canWrite { letters += "cmf" }
+            if p.canDelete { letters += "dp" }
+        } else {
+            if p.canRead { letters += "r" }
+            if p.canWrite { letters += "awf" }
+            if p.canDelete { letters += "d" }
+        }
+        return letters
+    }
+
+    /// `type=file;size=12;modify=20261122100000;perm=r; name` with the selected facts.
+    static func factLine(_ info: FileInfo, facts: Set<FTPFact>, name: String? = nil) -> String {
+        var text = ""
+        for fact in FTPFact.allCases where facts.contains(fact) {
+            switch fact {
+            case .type: text += "type=\(info.isDirectory ? "dir" : "file");"
+            case .size: text += "size=\(info.size);"
+            case .modify: text += "modify=\(timeValue(info.modified));"
+            case .perm: text += "perm=\(permFact(info));"
+            }
+        }
+        return text + " " + (name ?? info.name)
+    }
+}
+
+extension FTPConnection {
+    /// Visits what a LIST-like argument names: a directory's entries (filtered by a pattern), or the
+    /// one file it names.
+    func forEachListed(_ path: VirtualPath, pattern: String?, session: Session, _ visit: (FileInfo) throws -> Bool) throws(SessionError) {
+        let request = pattern
+        do {
+            try session.listDirectory(path) { info in
+                guard request.map({ fnmatch($0, info.name, 0) == 0 }) ?? true else { return true }
+                return try visit(info)
+            }
+        } catch .notADirectory where pattern == nil {
+            let info = try session.stat(path)
+            do {
+                _ = try visit(info)
+            } catch let error as SessionError {
+                throw error
+            } catch {
+                throw .storage(.aborted)
+            }
+        }
+    }
+}

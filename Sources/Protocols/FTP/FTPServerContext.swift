@@ -1,0 +1,47 @@
+import Auth
+import Foundation
+import Logging
+
+/// FTP settings from `[ftp]` and `[limits]` that the protocol code needs.
+public struct FTPSettings: Sendable {
+    /// Ports for passive data connections; nil = any free port.
+    public var passivePorts: ClosedRange<UInt16>?
+    /// IPv4 address announced in PASV replies instead of the control connection's local address.
+    public var masqueradeAddress: SocketAddress?
+    /// Whether PORT/EPRT are accepted at all.
+    public var activeModeEnabled: Bool
+    /// A control connection with no command for this long is closed (421).
+    public var idleTimeout: TimeInterval
+    /// How long to wait for a data connection to be made, and for a stalled one to move.
+    public var dataTimeout: TimeInterval
+    /// Text after "220 " in the greeting.
+    public var banner: String
+
+    public init(passivePorts: ClosedRange<UInt16>?, masqueradeAddress: SocketAddress?, activeModeEnabled: Bool,
+                idleTimeout: TimeInterval, dataTimeout: TimeInterval = 30, banner: String = "Ferry FTP server ready.") {
+        self.passivePorts = passivePorts
+        self.masqueradeAddress = masqueradeAddress
+        self.activeModeEnabled = activeModeEnabled
+        self.idleTimeout = idleTimeout
+        self.dataTimeout = dataTimeout
+        self.banner = banner
+    }
+}
+
+/// Everything an FTP connection shares with the others: settings, users, storages, observers.
+public struct FTPServerContext: Sendable {
+    public var settings: FTPSettings
+    public var users: UserDirectory
+    public var storages: StorageRegistry
+    public var observer: (any SessionObserver)?
+    public var logger: Logger
+
+    public init(settings: FTPSettings, users: UserDirectory, storages: StorageRegistry,
+                observer: (any SessionObserver)?, logger: Logger) {
+        self.settings = settings
+        self.users = users
+        self.storages = storages
+        self.observer = observer
+        self.logger = logger
+    }
+}
