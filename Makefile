@@ -1,0 +1,54 @@
+# Ferry — the two commands of the quick start are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+SWIFT       ?= swift
+SHARED      ?= $(abspath ../shared)
+TESTBED     := $(SHARED)/testbed
+TESTBED_DIR ?= /tmp/testbed
+VENV        := $(TESTBED_DIR)/venv
+PYTHON      := $(VENV)/bin/python
+
+# Debian packages the build needs (C headers of the libraries Ferry wraps).
+BUILD_PACKAGES := pkg-config libssl-dev libssh-dev libcurl4-openssl-dev libcrypt-dev
+# What the test suite needs besides the test bed's own installs (real FTP clients, Python venv).
+TEST_PACKAGES  := curl lftp python3-venv
+
+.PHONY: run test build release deps test-deps unit-test integration-test check-swift clean
+
+check-swift:
+	@command -v $(SWIFT) >/dev/null || { echo "ferry: the Swift 6 toolchain (swift) is not on PATH; install it from swift.org first" >&2; exit 1; }
+
+deps: check-swift
+	@scripts/ensure-packages $(BUILD_PACKAGES)
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+## make run: build and start Ferry's quick start (local storage ./data, FTP on 127.0.0.1:2121).
+run: release
+	$$($(SWIFT) build -c release --show-bin-path)/ferry serve
+
+test-deps: deps
+	@scripts/ensure-packages $(TEST_PACKAGES)
+	@test -d "$(TESTBED)" || { echo "ferry: $(TESTBED) not found (the shared test bed must sit beside the repository)" >&2; exit 1; }
+	@"$(TESTBED)/peers-install" >/dev/null
+	@$(PYTHON) -c "import pytest" 2>/dev/null || $(VENV)/bin/pip install -q pytest
+
+unit-test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+integration-test: test-deps build
+	cd Tests/IntegrationTests && FERRY_BIN="$$($(SWIFT) build --show-bin-path)/ferry" $(PYTHON) -m pytest -q -p no:cacheprovider
+
+## make test: unit tests, then the integration suite with real clients.
+test: test-deps
+	$(MAKE) unit-test
+	$(MAKE) integration-test
+
+clean:
+	rm -rf .build

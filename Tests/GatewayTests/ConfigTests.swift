@@ -1,0 +1,219 @@
+import Foundation
+@testable import Gateway
+import Protocols
+import Testing
+
+@Suite struct ConfigValueTests {
+    @Test func sizes() {
+        #expect(ConfigValues.size("16MiB") == 16 << 20)
+        #expect(ConfigValues.size("5GiB") == 5 << 30)
+        #expect(ConfigValues.size("200GB") == 200_000_000_000)
+        #expect(ConfigValues.size("1024") == 1024)
+        #expect(ConfigValues.size("1.5KiB") == 1536)
+        #expect(ConfigValues.size("16XB") == nil)
+        #expect(ConfigValues.size("") == nil)
+        #expect(ConfigValues.size("-5MiB") == nil)
+    }
+
+    @Test func durations() {
+        #expect(ConfigValues.duration("5m") == 300)
+        #expect(ConfigValues.duration("15m") == 900)
+        #expect(ConfigValues.duration("1h30m") == 5400)
+        #expect(ConfigValues.duration("500ms") == 0.5)
+        #expect(ConfigValues.duration("30s") == 30)
+        #expect(ConfigValues.duration("5") == nil)
+        #expect(ConfigValues.duration("5 minutes") == nil)
+    }
+
+    @Test func addressesAndRanges() {
+        #expect(ConfigValues.listenAddress("0.0.0.0:2121")??.port == 2121)
+        #expect(ConfigValues.listenAddress("[::]:2222")??.family == .ipv6)
+        #expect(ConfigValues.listenAddress("localhost:21")??.host == "127.0.0.1")
+        #expect(ConfigValues.listenAddress("")! == nil)
+        #expect(ConfigValues.listenAddress("example.com:21") == nil)
+        #expect(ConfigValues.listenAddress("1.2.3.4:70000") == nil)
+        #expect(ConfigValues.listenAddress("1.2.3.4") == nil)
+        #expect(ConfigValues.portRange("60000-60100") == 60000...60100)
+        #expect(ConfigValues.portRange("60100-60000") == nil)
+        #expect(ConfigValues.portRange("0-10") == nil)
+        #expect(ConfigValues.portRange("5") == 5...5)
+    }
+
+    @Test func bucketNames() {
+        #expect(ConfigValues.isValidBucketName("team-bucket-1250000000"))
+        #expect(!ConfigValues.isValidBucketName("ab"))
+        #expect(!ConfigValues.isValidBucketName("UPPER"))
+        #expect(!ConfigValues.isValidBucketName(".ferry-uploads"))
+        #expect(!ConfigValues.isValidBucketName("a..b"))
+    }
+}
+
+@Suite struct ConfigLoaderTests {
+    static let ftp = """
+    [ftp]
+    listen = "127.0.0.1:2121"
+
+    """
+
+    static let base = ftp + storage
+
+    static let storage = """
+    [[storage]]
+    name = "local"
+    driver = "local"
+    root = "data"
+
+    """
+
+    static func user(_ extra: String = "") -> String {
+        """
+
+        [[user]]
+        name = "alice"
+        password = "secret-plain"
+        home = "local:files/alice"
+        authority = "RW"
+        \(extra)
+        """
+    }
+
+    static func load(_ text: String, environment: [String: String] = [:]) throws(ConfigLoader.LoadError) -> FerryConfig {
+        try ConfigLoader(environment: environment, checkFiles: true).load(text: text)
+    }
+
+    /// The messages of a configuration that must fail.
+    static func issues(_ text: String, environment: [String: String] = [:]) -> [String] {
+        do throws(ConfigLoader.LoadError) {
+            _ = try ConfigLoader(environment: environment, checkFiles: true).load(text: text)
+            return []
+        } catch .invalid(let issues) {
+            return issues.map(\.description)
+        } catch {
+            return ["\(error)"]
+        }
+    }
+
+    @Test func acceptsAMinimalConfigurationWithDefaults() throws {
+        let config = try Self.load(Self.base + Self.user())
+        #expect(config.ftp?.listen?.port == 2121)
+        #expect(config.ftp?.activeMode == true)
+        #expect(config.ftp?.tls == .off)
+        #expect(config.limits.maxConnections == 512)
+        #expect(config.limits.idleTimeout == 300)
+        #expect(config.limits.banTime == 900)
+        #expect(config.users.first?.mayDelete == true)
+        #expect(config.users.first?.home.prefix == "alice/")
+        #expect(config.warnings.count == 1)  // the plain password
+    }
+
+    @Test(arguments: [
+        ("[ftp]\nlistne = \"x\"", "ftp.listne: unknown key"),
+        ("[ftp]\nlisten = 2121", "ftp.listen: expected a string, found the integer 2121"),
+        ("[ftp]\nlisten = \"nowhere\"", "ftp.listen: expected \"host:port\""),
+        ("[ftp]\npassive_ports = \"60100-60000\"", "ftp.passive_ports: expected \"LOW-HIGH\""),
+        ("[ftp]\ntls = \"maybe\"", "ftp.tls: expected one of off | optional | required"),
+        ("[ftp]\ntls = \"required\"", "ftp.tls: \"required\" needs a [tls] section"),
+        ("[ftp]\nactive_mode = \"yes\"", "ftp.active_mode: expected true or false"),
+        ("[limits]\nidle_timeout = \"5 minutes\"", "limits.idle_timeout: expected a duration"),
+        ("[limits]\nmax_connections = 0", "limits.max_connections: expected an integer from 1"),
+        ("[log]\nlevel = \"loud\"", "log.level: expected one of"),
+        ("[metrics]\nlisten = \"1.2.3.4:99999\"", "metrics.listen: expected \"host:port\""),
+        ("[tls]\ncertificate = \"/nonexistent/cert.pem\"\nprivate_key = \"/nonexistent/key.pem\"", "tls.certificate: cannot read the file"),
+        ("[sftp]\nlisten = \"127.0.0.1:2222\"", "sftp.host_keys: at least one host key"),
+        ("bogus = 1", "bogus: unknown key"),
+        ("[[storage]]\nname = \"s3\"\ndriver = \"s3\"\nendpoint = \"http://127.0.0.1:9000\"\naccess_key = \"env:FERRY_TEST_UNSET_VAR\"\nsecret_key = \"x\"",
+         "storage[1].access_key: the environment variable FERRY_TEST_UNSET_VAR is not set"),
+        ("[[storage]]\nname = \"s3\"\ndriver = \"s3\"\nendpoint = \"http://127.0.0.1:9000\"\naccess_key = \"a\"\nsecret_key = \"b\"\npart_size = \"16XB\"",
+         "storage[1].part_size: expected a size"),
+        ("[[storage]]\nname = \"s3\"\ndriver = \"s3\"\nendpoint = \"http://127.0.0.1:9000\"\naccess_key = \"a\"\nsecret_key = \"b\"\npart_size = \"1MiB\"",
+         "storage[1].part_size: expected a size from 5MiB to 5GiB"),
+        ("[[storage]]\nname = \"s3\"\ndriver = \"s3\"\nendpoint = \"ftp://x\"\naccess_key = \"a\"\nsecret_key = \"b\"",
+         "storage[1].endpoint: expected an http:// or https:// URL"),
+        ("[[storage]]\nname = \"l2\"\ndriver = \"local\"\nroot = \"x\"\nendpoint = \"http://x\"", "storage[1].endpoint: unknown key for a local storage"),
+        ("[[storage]]\nname = \"local\"\ndriver = \"local\"\nroot = \"x\"", "storage[2].name: duplicate storage name"),
+        ("[[storage]]\nname = \"x\"\ndriver = \"ftp\"", "storage[1].driver: expected \"s3\" or \"local\""),
+    ])
+    func reportsEachMistakeWithItsKeyPath(snippet: String, expected: String) {
+        // The snippet comes first (top-level keys must precede tables); it may bring its own [ftp].
+        let rest = snippet.hasPrefix("[ftp]") ? Self.storage : Self.base
+        let messages = Self.issues(snippet + "\n" + rest + Self.user())
+        #expect(messages.contains { $0.hasPrefix(expected) }, "got \(messages)")
+    }
+
+    @Test func userMistakes() {
+        let cases: [(String, String)] = [
+            (Self.user() + Self.user(), "user[2].name: duplicate user name \"alice\""),
+            (Self.user().replacingOccurrences(of: "local:files/alice", with: "nas:files"), "user[1].home: unknown storage \"nas\""),
+            (Self.user().replacingOccurrences(of: "local:files/alice", with: "local:UP"), "user[1].home: \"UP\" is not a valid bucket name"),
+            (Self.user().replacingOccurrences(of: "authority = \"RW\"", with: "authority = \"RX\""), "user[1].authority: expected one of RO, WO, RW"),
+            (Self.user("password_hash = \"$1$abc$defghijklmnopqrstuvwxy\""), "user[1].password"),
+            (Self.user("ssh_keys = [\"ssh-ed25519 notbase64!!\"]"), "user[1].ssh_keys[1]: the key data is not valid base64"),
+            (Self.user("\n[[user.folder]]\npath = \"/shared\"\ntarget = \"local:shared\"\nauthority = \"RX\""), "user[1].folder[1].authority: expected one of RO, WO, RW"),
+            (Self.user("\n[[user.folder]]\npath = \"/shared\"\ntarget = \"local:shared\"\n[[user.folder]]\npath = \"/shared/deeper\"\ntarget = \"local:other\""),
+             "user[1].folder[2].path: /shared/deeper overlaps /shared of user[1].folder[1]"),
+            (Self.user("\n[[user.folder]]\npath = \"relative\"\ntarget = \"local:shared\""), "user[1].folder[1].path: expected an absolute path"),
+            (Self.user("\n[[user.folder]]\npath = \"/x\"\ntarget = \"nope:shared\""), "user[1].folder[1].target: unknown storage \"nope\""),
+            ("\n[[user]]\nname = \"bob\"\nhome = \"local:files\"", "user[1]: has no password_hash, password or ssh_keys"),
+            ("", "user: no [[user]] is configured"),
+        ]
+        for (users, expected) in cases {
+            let messages = Self.issues(Self.base + users)
+            #expect(messages.contains { $0.hasPrefix(expected) }, "expected \(expected), got \(messages)")
+        }
+    }
+
+    @Test func collectsEveryMistakeAtOnce() {
+        let messages = Self.issues("[ftp]\nlistne = 1\n[limits]\nban_time = \"soon\"\n" + Self.user())
+        #expect(messages.count >= 3)
+    }
+
+    @Test func syntaxErrorsNameTheLine() {
+        let messages = Self.issues("[ftp\nlisten = 1")
+        #expect(messages.first?.contains("line 1") == true)
+    }
+
+    @Test func secretsComeFromTheEnvironmentAndAreMasked() throws {
+        let text = Self.base + """
+        [[storage]]
+        name = "cos"
+        driver = "s3"
+        endpoint = "https://cos.ap-guangzhou.myqcloud.com"
+        access_key = "env:COS_ID"
+        secret_key = "env:COS_KEY"
+
+        """ + Self.user()
+        let config = try Self.load(text, environment: ["COS_ID": "AKIDEXAMPLE", "COS_KEY": "topsecretvalue"])
+        guard case .s3(let s3) = config.storages[1].driver else {
+            Issue.record("expected an s3 storage")
+            return
+        }
+        #expect(s3.secretKey?.value == "topsecretvalue")
+        #expect(s3.addressing == "virtual-hosted")
+        #expect(s3.partSize == 16 << 20)
+        let printed = ConfigPrinter.render(config)
+        #expect(!printed.contains("topsecretvalue"))
+        #expect(!printed.contains("AKIDEXAMPLE"))
+        #expect(!printed.contains("secret-plain"))
+        #expect(printed.contains("env:COS_KEY"))
+        // The printed form is itself a valid configuration apart from the masked values.
+        #expect(printed.contains("[[user]]"))
+    }
+
+    @Test func awsVariablesAreTheFallback() throws {
+        let text = Self.base + "[[storage]]\nname = \"aws\"\ndriver = \"s3\"\nendpoint = \"http://127.0.0.1:18333\"\n" + Self.user()
+        let config = try Self.load(text, environment: ["AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "key"])
+        guard case .s3(let s3) = config.storages[1].driver else { return }
+        #expect(s3.accessKey?.value == "id")
+        #expect(s3.addressing == "path")  // an IP endpoint
+        #expect(Self.issues(text).contains { $0.hasPrefix("storage[2].access_key: missing") })
+    }
+}
+
+@Suite struct TransferLogTests {
+    @Test func xferlogLine() {
+        let record = TransferRecord(protocolName: "ftp", user: "alice", remoteHost: "127.0.0.1", path: "/dir/my file.txt",
+                                    direction: .upload, bytes: 1234, started: Date(timeIntervalSince1970: 0),
+                                    duration: 2.4, completed: true, binary: true)
+        #expect(GatewayObserver.xferlogLine(record) == "Thu Jan  1 00:00:00 1970 2 127.0.0.1 1234 /dir/my_file.txt b _ i r alice ftp 0 * c\n")
+    }
+}

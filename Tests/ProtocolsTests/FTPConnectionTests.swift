@@ -1,0 +1,207 @@
+import Auth
+import Foundation
+import Logging
+@testable import Protocols
+import Storage
+import Testing
+
+/// Drives one FTPConnection over a loopback socket pair: the server side runs on its own thread like
+/// in production, the test speaks the protocol line by line.
+final class FTPTestClient {
+    let socket: Socket
+    let driver: InMemoryDriver
+    private var buffer: [UInt8] = []
+    let serverThread: Thread
+
+    init(authority: Authority = .readWrite, mayDelete: Bool = true, activeMode: Bool = true) throws {
+        let driver = InMemoryDriver(buckets: ["home"])
+        let listener = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0)!)
+        let address = listener.localAddress!
+        let client = try Socket.connect(to: address, timeout: 5)
+        let server = try #require(try listener.accept(timeout: 5))
+        let user = User(name: "u", passwordHash: PasswordHash(plain: "pw"), sshKeys: [],
+                        home: StorageBinding(storage: "mem", bucket: "home", prefix: ""),
+                        authority: authority, mayDelete: mayDelete, folders: [])
+        let users = UserDirectory(users: [user], defender: LoginDefender(maxFailures: 100, banTime: 60), failureDelay: 0)
+        let settings = FTPSettings(passivePorts: nil, masqueradeAddress: nil, activeModeEnabled: activeMode,
+                                   idleTimeout: 30, dataTimeout: 5)
+        let context = FTPServerContext(settings: settings, users: users, storages: StorageRegistry(["mem": driver]),
+                                       observer: nil, logger: Logger(label: "test"))
+        let connection = try #require(FTPConnection(socket: server, context: context))
+        nonisolated(unsafe) let unsafeConnection = connection
+        serverThread = Thread { unsafeConnection.run() }
+        serverThread.start()
+        self.socket = client
+        self.driver = driver
+    }
+
+    /// Reads one complete reply (multi-line aware); returns (code, all text).
+    func readReply() throws -> (Int, String) {
+        var lines: [String] = []
+        while true {
+            let line = try readLine()
+            lines.append(line)
+            if lines.count == 1 && line.count >= 4 && Array(line)[3] == "-" { continue }
+            if lines.count > 1, let first = lines.first, line.hasPrefix(String(first.prefix(3)) + " ") { break }
+            if lines.count == 1 { break }
+        }
+        return (Int(lines[0].prefix(3)) ?? 0, lines.joined(separator: "\n"))
+    }
+
+    private func readLine() throws -> String {
+        while true {
+            if let index = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[..<index], as: UTF8.self).trimmingCharacters(in: .init(charactersIn: "\r"))
+                buffer.removeSubrange(...index)
+                return line
+            }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let count = try chunk.withUnsafeMutableBytes { raw throws(SocketError) in try socket.read(into: raw, timeout: 10) }
+            if count == 0 { throw SocketError.closed }
+            buffer += chunk[0..<count]
+        }
+    }
+
+    func send(_ raw: [UInt8]) throws { try socket.writeAll(raw, timeout: 5) }
+
+    @discardableResult
+    func command(_ line: String) throws -> (Int, String) {
+        try send(Array((line + "\r\n").utf8))
+        return try readReply()
+    }
+
+    func login() throws {
+        #expect(try readReply().0 == 220)
+        #expect(try command("USER u").0 == 331)
+        #expect(try command("PASS pw").0 == 230)
+    }
+
+    /// Opens a passive data connection (EPSV) and runs `command` over it; returns the data received.
+    func transfer(_ line: String, upload: [UInt8]? = nil) throws -> (data: [UInt8], final: Int) {
+        let (code, text) = try command("EPSV")
+        #expect(code == 229)
+        let port = UInt16(text.split(separator: "|")[1])!
+        let data = try Socket.connect(to: SocketAddress(host: "127.0.0.1", port: port)!, timeout: 5)
+        try send(Array((line + "\r\n").utf8))
+        let (preliminary, _) = try readReply()
+        guard preliminary == 150 else { return ([], preliminary) }
+        var received: [UInt8] = []
+        if let upload {
+            try data.writeAll(upload, timeout: 5)
+            data.close()
+        } else {
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = try chunk.withUnsafeMutableBytes { raw throws(SocketError) in try data.read(into: raw, timeout: 10) }
+                if count == 0 { break }
+                received += chunk[0..<count]
+            }
+            data.close()
+        }
+        return (received, try readReply().0)
+    }
+
+    deinit { socket.close() }
+}
+
+@Suite struct FTPConnectionTests {
+    @Test func refusesCommandsBeforeLogin() throws {
+        let client = try FTPTestClient()
+        #expect(try client.readReply().0 == 220)
+        #expect(try client.command("PWD").0 == 530)
+        #expect(try client.command("RETR x").0 == 530)
+        #expect(try client.command("FEAT").0 == 211)
+        #expect(try client.command("SYST").0 == 215)
+        #expect(try client.command("PASS early").0 == 503)
+        #expect(try client.command("USER u").0 == 331)
+        #expect(try client.command("PASS wrong").0 == 530)
+        #expect(try client.command("PWD").0 == 530)
+    }
+
+    @Test func survivesLongLinesAndBadEncoding() throws {
+        let client = try FTPTestClient()
+        try client.login()
+        try client.send(Array(("NOOP " + String(repeating: "x", count: 9000) + "\r\n").utf8))
+        #expect(try client.readReply().0 == 500)
+        #expect(try client.command("NOOP").0 == 200)
+        try client.send([0x4D, 0x4B, 0x44, 0x20, 0xC3, 0x28, 0x0D, 0x0A])  // "MKD " + invalid UTF-8
+        #expect(try client.readReply().0 == 500)
+        #expect(try client.command("FOO").0 == 500)
+        #expect(try client.command("MKD").0 == 501)
+        // Telnet IAC IP IAC DM before a command is ignored (RFC 959 ABOR sequence).
+        try client.send([0xFF, 0xF4, 0xFF, 0xF2] + Array("NOOP\r\n".utf8))
+        #expect(try client.readReply().0 == 200)
+    }
+
+    @Test func navigationAndDirectories() throws {
+        let client = try FTPTestClient()
+        try client.login()
+        #expect(try client.command("PWD") == (257, "257 \"/\" is the current directory"))
+        #expect(try client.command("MKD a \"quoted\" dir") == (257, "257 \"/a \"\"quoted\"\" dir\" created"))
+        #expect(try client.command("CWD a \"quoted\" dir").0 == 250)
+        #expect(try client.command("XPWD").1.contains("\"/a \"\"quoted\"\" dir\""))
+        #expect(try client.command("CDUP").0 == 250)
+        #expect(try client.command("CWD ../../..").0 == 250)
+        #expect(try client.command("PWD").1.contains("\"/\""))
+        #expect(try client.command("CWD nowhere").0 == 550)
+        #expect(try client.command("RMD a \"quoted\" dir").0 == 250)
+        #expect(try client.command("RNTO x").0 == 503)
+    }
+
+    @Test func transfersListingsAndMetadata() throws {
+        let client = try FTPTestClient()
+        try client.login()
+        let payload = Array("line one\nline two\n".utf8)
+        #expect(try client.transfer("STOR notes.txt", upload: payload).final == 226)
+        #expect(try client.command("SIZE notes.txt") == (213, "213 \(payload.count)"))
+        #expect(try client.command("MDTM notes.txt").1.count == "213 YYYYMMDDHHMMSS".count)
+        #expect(try client.transfer("RETR notes.txt").data == payload)
+        #expect(try client.command("TYPE A").0 == 200)
+        #expect(String(decoding: try client.transfer("RETR notes.txt").data, as: UTF8.self) == "line one\r\nline two\r\n")
+        #expect(try client.command("TYPE I").0 == 200)
+        #expect(try client.command("REST 5").0 == 350)
+        #expect(String(decoding: try client.transfer("RETR notes.txt").data, as: UTF8.self) == "one\nline two\n")
+        #expect(try client.transfer("APPE notes.txt", upload: Array("three\n".utf8)).final == 226)
+        #expect(String(decoding: try client.transfer("RETR notes.txt").data, as: UTF8.self) == "line one\nline two\nthree\n")
+        let mlsd = String(decoding: try client.transfer("MLSD").data, as: UTF8.self)
+        #expect(mlsd.contains("type=file;size=24;"))
+        #expect(mlsd.hasSuffix(" notes.txt\r\n"))
+        let nlst = String(decoding: try client.transfer("NLST").data, as: UTF8.self)
+        #expect(nlst == "notes.txt\r\n")
+        let mlst = try client.command("MLST notes.txt")
+        #expect(mlst.0 == 250 && mlst.1.contains("type=file;size=24;") && mlst.1.contains(" /notes.txt"))
+        #expect(try client.command("RNFR notes.txt").0 == 350)
+        #expect(try client.command("RNTO renamed.txt").0 == 250)
+        #expect(try client.transfer("RETR notes.txt").final == 550)
+        #expect(try client.command("DELE renamed.txt").0 == 250)
+        #expect(try client.command("SIZE renamed.txt").0 == 550)
+    }
+
+    @Test func refusesFTPBounce() throws {
+        let client = try FTPTestClient()
+        try client.login()
+        #expect(try client.command("PORT 10,1,2,3,4,1").0 == 504)
+        #expect(try client.command("PORT 127,0,0,1,0,21").0 == 504)   // privileged port
+        #expect(try client.command("PORT 127,0,0,1,300,1").0 == 501)
+        #expect(try client.command("EPRT |1|192.0.2.1|5000|").0 == 504)
+        #expect(try client.command("EPRT |3|x|5000|").0 == 522)
+        #expect(try client.command("PORT 127,0,0,1,200,10").0 == 200)
+        #expect(try client.command("EPSV ALL").0 == 200)
+        #expect(try client.command("PASV").0 == 503)
+        #expect(try client.command("PORT 127,0,0,1,200,10").0 == 503)
+    }
+
+    @Test func activeModeCanBeDisabled() throws {
+        let client = try FTPTestClient(activeMode: false)
+        try client.login()
+        #expect(try client.command("PORT 127,0,0,1,200,10").0 == 502)
+    }
+
+    @Test func readOnlyUsersCannotWrite() throws {
+        let client = try FTPTestClient(authority: .readOnly)
+        try client.login()
+        #expect(try client.transfer("STOR x", upload: [1]).final == 550)
+        #expect(try client.command("MKD d").0 == 550)
+        #expect(try client.driver.metadata(ObjectKey(bucket: "home", key: "x")) == nil)
+    }
+}

@@ -1,0 +1,236 @@
+import Auth
+import Foundation
+import Logging
+@testable import Protocols
+import Storage
+import Testing
+
+/// Builds sessions over the in-memory driver.
+enum SessionFixture {
+    static func session(authority: Authority = .readWrite, mayDelete: Bool = true, folders: [FolderBinding] = [],
+                        driver: InMemoryDriver = InMemoryDriver(buckets: ["home", "shared"])) -> (Session, InMemoryDriver) {
+        let user = User(name: "tester", passwordHash: nil, sshKeys: [],
+                        home: StorageBinding(storage: "mem", bucket: "home", prefix: "users/tester"),
+                        authority: authority, mayDelete: mayDelete, folders: folders)
+        return (Session(user: user, storages: StorageRegistry(["mem": driver]), logger: Logger(label: "test")), driver)
+    }
+
+    static func path(_ text: String) -> VirtualPath { try! VirtualPath.resolve(text) }
+
+    static func put(_ driver: InMemoryDriver, _ key: String, _ text: String = "x", bucket: String = "home") {
+        let upload = try! driver.beginUpload(ObjectKey(bucket: bucket, key: key), options: UploadOptions())
+        try! upload.write(Array(text.utf8))
+        try! upload.commit()
+    }
+
+    static func read(_ session: Session, _ path: String) throws -> String {
+        let opened = try session.openRead(Self.path(path), from: 0)
+        return String(decoding: try opened.reader.readAll(), as: UTF8.self)
+    }
+
+    static func names(_ session: Session, _ path: String) throws -> [String] {
+        var names: [String] = []
+        try session.listDirectory(Self.path(path)) { names.append($0.name + ($0.isDirectory ? "/" : "")); return true }
+        return names.sorted()
+    }
+
+    static func write(_ session: Session, _ path: String, _ text: String, mode: UploadMode = .replace) throws {
+        let upload = try session.beginUpload(Self.path(path), mode: mode)
+        try upload.write(Array(text.utf8))
+        try upload.commit()
+    }
+}
+
+@Suite struct SessionSemanticsTests {
+    typealias F = SessionFixture
+
+    @Test func homeIsAPrefixInsideTheBucket() throws {
+        let (session, driver) = F.session()
+        try F.write(session, "/a.txt", "hello")
+        #expect(try driver.metadata(ObjectKey(bucket: "home", key: "users/tester/a.txt"))?.size == 5)
+        #expect(try F.read(session, "/a.txt") == "hello")
+        F.put(driver, "users/other/secret.txt")
+        // Nothing above the home prefix is reachable, whatever the path says.
+        #expect(throws: SessionError.self) { try F.read(session, "/../other/secret.txt") }
+        #expect(try F.names(session, "/..") == ["a.txt"])
+    }
+
+    @Test func directoriesAreMarkersOrImplicit() throws {
+        let (session, driver) = F.session()
+        try session.makeDirectory(F.path("/made"))
+        #expect(try driver.metadata(ObjectKey(bucket: "home", key: "users/tester/made/")) != nil)
+        F.put(driver, "users/tester/implicit/file.txt")
+        #expect(try session.stat(F.path("/made")).isDirectory)
+        #expect(try session.stat(F.path("/implicit")).isDirectory)
+        #expect(try F.names(session, "/") == ["implicit/", "made/"])
+        #expect(try F.names(session, "/made") == [])
+        #expect(throws: SessionError.alreadyExists("/made")) { try session.makeDirectory(F.path("/made")) }
+        #expect(throws: SessionError.notFound("/nope")) { try session.makeDirectory(F.path("/nope/child")) }
+        #expect(throws: SessionError.notFound("/missing")) { try F.names(session, "/missing") }
+        #expect(throws: SessionError.notADirectory("/implicit/file.txt")) { try F.names(session, "/implicit/file.txt") }
+    }
+
+    @Test func removeDirectoryOnlyWhenEmpty() throws {
+        let (session, driver) = F.session()
+        try session.makeDirectory(F.path("/d"))
+        try F.write(session, "/d/f", "1")
+        #expect(throws: SessionError.directoryNotEmpty("/d")) { try session.removeDirectory(F.path("/d")) }
+        try session.deleteFile(F.path("/d/f"))
+        try session.removeDirectory(F.path("/d"))
+        #expect(throws: SessionError.notFound("/d")) { try session.stat(F.path("/d")) }
+        #expect(try driver.metadata(ObjectKey(bucket: "home", key: "users/tester/d/")) == nil)
+        #expect(throws: SessionError.bindingRoot("/")) { try session.removeDirectory(.root) }
+    }
+
+    @Test func deleteAndTypeErrors() throws {
+        let (session, _) = F.session()
+        try session.makeDirectory(F.path("/dir"))
+        #expect(throws: SessionError.isADirectory("/dir")) { try session.deleteFile(F.path("/dir")) }
+        #expect(throws: SessionError.notFound("/ghost")) { try session.deleteFile(F.path("/ghost")) }
+        try F.write(session, "/file", "1")
+        #expect(throws: SessionError.notADirectory("/file")) { try session.removeDirectory(F.path("/file")) }
+        #expect(throws: SessionError.isADirectory("/dir")) { _ = try session.openRead(F.path("/dir"), from: 0) }
+        #expect(throws: SessionError.isADirectory("/dir")) { _ = try session.beginUpload(F.path("/dir"), mode: .replace) }
+    }
+
+    @Test func resumeAndAppend() throws {
+        let (session, _) = F.session()
+        try F.write(session, "/r.txt", "0123456789")
+        try F.write(session, "/r.txt", "XY", mode: .resume(offset: 4))
+        #expect(try F.read(session, "/r.txt") == "0123XY")
+        try F.write(session, "/r.txt", "++", mode: .append)
+        #expect(try F.read(session, "/r.txt") == "0123XY++")
+        try F.write(session, "/new.txt", "first", mode: .append)
+        #expect(try F.read(session, "/new.txt") == "first")
+        #expect(throws: SessionError.offsetBeyondEnd(requested: 99, size: 8)) {
+            _ = try session.beginUpload(F.path("/r.txt"), mode: .resume(offset: 99))
+        }
+        #expect(throws: SessionError.offsetBeyondEnd(requested: 9, size: 8)) { _ = try session.openRead(F.path("/r.txt"), from: 9) }
+    }
+
+    @Test func renameFilesAndWholeDirectories() throws {
+        let (session, driver) = F.session()
+        try session.makeDirectory(F.path("/src"))
+        for i in 0..<30 { try F.write(session, "/src/sub\(i % 3)/f\(i)", "\(i)") }
+        try session.rename(F.path("/src"), to: F.path("/dst"), replacing: true)
+        #expect(throws: SessionError.notFound("/src")) { try session.stat(F.path("/src")) }
+        #expect(try F.names(session, "/dst") == ["sub0/", "sub1/", "sub2/"])
+        #expect(try F.read(session, "/dst/sub2/f29") == "29")
+        #expect(try driver.metadata(ObjectKey(bucket: "home", key: "users/tester/dst/")) != nil)
+        let remaining = try driver.list(ObjectKey(bucket: "home", key: "users/tester/src"), delimiter: nil, after: nil)
+        #expect(remaining.objects.isEmpty)
+
+        try F.write(session, "/a", "A")
+        try F.write(session, "/b", "B")
+        #expect(throws: SessionError.alreadyExists("/b")) { try session.rename(F.path("/a"), to: F.path("/b"), replacing: false) }
+        try session.rename(F.path("/a"), to: F.path("/b"), replacing: true)
+        #expect(try F.read(session, "/b") == "A")
+        #expect(throws: SessionError.renameIntoItself("/dst")) { try session.rename(F.path("/dst"), to: F.path("/dst/inner"), replacing: true) }
+        #expect(throws: SessionError.alreadyExists("/dst")) { try session.rename(F.path("/b"), to: F.path("/dst"), replacing: true) }
+    }
+
+    @Test func foldersAreMountedWithTheirOwnAuthority() throws {
+        let driver = InMemoryDriver(buckets: ["home", "shared"])
+        let folder = FolderBinding(path: "/team/shared", target: StorageBinding(storage: "mem", bucket: "shared", prefix: ""),
+                                   authority: .readOnly, mayDelete: false)
+        let (session, _) = F.session(folders: [folder], driver: driver)
+        F.put(driver, "doc.txt", "shared doc", bucket: "shared")
+        #expect(try F.names(session, "/") == ["team/"])
+        #expect(try F.names(session, "/team") == ["shared/"])
+        #expect(try F.names(session, "/team/shared") == ["doc.txt"])
+        #expect(try F.read(session, "/team/shared/doc.txt") == "shared doc")
+        #expect(throws: SessionError.permissionDenied(.upload, "/team/shared/new.txt")) {
+            _ = try session.beginUpload(F.path("/team/shared/new.txt"), mode: .replace)
+        }
+        #expect(throws: SessionError.self) { try session.removeDirectory(F.path("/team/shared")) }
+        #expect(throws: SessionError.bindingRoot("/team")) { try session.rename(F.path("/team"), to: F.path("/x"), replacing: true) }
+        // Moving a file out of the read-only folder needs write there.
+        #expect(throws: SessionError.permissionDenied(.renameSource, "/team/shared/doc.txt")) {
+            try session.rename(F.path("/team/shared/doc.txt"), to: F.path("/doc.txt"), replacing: true)
+        }
+        // Copying out of it needs only read there.
+        try session.copyFile(F.path("/team/shared/doc.txt"), to: F.path("/copy.txt"))
+        #expect(try F.read(session, "/copy.txt") == "shared doc")
+    }
+
+    @Test func listingsFollowEveryPage() throws {
+        let (session, driver) = F.session()
+        for i in 0..<2_500 { F.put(driver, "users/tester/many/f\(i)") }
+        var count = 0
+        try session.listDirectory(F.path("/many")) { _ in count += 1; return true }
+        #expect(count == 2_500)
+    }
+}
+
+/// {RO, WO, RW} × {delete, no delete} × every operation, performed through the session against
+/// storage, compared with the rules written out by hand (design.md §5).
+@Suite struct AuthorityMatrixTests {
+    typealias F = SessionFixture
+
+    enum Operation: String, CaseIterable {
+        case list, stat, download, upload, makeDirectory, removeDirectory, deleteFile, rename, renameReplacing, copy
+    }
+
+    /// The expected outcome, as the configuration reference states it.
+    static func expectedAllowed(_ operation: Operation, _ authority: Authority, _ delete: Bool) -> Bool {
+        let reads = authority == .readOnly || authority == .readWrite
+        let writes = authority == .writeOnly || authority == .readWrite
+        switch operation {
+        case .list, .stat: return true
+        case .download: return reads
+        case .upload, .makeDirectory, .rename: return writes
+        case .removeDirectory, .deleteFile, .renameReplacing: return writes && delete
+        case .copy: return reads && writes
+        }
+    }
+
+    static func perform(_ operation: Operation, _ session: Session) throws {
+        switch operation {
+        case .list: _ = try F.names(session, "/")
+        case .stat: _ = try session.stat(F.path("/file"))
+        case .download: _ = try F.read(session, "/file")
+        case .upload: try F.write(session, "/uploaded", "u")
+        case .makeDirectory: try session.makeDirectory(F.path("/newdir"))
+        case .removeDirectory: try session.removeDirectory(F.path("/emptydir"))
+        case .deleteFile: try session.deleteFile(F.path("/file"))
+        case .rename: try session.rename(F.path("/file"), to: F.path("/renamed"), replacing: true)
+        case .renameReplacing: try session.rename(F.path("/file"), to: F.path("/other"), replacing: true)
+        case .copy: try session.copyFile(F.path("/file"), to: F.path("/copied"))
+        }
+    }
+
+    @Test(arguments: Authority.allCases, [false, true])
+    func everyOperation(authority: Authority, delete: Bool) throws {
+        for operation in Operation.allCases {
+            let driver = InMemoryDriver(buckets: ["home", "shared"])
+            F.put(driver, "users/tester/file", "content")
+            F.put(driver, "users/tester/other", "other")
+            F.put(driver, "users/tester/emptydir/", "")
+            let (session, _) = F.session(authority: authority, mayDelete: delete, driver: driver)
+            let expected = Self.expectedAllowed(operation, authority, delete)
+            do {
+                try Self.perform(operation, session)
+                #expect(expected, "\(operation) should be refused for \(authority) delete=\(delete)")
+            } catch SessionError.permissionDenied {
+                #expect(!expected, "\(operation) should be allowed for \(authority) delete=\(delete)")
+            }
+            // A refused operation changed nothing.
+            if !expected {
+                #expect(try driver.metadata(ObjectKey(bucket: "home", key: "users/tester/file"))?.size == 7)
+                #expect(try driver.metadata(ObjectKey(bucket: "home", key: "users/tester/emptydir/")) != nil)
+                #expect(try driver.metadata(ObjectKey(bucket: "home", key: "users/tester/uploaded")) == nil)
+            }
+        }
+    }
+
+    @Test func theGateTableMatchesTheRules() {
+        for authority in Authority.allCases {
+            for delete in [false, true] {
+                #expect(PermissionGate.allows(.deleteFile, authority: authority, mayDelete: delete)
+                        == Self.expectedAllowed(.deleteFile, authority, delete))
+                #expect(PermissionGate.allows(.download, authority: authority, mayDelete: delete)
+                        == Self.expectedAllowed(.download, authority, delete))
+            }
+        }
+    }
+}
