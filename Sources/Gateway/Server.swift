@@ -18,6 +18,7 @@ final class Server: @unchecked Sendable {
     let users: UserDirectory
     let storages: StorageRegistry
     private let stopping = Atomic<Bool>(false)
+    private let shutdown = ShutdownSignal()
     private var listeners: [Socket] = []
     private var acceptThreads: [Thread] = []
 
@@ -75,7 +76,8 @@ final class Server: @unchecked Sendable {
                                        activeModeEnabled: ftp.activeMode, idleTimeout: config.limits.idleTimeout)
             var ftpLogger = logger
             ftpLogger[metadataKey: "protocol"] = "ftp"
-            let context = FTPServerContext(settings: settings, users: users, storages: storages, observer: observer, logger: ftpLogger)
+            let context = FTPServerContext(settings: settings, users: users, storages: storages, observer: observer,
+                                          logger: ftpLogger, shutdown: shutdown)
             try listen(on: address, name: "ftp") { socket in
                 FTPConnection(socket: socket, context: context)?.run()
             }
@@ -159,9 +161,11 @@ final class Server: @unchecked Sendable {
 
     // MARK: Shutdown
 
-    /// Stops accepting, waits up to `grace` seconds for connections to finish, then returns.
+    /// Stops accepting, asks connections to close when idle, and waits up to `grace` seconds for
+    /// running transfers to finish.
     func stop(grace: TimeInterval) {
         stopping.store(true, ordering: .relaxed)
+        shutdown.request()
         let deadline = Date().addingTimeInterval(grace)
         while limiter.total > 0 && Date() < deadline {
             Thread.sleep(forTimeInterval: 0.1)

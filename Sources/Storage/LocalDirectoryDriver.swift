@@ -68,12 +68,23 @@ public final class LocalDirectoryDriver: StorageDriver {
         var name = key.key
         if name.hasSuffix("/") { name.removeLast() }
         guard !name.isEmpty else { return base }
-        for component in name.split(separator: "/", omittingEmptySubsequences: false) {
+        let components = name.split(separator: "/", omittingEmptySubsequences: false)
+        for component in components {
             guard !component.isEmpty, component != ".", component != "..", !component.contains("\0") else {
                 throw .invalidKey(detail: "key \(key.key.debugDescription) has an empty, dot or NUL component")
             }
             guard component.utf8.count <= Int(NAME_MAX) else {
                 throw .invalidKey(detail: "a name in \(key.key.debugDescription) is longer than \(NAME_MAX) bytes")
+            }
+        }
+        // No directory on the way may be a symbolic link: a link inside a bucket could lead anywhere.
+        // (The last component is checked with lstat/O_NOFOLLOW by each operation.)
+        var current = base
+        for component in components.dropLast() {
+            current += "/" + component
+            guard let info = try POSIX.stat(current) else { break }
+            if (info.st_mode & S_IFMT) == S_IFLNK {
+                throw .accessDenied(detail: "\(current) is a symbolic link")
             }
         }
         return base + "/" + name

@@ -111,7 +111,9 @@ enum SessionFixture {
     @Test func renameFilesAndWholeDirectories() throws {
         let (session, driver) = F.session()
         try session.makeDirectory(F.path("/src"))
+        for i in 0..<3 { try session.makeDirectory(F.path("/src/sub\(i)")) }
         for i in 0..<30 { try F.write(session, "/src/sub\(i % 3)/f\(i)", "\(i)") }
+        #expect(throws: SessionError.notFound("/src/missing")) { try F.write(session, "/src/missing/f", "x") }
         try session.rename(F.path("/src"), to: F.path("/dst"), replacing: true)
         #expect(throws: SessionError.notFound("/src")) { try session.stat(F.path("/src")) }
         #expect(try F.names(session, "/dst") == ["sub0/", "sub1/", "sub2/"])

@@ -64,6 +64,13 @@ import Testing
             #expect(throws: StorageError.self) { try driver.openRead(ObjectKey(bucket: "bucket", key: key), from: 0) }
         }
         #expect(throws: StorageError.self) { try driver.metadata(ObjectKey(bucket: "..", key: "outside.txt")) }
+        // A linked directory on the way is refused too, not just a linked last component.
+        try FileManager.default.createDirectory(atPath: root + "/elsewhere", withIntermediateDirectories: true)
+        try "secret".write(toFile: root + "/elsewhere/inner.txt", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: root + "/bucket/dirlink", withDestinationPath: root + "/elsewhere")
+        #expect(throws: StorageError.self) { try driver.openRead(ObjectKey(bucket: "bucket", key: "dirlink/inner.txt"), from: 0) }
+        #expect(throws: StorageError.self) { try driver.beginUpload(ObjectKey(bucket: "bucket", key: "dirlink/new.txt"), options: UploadOptions()) }
+        #expect(try driver.list(ObjectKey(bucket: "bucket", key: "dirlink/"), delimiter: nil, after: nil).objects.isEmpty)
     }
 
     @Test func aFileCannotReplaceADirectory() throws {

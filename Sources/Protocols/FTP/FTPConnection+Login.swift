@@ -33,11 +33,10 @@ extension FTPConnection {
             loginState = .awaitingUser
             context.observer?.loginFailed(protocolName: "ftp")
             logger.warning("login failed", metadata: ["user": "\(name)", "reason": "\(reason)"])
+            reply(.notLoggedIn, "Login incorrect.")
             if context.users.defender.isBanned(clientAddress.host) {
-                reply(.serviceNotAvailable, "Too many failed logins; try again later.")
+                // This failure banned the address: later connections are refused at connect.
                 isClosing = true
-            } else {
-                reply(.notLoggedIn, "Login incorrect.")
             }
         }
     }

@@ -83,7 +83,11 @@ public final class FTPConnection {
         }
         reply(.serviceReady, context.settings.banner)
         while !isClosing {
-            let input = queuedLines.isEmpty ? control.readLine(timeout: context.settings.idleTimeout) : queuedLines.removeFirst()
+            let input = queuedLines.isEmpty ? nextCommand() : queuedLines.removeFirst()
+            if input == .timedOut && context.shutdown.isRequested {
+                reply(.serviceNotAvailable, "Server shutting down; closing control connection.")
+                return
+            }
             switch input {
             case .line(let line):
                 dispatch(line)
@@ -98,6 +102,18 @@ public final class FTPConnection {
             case .closed:
                 return
             }
+        }
+    }
+
+    /// Waits for the next command in one-second slices, so that a gateway stop is noticed while the
+    /// connection is idle. `.timedOut` means the idle timeout or a stop.
+    private func nextCommand() -> FTPControlInput {
+        let deadline = Date().addingTimeInterval(context.settings.idleTimeout)
+        while true {
+            let remaining = deadline.timeIntervalSinceNow
+            if remaining <= 0 || context.shutdown.isRequested { return .timedOut }
+            let input = control.readLine(timeout: min(remaining, 1.0))
+            if input != .timedOut { return input }
         }
     }
 

@@ -35,13 +35,15 @@ public struct FTPServerContext: Sendable {
     public var storages: StorageRegistry
     public var observer: (any SessionObserver)?
     public var logger: Logger
+    public var shutdown: ShutdownSignal
 
     public init(settings: FTPSettings, users: UserDirectory, storages: StorageRegistry,
-                observer: (any SessionObserver)?, logger: Logger) {
+                observer: (any SessionObserver)?, logger: Logger, shutdown: ShutdownSignal = ShutdownSignal()) {
         self.settings = settings
         self.users = users
         self.storages = storages
         self.observer = observer
         self.logger = logger
+        self.shutdown = shutdown
     }
 }

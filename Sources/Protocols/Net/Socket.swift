@@ -72,6 +72,7 @@ public final class Socket: @unchecked Sendable {
         for port in candidates.prefix(100) {
             do {
                 let socket = try newSocket(host.family)
+                try socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1)  // earlier data connections may sit in TIME_WAIT
                 _ = try check("bind \(host.withPort(port))") { host.withPort(port).withSockaddr { Glibc.bind(socket.descriptor, $0, $1) } }
                 _ = try check("listen") { Glibc.listen(socket.descriptor, 4) }
                 return socket

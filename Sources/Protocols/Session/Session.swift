@@ -230,7 +230,10 @@ public final class Session {
         try authorize(.upload, location)
         if location.isFixedDirectory { throw .isADirectory(path.description) }
         let existing = try storage { () throws(StorageError) in try location.driver.metadata(location.objectKey) }
-        if existing == nil, try directoryModified(location) != nil { throw .isADirectory(path.description) }
+        if existing == nil {
+            if try directoryModified(location) != nil { throw .isADirectory(path.description) }
+            try requireDirectory(path.parent)
+        }
         let keep: UInt64
         switch mode {
         case .replace:
@@ -249,13 +252,21 @@ public final class Session {
 
     // MARK: Directories
 
+    /// Throws unless `path` is an existing directory (one listing of at most one key).
+    private func requireDirectory(_ path: VirtualPath) throws(SessionError) {
+        let location = try locate(path)
+        if location.isFixedDirectory { return }
+        if try directoryModified(location) != nil { return }
+        let isFile = try storage { () throws(StorageError) in try location.driver.metadata(location.objectKey) } != nil
+        throw isFile ? .notADirectory(path.description) : .notFound(path.description)
+    }
+
     /// Creates a directory (writes its marker). The parent must exist.
     public func makeDirectory(_ path: VirtualPath) throws(SessionError) {
         let location = try locate(path)
         try authorize(.makeDirectory, location)
         if location.isFixedDirectory { throw .alreadyExists(path.description) }
-        let parent = try stat(try locate(path.parent))
-        if !parent.isDirectory { throw .notADirectory(path.parent.description) }
+        try requireDirectory(path.parent)
         do throws(SessionError) {
             _ = try stat(location)
             throw SessionError.alreadyExists(path.description)
@@ -356,7 +367,9 @@ public final class Session {
             try? deleteInBatches(copiedTargets, driver: to.driver)
             throw error
         }
-        try deleteInBatches(copiedSources, driver: from.driver)
+        // Deepest keys first, so that stores with real directories (local) can remove each one
+        // after its contents.
+        try deleteInBatches(copiedSources.reversed(), driver: from.driver)
     }
 
     private func deleteInBatches(_ keys: [ObjectKey], driver: any StorageDriver) throws(SessionError) {

@@ -1,0 +1,767 @@
+"""Shared fixtures and helpers for Ferry's integration tests.
+
+The tests drive a real `ferry serve` process on loopback with real clients (`curl`, `lftp` and
+Python's `ftplib`) and check the results on disk: with the local storage driver, object
+`bucket/key` is the file `<root>/<bucket>/<key>`, so user rw's `/a.txt` is
+`<tmp>/data/files/rw/a.txt`.
+
+Fixtures
+- `ferry_bin`      path of the binary (`$FERRY_BIN` or `<repo>/.build/debug/ferry`).
+- `ferry`          the main server, started once per session with the standard configuration.
+- `ferry_factory`  starts extra servers with special settings for one test (defender, idle
+                   timeout, active mode off, connection limits); they are stopped after the test.
+- `area`           a fresh directory of its own for the test inside user rw's home (the users
+                   ro and nodel see the same tree); `make_area(home)` for other homes.
+- `ftp_login`      `ftp_login(user)` returns a logged-in `ftplib.FTP`, closed after the test.
+
+When a test fails, the part of each running server's log written during the test is attached to
+the report; the full logs stay in the pytest tmp directory (`.../ferry.log`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ftplib
+import hashlib
+import itertools
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+TIMEOUT = 60  # seconds, for every subprocess and client operation
+PORT_RANGE = (18000, 18999)
+PASSIVE_RANGE_SIZE = 20
+
+PASSWORDS = {
+    "rw": "rw-secret",
+    "ro": "ro-secret",
+    "nodel": "nodel-secret",
+    "wo": "wo-secret",
+    "hashed": "hashed-secret",
+    "folders": "folders-secret",
+}
+# Storage directory (below <root>) of each user's home.
+HOMES = {
+    "rw": "files/rw",
+    "ro": "files/rw",
+    "nodel": "files/rw",
+    "wo": "files/wo",
+    "hashed": "files/hashed",
+    "folders": "files/folders",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------------
+
+def run(cmd, *, input=None, env=None, cwd=None, timeout=TIMEOUT, check=False):
+    """Runs a program, capturing text output; never waits longer than `timeout`."""
+    result = subprocess.run(
+        [str(c) for c in cmd], input=input, env=env, cwd=cwd, timeout=timeout,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{cmd!r} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+    return result
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def random_bytes(n: int, seed: int | None = None) -> bytes:
+    """Incompressible test data (seeded when a test wants it reproducible)."""
+    if seed is None:
+        return os.urandom(n)
+    return random.Random(seed).randbytes(n)
+
+
+def write_file(path: Path, data: bytes, mtime: float | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+def wait_for(predicate, timeout=5.0, interval=0.05):
+    """Polls `predicate` until it returns a truthy value or `timeout` passes; returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def tree_snapshot(root: Path) -> dict[str, tuple]:
+    """Every file and directory below `root`: relative path -> ("dir",) or ("file", size, sha256)."""
+    snap = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        base = Path(dirpath)
+        for d in dirnames:
+            snap[str((base / d).relative_to(root))] = ("dir",)
+        for f in filenames:
+            p = base / f
+            snap[str(p.relative_to(root))] = ("file", p.stat().st_size, sha256_file(p))
+    return snap
+
+
+def url_path(vpath: str) -> str:
+    return urllib.parse.quote(vpath, safe="/")
+
+
+def error_code(exc: BaseException) -> int:
+    """The reply code carried by an ftplib error (`error_perm('550 ...')` -> 550)."""
+    text = str(exc.args[0] if exc.args else exc)
+    m = re.match(r"\s*(\d{3})", text)
+    return int(m.group(1)) if m else -1
+
+
+def reply_code(fn, *args, **kwargs) -> tuple[int, str]:
+    """Runs an ftplib call and returns (code, text) whether it succeeded or raised a reply error."""
+    try:
+        text = fn(*args, **kwargs)
+    except ftplib.all_errors as exc:
+        if not isinstance(exc, (ftplib.error_reply, ftplib.error_temp, ftplib.error_perm, ftplib.error_proto)):
+            raise
+        text = str(exc)
+    text = text if isinstance(text, str) else str(text)
+    m = re.match(r"(\d{3})", text)
+    return (int(m.group(1)) if m else -1), text
+
+
+def parse_pasv_port(reply: str) -> int:
+    m = re.search(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)", reply)
+    assert m, f"no address in PASV reply {reply!r}"
+    nums = [int(x) for x in m.groups()]
+    return nums[4] * 256 + nums[5]
+
+
+def parse_epsv_port(reply: str) -> int:
+    m = re.search(r"\((.)\1\1(\d+)\1\)", reply)
+    assert m, f"no port in EPSV reply {reply!r}"
+    return int(m.group(2))
+
+
+LS_LINE = re.compile(
+    r"^(?P<type>[-dl])(?P<mode>[-rwxsStT]{9})[+@.]?\s+\d+\s+\S+\s+\S+\s+(?P<size>\d+)\s+"
+    r"(?P<date>[A-Z][a-z]{2}\s+\d{1,2}\s+(?:\d{1,2}:\d{2}|\d{4}))\s(?P<name>.+)$")
+
+
+def parse_ls_lines(text: str) -> dict[str, dict]:
+    """Parses `ls -l` style LIST output into name -> {type, size, line}; asserts every line parses.
+    `.` and `..` entries, if any, are left out."""
+    entries = {}
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if not line or line.startswith("total "):
+            continue
+        m = LS_LINE.match(line)
+        assert m, f"LIST line not in ls -l form: {line!r}"
+        if m.group("name") in (".", ".."):
+            continue
+        entries[m.group("name")] = {"type": m.group("type"), "size": int(m.group("size")), "line": line}
+    return entries
+
+
+# ---------------------------------------------------------------------------------------------
+# Ports
+# ---------------------------------------------------------------------------------------------
+
+_allocated_ports: set[int] = set()
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A port in 18000-18999 that is free now and not handed out before in this session."""
+    lo, hi = PORT_RANGE
+    candidates = list(range(lo, hi + 1))
+    random.shuffle(candidates)
+    for port in candidates:
+        if port not in _allocated_ports and _port_is_free(port):
+            _allocated_ports.add(port)
+            return port
+    raise RuntimeError("no free port in 18000-18999")
+
+
+def free_port_range(count: int = PASSIVE_RANGE_SIZE) -> tuple[int, int]:
+    """`count` consecutive free ports in 18000-18999."""
+    lo, hi = PORT_RANGE
+    starts = list(range(lo, hi - count + 2))
+    random.shuffle(starts)
+    for start in starts:
+        ports = range(start, start + count)
+        if any(p in _allocated_ports for p in ports):
+            continue
+        if all(_port_is_free(p) for p in ports):
+            _allocated_ports.update(ports)
+            return start, start + count - 1
+    raise RuntimeError(f"no {count} consecutive free ports in 18000-18999")
+
+
+# ---------------------------------------------------------------------------------------------
+# Raw control connection (for bytes ftplib will not send, and replies it would not show)
+# ---------------------------------------------------------------------------------------------
+
+class RawFTP:
+    """A bare control connection: sends raw lines, reads (possibly multi-line) replies."""
+
+    def __init__(self, port: int, host: str = HOST, timeout: float = 30, source: str | None = None):
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout, source_address=(source, 0) if source else None)
+        self.buf = b""
+
+    def close(self):
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def readline(self) -> bytes | None:
+        """One line without its CRLF, or None at end of stream."""
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                if self.buf:
+                    line, self.buf = self.buf, b""
+                    return line
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r")
+
+    def reply(self) -> tuple[int, str]:
+        """Reads one complete reply; returns (code, full text). Raises EOFError if the stream ends."""
+        first = self.readline()
+        if first is None:
+            raise EOFError("control connection closed")
+        text = first.decode("utf-8", "replace")
+        m = re.match(r"(\d{3})([ -])", text)
+        assert m, f"malformed reply line {text!r}"
+        code = m.group(1)
+        lines = [text]
+        if m.group(2) == "-":
+            while True:
+                line = self.readline()
+                if line is None:
+                    raise EOFError("control connection closed inside a multi-line reply")
+                s = line.decode("utf-8", "replace")
+                lines.append(s)
+                if s.startswith(code + " "):
+                    break
+        return int(code), "\n".join(lines)
+
+    def send(self, line: bytes | str):
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.sock.sendall(line + b"\r\n")
+
+    def cmd(self, line: bytes | str) -> tuple[int, str]:
+        self.send(line)
+        return self.reply()
+
+    def login(self, user: str, password: str):
+        code, text = self.cmd(f"USER {user}")
+        assert code == 331, text
+        code, text = self.cmd(f"PASS {password}")
+        assert code == 230, text
+
+    def at_eof(self, timeout: float = 5.0) -> bool:
+        """True if the server closes the connection within `timeout` (pending data is discarded)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except (socket.timeout, TimeoutError):
+            return False
+
+
+# ---------------------------------------------------------------------------------------------
+# The server under test
+# ---------------------------------------------------------------------------------------------
+
+def toml_str(value) -> str:
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+USERS_TOML = """
+[[user]]
+name = "rw"
+password = "rw-secret"
+home = "local:files/rw"
+authority = "RW"
+delete = true
+
+[[user]]
+name = "ro"
+password = "ro-secret"
+home = "local:files/rw"
+authority = "RO"
+
+[[user]]
+name = "nodel"
+password = "nodel-secret"
+home = "local:files/rw"
+authority = "RW"
+delete = false
+
+[[user]]
+name = "wo"
+password = "wo-secret"
+home = "local:files/wo"
+authority = "WO"
+"""
+
+HASHED_USER_TOML = """
+[[user]]
+name = "hashed"
+password_hash = {hash}
+home = "local:files/hashed"
+authority = "RW"
+"""
+
+FOLDERS_USER_TOML = """
+[[user]]
+name = "folders"
+password = "folders-secret"
+home = "local:files/folders"
+authority = "RW"
+
+[[user.folder]]
+path = "/shared"
+target = "local:shared/"
+authority = "RO"
+delete = false
+"""
+
+
+@dataclass
+class ServerOptions:
+    active_mode: bool = True
+    max_connections: int = 64
+    max_connections_per_ip: int = 32
+    idle_timeout: str = "5m"
+    max_login_failures: int = 3
+    ban_time: str = "1m"
+    log_level: str = "debug"
+    password_hash: str | None = None
+    extra_toml: str = ""
+
+
+def render_config(root: Path, xferlog: Path, port: int, passive: tuple[int, int], opts: ServerOptions) -> str:
+    users = USERS_TOML
+    if opts.password_hash:
+        users += HASHED_USER_TOML.format(hash=toml_str(opts.password_hash))
+    users += FOLDERS_USER_TOML
+    return f"""# Written by Tests/IntegrationTests/conftest.py
+[ftp]
+listen = {toml_str(f"{HOST}:{port}")}
+passive_ports = {toml_str(f"{passive[0]}-{passive[1]}")}
+active_mode = {"true" if opts.active_mode else "false"}
+
+[limits]
+max_connections = {opts.max_connections}
+max_connections_per_ip = {opts.max_connections_per_ip}
+idle_timeout = {toml_str(opts.idle_timeout)}
+max_login_failures = {opts.max_login_failures}
+ban_time = {toml_str(opts.ban_time)}
+
+[log]
+level = {toml_str(opts.log_level)}
+transfer_log = {toml_str(xferlog)}
+
+[metrics]
+listen = ""
+
+[[storage]]
+name = "local"
+driver = "local"
+root = {toml_str(root)}
+{opts.extra_toml}
+{users}"""
+
+
+class ServerStartError(Exception):
+    pass
+
+
+LIVE_SERVERS: list["FerryServer"] = []
+
+
+class FerryServer:
+    """One `ferry serve` process with its own directory, config, storage root and log."""
+
+    def __init__(self, binary: Path, base: Path, name: str, opts: ServerOptions):
+        self.binary = binary
+        self.base = base
+        self.name = name
+        self.opts = opts
+        self.root = base / "data"
+        self.config_path = base / "ferry.toml"
+        self.log_path = base / "ferry.log"
+        self.xferlog = base / "xferlog"
+        self.port = 0
+        self.passive = (0, 0)
+        self.proc: subprocess.Popen | None = None
+        self.stopped_by_us = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def prepare_storage(self):
+        for rel in set(HOMES.values()) | {"shared"}:
+            (self.root / rel).mkdir(parents=True, exist_ok=True)
+
+    def start(self, ready_timeout: float = 30):
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.prepare_storage()
+        last_error = None
+        for attempt in range(3):
+            self.port = free_port()
+            self.passive = free_port_range()
+            self.config_path.write_text(
+                render_config(self.root, self.xferlog, self.port, self.passive, self.opts), encoding="utf-8")
+            with open(self.log_path, "ab") as log:
+                log.write(f"=== test harness: starting {self.name} on port {self.port} "
+                          f"(attempt {attempt + 1})\n".encode())
+                log.flush()
+                self.proc = subprocess.Popen(
+                    [str(self.binary), "serve", "--config", str(self.config_path)],
+                    cwd=self.base, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True)  # signals for the test run's process group are not for it
+            try:
+                self._wait_ready(ready_timeout)
+                LIVE_SERVERS.append(self)
+                return self
+            except ServerStartError as exc:
+                last_error = exc
+                self._kill()
+                if "in use" not in self.log_text().lower():
+                    break  # not a port race: retrying would not help
+        raise ServerStartError(f"{last_error}\n--- {self.log_path} ---\n{tail(self.log_text(), 80)}")
+
+    def _wait_ready(self, timeout: float):
+        deadline = time.monotonic() + timeout
+        last = "no connection"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ServerStartError(f"ferry serve exited with {self.proc.returncode} during startup")
+            try:
+                with socket.create_connection((HOST, self.port), timeout=2) as s:
+                    s.settimeout(5)
+                    data = b""
+                    while b"\n" not in data:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                    if data.startswith(b"220"):
+                        with contextlib.suppress(OSError):
+                            s.sendall(b"QUIT\r\n")
+                            s.recv(4096)
+                        return
+                    last = f"greeting {data[:200]!r}"
+            except OSError as exc:
+                last = repr(exc)
+            time.sleep(0.1)
+        raise ServerStartError(f"ferry serve not ready after {timeout}s on port {self.port} ({last})")
+
+    def _kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(10)
+
+    def stop(self, grace: float = 15) -> str | None:
+        """Stops with SIGTERM; returns a problem description (crash, no exit on SIGTERM) or None."""
+        if self in LIVE_SERVERS:
+            LIVE_SERVERS.remove(self)
+        if self.proc is None:
+            return None
+        problem = None
+        if self.proc.poll() is not None:
+            if self.stopped_by_us:  # a test stopped it on purpose
+                return None
+            problem = f"ferry serve ({self.name}) died during the tests with exit code {self.proc.returncode}"
+        else:
+            self.stopped_by_us = True
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                problem = f"ferry serve ({self.name}) did not exit within {grace}s of SIGTERM"
+                self._kill()
+        return problem
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    # -- logs -------------------------------------------------------------------------------
+
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def log_text(self, since: int = 0) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(since)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def xferlog_lines(self) -> list[str]:
+        try:
+            return self.xferlog.read_text(encoding="utf-8", errors="replace").splitlines()
+        except FileNotFoundError:
+            return []
+
+    # -- storage ----------------------------------------------------------------------------
+
+    def home(self, user: str) -> Path:
+        return self.root / HOMES[user]
+
+    def upload_leftovers(self) -> list[Path]:
+        """Files below `<root>/.ferry-uploads` (in-progress uploads); empty when nothing is left."""
+        d = self.root / ".ferry-uploads"
+        if not d.exists():
+            return []
+        return [p for p in d.rglob("*") if not p.is_dir()]
+
+    # -- clients ----------------------------------------------------------------------------
+
+    def ftp(self, user: str = "rw", password: str | None = None, timeout: float = 30) -> ftplib.FTP:
+        f = ftplib.FTP(encoding="utf-8")
+        f.connect(HOST, self.port, timeout=timeout)
+        f.login(user, PASSWORDS[user] if password is None else password)
+        return f
+
+    def raw(self, timeout: float = 30, source: str | None = None) -> RawFTP:
+        return RawFTP(self.port, timeout=timeout, source=source)
+
+    def url(self, vpath: str) -> str:
+        return f"ftp://{HOST}:{self.port}{url_path(vpath)}"
+
+    def curl(self, *args, user: str = "rw", timeout: float = TIMEOUT):
+        """Runs curl against this server (as `user`), returning the CompletedProcess."""
+        return run(["curl", "-sS", "--max-time", str(timeout - 5), "-u", f"{user}:{PASSWORDS[user]}", *args],
+                   timeout=timeout)
+
+    def curl_bytes(self, *args, user: str = "rw") -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["curl", "-sS", "--max-time", str(TIMEOUT - 5), "-u", f"{user}:{PASSWORDS[user]}", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+
+    def lftp(self, commands: str, user: str = "rw", home: Path | None = None):
+        """Runs lftp non-interactively: settings, open, then `commands` (stops at the first error)."""
+        settings = [
+            "set cmd:fail-exit yes",
+            "set ftp:passive-mode on",
+            "set ftp:ssl-allow no",
+            "set ftp:charset utf-8",
+            "set file:charset utf-8",
+            "set net:max-retries 2",
+            "set net:timeout 20",
+            "set net:reconnect-interval-base 1",
+            "set net:reconnect-interval-max 2",
+            "set net:persist-retries 0",
+            "set xfer:clobber on",
+        ]
+        script = "; ".join(settings + [f"open -u {user},{PASSWORDS[user]} -p {self.port} {HOST}", commands])
+        env = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
+        if home is not None:  # keep the user's ~/.lftp out of the test
+            home.mkdir(parents=True, exist_ok=True)
+            env["HOME"] = str(home)
+        return run(["lftp", "-c", script], env=env)
+
+
+def tail(text: str, lines: int) -> str:
+    parts = text.splitlines()
+    if len(parts) <= lines:
+        return text
+    return f"[... {len(parts) - lines} earlier lines in the log file ...]\n" + "\n".join(parts[-lines:])
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def ferry_bin() -> Path:
+    path = Path(os.environ.get("FERRY_BIN") or REPO / ".build" / "debug" / "ferry")
+    if not path.is_file() or not os.access(path, os.X_OK):
+        pytest.fail(f"ferry binary not found at {path} (build it, or set FERRY_BIN)", pytrace=False)
+    return path
+
+
+@dataclass
+class HashResult:
+    hash: str | None
+    problem: str | None = None
+
+
+@pytest.fixture(scope="session")
+def hashed_password(ferry_bin) -> HashResult:
+    """`ferry hash-password` of 'hashed-secret' (None with the reason if the command failed, so that
+    only the tests of user `hashed` fail and not the whole suite)."""
+    try:
+        r = run([ferry_bin, "hash-password"], input=PASSWORDS["hashed"] + "\n")
+    except subprocess.TimeoutExpired:
+        return HashResult(None, "ferry hash-password timed out")
+    lines = [line.strip() for line in r.stdout.splitlines() if line.strip().startswith("$")]
+    if r.returncode != 0 or not lines:
+        return HashResult(None, f"ferry hash-password exited {r.returncode}: "
+                                f"stdout={r.stdout!r} stderr={r.stderr!r}")
+    return HashResult(lines[-1])
+
+
+@pytest.fixture(scope="session")
+def ferry(ferry_bin, hashed_password, tmp_path_factory) -> FerryServer:
+    """The main server with the standard configuration, shared by the whole session."""
+    server = FerryServer(ferry_bin, tmp_path_factory.mktemp("ferry-main"), "main",
+                         ServerOptions(password_hash=hashed_password.hash))
+    try:
+        server.start()
+    except ServerStartError as exc:
+        pytest.fail(f"could not start the main ferry server: {exc}", pytrace=False)
+    yield server
+    problem = server.stop()
+    if problem:
+        pytest.fail(f"{problem}\n--- {server.log_path} ---\n{tail(server.log_text(), 80)}", pytrace=False)
+
+
+@pytest.fixture
+def ferry_factory(ferry_bin, tmp_path, request):
+    """`ferry_factory(**ServerOptions fields)` starts a server of the test's own; stopped afterwards."""
+    started: list[FerryServer] = []
+    counter = itertools.count(1)
+
+    def start(**options) -> FerryServer:
+        n = next(counter)
+        server = FerryServer(ferry_bin, tmp_path / f"server{n}", f"{request.node.name}#{n}",
+                             ServerOptions(**options))
+        started.append(server)
+        try:
+            server.start()
+        except ServerStartError as exc:
+            pytest.fail(f"could not start ferry for this test: {exc}", pytrace=False)
+        return server
+
+    yield start
+    problems = [p for p in (s.stop() for s in started) if p]
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@dataclass
+class Area:
+    """A directory of a test's own: `vpath` as the client sees it, `path` on disk."""
+    vpath: str
+    path: Path
+    server: FerryServer = field(repr=False)
+
+    def v(self, *names: str) -> str:
+        return "/".join([self.vpath.rstrip("/"), *names])
+
+    def p(self, *names: str) -> Path:
+        return self.path.joinpath(*names)
+
+
+_area_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_area(ferry, request):
+    """`make_area(home="rw")`: a fresh directory below that home's root, created on disk."""
+    def make(home: str = "rw") -> Area:
+        name = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name).strip("-")[:50]
+        name = f"t-{name}-{next(_area_counter)}"
+        path = ferry.home(home) / name
+        path.mkdir(parents=True)
+        return Area(vpath=f"/{name}", path=path, server=ferry)
+    return make
+
+
+@pytest.fixture
+def area(make_area) -> Area:
+    return make_area("rw")
+
+
+@pytest.fixture
+def ftp_login(ferry):
+    """`ftp_login(user="rw", server=None)`: a logged-in ftplib.FTP, closed after the test."""
+    opened: list[ftplib.FTP] = []
+
+    def login(user: str = "rw", server: FerryServer | None = None, password: str | None = None) -> ftplib.FTP:
+        f = (server or ferry).ftp(user, password)
+        opened.append(f)
+        return f
+
+    yield login
+    for f in opened:
+        with contextlib.suppress(Exception):
+            f.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Server logs in failure reports
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def _ferry_log_marks(request):
+    request.node._ferry_log_marks = {id(s): s.log_size() for s in LIVE_SERVERS}
+    yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed and report.when in ("setup", "call"):
+        marks = getattr(item, "_ferry_log_marks", {})
+        for server in list(LIVE_SERVERS):
+            text = server.log_text(marks.get(id(server), 0))
+            state = "running" if server.alive else f"EXITED with {server.proc.returncode}"
+            report.sections.append(
+                (f"ferry log during this test: {server.name}, {state} ({server.log_path})", tail(text, 150)))
+    return report
