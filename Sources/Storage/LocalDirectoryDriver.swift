@@ -212,20 +212,7 @@ public final class LocalDirectoryDriver: StorageDriver {
         }
         let reader = try openRead(source, from: 0)
         defer { reader.close() }
-        let upload = try beginUpload(target, options: UploadOptions())
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        do throws(StorageError) {
-            while true {
-                let n = try reader.read(into: buffer)
-                if n == 0 { break }
-                try upload.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            }
-            try upload.commit()
-        } catch {
-            upload.abort()
-            throw error
-        }
+        try streamCopy(from: reader, into: try beginUpload(target, options: UploadOptions()))
     }
 
     public func delete(_ keys: [ObjectKey]) throws(StorageError) {

@@ -80,3 +80,22 @@ public extension ObjectReader {
         }
     }
 }
+
+/// Streams everything `reader` yields into `upload` and commits it; on any failure the upload is
+/// aborted (nothing published). Memory: one 1 MiB buffer. Used for copies between stores and by
+/// drivers without a native copy.
+public func streamCopy(from reader: any ObjectReader, into upload: any ObjectUpload) throws(StorageError) {
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+    defer { buffer.deallocate() }
+    do throws(StorageError) {
+        while true {
+            let count = try reader.read(into: buffer)
+            if count == 0 { break }
+            try upload.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        }
+        try upload.commit()
+    } catch {
+        upload.abort()
+        throw error
+    }
+}

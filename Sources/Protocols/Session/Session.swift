@@ -390,20 +390,7 @@ public final class Session {
         try storage { () throws(StorageError) in
             let reader = try from.driver.openRead(source, from: 0)
             defer { reader.close() }
-            let upload = try to.driver.beginUpload(target, options: UploadOptions())
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-            defer { buffer.deallocate() }
-            do throws(StorageError) {
-                while true {
-                    let n = try reader.read(into: buffer)
-                    if n == 0 { break }
-                    try upload.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-                }
-                try upload.commit()
-            } catch {
-                upload.abort()
-                throw error
-            }
+            try streamCopy(from: reader, into: try to.driver.beginUpload(target, options: UploadOptions()))
         }
     }
 
