@@ -177,6 +177,30 @@ final class FTPTestClient {
         #expect(try client.command("SIZE renamed.txt").0 == 550)
     }
 
+    @Test func informationalAndNotYetImplementedCommands() throws {
+        let client = try FTPTestClient()
+        #expect(try client.readReply().0 == 220)
+        #expect(try client.command("AUTH TLS").0 == 502)   // until the FTPS issue fills these rows
+        #expect(try client.command("PBSZ 0").0 == 502)
+        #expect(try client.command("PROT P").0 == 502)
+        #expect(try client.command("USER u").0 == 331)
+        #expect(try client.command("PASS pw").0 == 230)
+        #expect(try client.command("CCC").0 == 502)
+        #expect(try client.command("ALLO 1000").0 == 202)
+        #expect(try client.command("MODE S").0 == 200)
+        #expect(try client.command("MODE B").0 == 504)
+        #expect(try client.command("STRU F").0 == 200)
+        #expect(try client.command("STRU R").0 == 504)
+        #expect(try client.command("TYPE E").0 == 504)
+        let help = try client.command("HELP")
+        #expect(help.0 == 214 && help.1.contains("MLSD"))
+        let status = try client.command("STAT")
+        #expect(status.0 == 211 && status.1.contains("Logged in as u"))
+        #expect(try client.command("OPTS MLST size;type;") == (200, "200 MLST OPTS type;size;"))
+        #expect(try client.command("ABOR").0 == 225)
+        #expect(try client.command("QUIT").0 == 221)
+    }
+
     @Test func refusesFTPBounce() throws {
         let client = try FTPTestClient()
         try client.login()
