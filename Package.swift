@@ -20,9 +20,10 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CCrypt", pkgConfig: "libxcrypt", providers: [.apt(["libcrypt-dev"])]),
         // Typed C wrappers for variadic functions and macros Swift cannot call directly.
-        .target(name: "CShims", dependencies: ["CCrypt"]),
+        .target(name: "CShims", dependencies: ["CCrypt", "CCurl", "COpenSSL"]),
 
         .target(name: "Storage", dependencies: [
+            "CShims", "CCurl", "COpenSSL",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Auth", dependencies: [

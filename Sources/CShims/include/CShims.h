@@ -14,3 +14,16 @@ int ferry_crypt(const char *phrase, const char *setting, char *out, size_t out_l
 int ferry_crypt_gensalt(const char *prefix, unsigned long cost, char *out, size_t out_len);
 
 #endif
+
+// ---- libcurl: curl_easy_setopt / curl_easy_getinfo are variadic (https://curl.se/libcurl/c/curl_easy_setopt.html)
+#include <curl/curl.h>
+
+CURLcode ferry_curl_setopt_long(CURL *handle, CURLoption option, long value);
+CURLcode ferry_curl_setopt_offset(CURL *handle, CURLoption option, curl_off_t value);
+CURLcode ferry_curl_setopt_pointer(CURL *handle, CURLoption option, const void *value);
+CURLcode ferry_curl_setopt_write_function(CURL *handle, size_t (*function)(char *, size_t, size_t, void *));
+CURLcode ferry_curl_setopt_header_function(CURL *handle, size_t (*function)(char *, size_t, size_t, void *));
+CURLcode ferry_curl_setopt_read_function(CURL *handle, size_t (*function)(char *, size_t, size_t, void *));
+CURLcode ferry_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
+/// CURL_WRITEFUNC_PAUSE / CURL_READFUNC_ABORT are macros.
+size_t ferry_curl_readfunc_abort(void);
