@@ -41,11 +41,11 @@ final class Server: @unchecked Sendable {
         self.limiter = ConnectionLimiter(maxTotal: config.limits.maxConnections, maxPerAddress: config.limits.maxConnectionsPerIP)
         let defender = LoginDefender(maxFailures: config.limits.maxLoginFailures, banTime: config.limits.banTime)
         self.users = UserDirectory(users: config.users, defender: defender)
-        self.storages = try Self.makeStorages(config)
+        self.storages = try Self.makeStorages(config, logger: logger)
     }
 
     /// Opens every storage; local buckets named by a home or folder are created if missing.
-    private static func makeStorages(_ config: FerryConfig) throws(StartupError) -> StorageRegistry {
+    private static func makeStorages(_ config: FerryConfig, logger: Logger) throws(StartupError) -> StorageRegistry {
         var drivers: [String: any StorageDriver] = [:]
         for storage in config.storages {
             switch storage.driver {
@@ -60,8 +60,22 @@ final class Server: @unchecked Sendable {
                 } catch {
                     throw .storage(name: storage.name, reason: error.description)
                 }
-            case .s3:
-                throw .storage(name: storage.name, reason: "the s3 driver is not available in this build yet (see issue 3); use driver = \"local\"")
+            case .s3(let s3):
+                let settings = S3Settings(endpoint: s3.endpoint, region: s3.region, accessKey: s3.accessKey?.value ?? "",
+                                          secretKey: s3.secretKey?.value ?? "", sessionToken: s3.sessionToken?.value,
+                                          pathStyle: s3.addressing == "path", caFile: s3.caFile, partSize: s3.partSize,
+                                          uploadConcurrency: s3.uploadConcurrency, maxObjectSize: s3.maxObjectSize)
+                var storageLogger = logger
+                storageLogger[metadataKey: "storage"] = "\(storage.name)"
+                do {
+                    drivers[storage.name] = try S3Driver(settings: settings, logger: storageLogger)
+                } catch {
+                    throw .storage(name: storage.name, reason: error.description)
+                }
+                if settings.effectivePartSize != s3.partSize {
+                    logger.info("part_size raised so that max_object_size fits in 10,000 parts",
+                                metadata: ["storage": "\(storage.name)", "part_size": "\(settings.effectivePartSize)"])
+                }
             }
         }
         return StorageRegistry(drivers)

@@ -269,7 +269,8 @@ struct ConfigLoader {
         }
         let partSize = size(table, "part_size", default: 16 << 20, in: (5 << 20)...(5 << 30), rangeText: "5MiB to 5GiB")
         let concurrency = table.integer("upload_concurrency", in: 1...64) ?? 4
-        let maxObject = size(table, "max_object_size", default: 5 << 40, in: 1...(5 << 40), rangeText: "1 byte to 5TiB")
+        // Default: what fits in S3's 10,000 parts at part_size, so that part_size is never raised silently.
+        let maxObject = size(table, "max_object_size", default: partSize * 10_000, in: 1...(5 << 40), rangeText: "1 byte to 5TiB")
         let caFile = table.string("ca_file")
         if let caFile { readableFile(table, "ca_file", caFile) }
         guard let endpoint else {

@@ -1,0 +1,133 @@
+import Foundation
+import Logging
+
+/// The S3-compatible driver (AWS S3, Tencent COS, R2, MinIO, SeaweedFS, Ceph): libcurl as transport,
+/// SigV4 signed in Swift, XML parsed with XMLParser. Costs are one request per call unless noted.
+public final class S3Driver: StorageDriver {
+    let client: S3Client
+    public let capabilities: StorageCapabilities
+
+    public init(settings: S3Settings, logger: Logger) throws(StorageError) {
+        self.client = try S3Client(settings: settings, logger: logger)
+        self.capabilities = StorageCapabilities(maxObjectSize: settings.maxObjectSize, canKeepPrefixOnUpload: true)
+    }
+
+    /// `x-amz-copy-source`: `/bucket/key`, URL-encoded.
+    static func copySource(_ key: ObjectKey) -> String {
+        "/" + key.bucket + "/" + S3Signer.uriEncode(key.key, keepSlash: true)
+    }
+
+    public func metadata(_ key: ObjectKey) throws(StorageError) -> ObjectMetadata? {
+        let response: S3Response
+        do throws(StorageError) {
+            response = try client.send(S3Client.Request(method: "HEAD", bucket: key.bucket, key: key.key))
+        } catch .notFound {
+            return nil
+        }
+        return ObjectMetadata(key: key, size: UInt64(response.headers["content-length"] ?? "") ?? 0,
+                              modified: response.headers["last-modified"].flatMap(S3XML.httpDate) ?? Date(),
+                              etag: response.headers["etag"])
+    }
+
+    public func list(_ prefix: ObjectKey, delimiter: Character?, after: ListCursor?, limit: Int) throws(StorageError) -> ListPage {
+        var query = [("list-type", "2"), ("prefix", prefix.key), ("max-keys", "\(max(1, min(limit, 1000)))")]
+        if let delimiter { query.append(("delimiter", String(delimiter))) }
+        if let after { query.append(("continuation-token", after.token)) }
+        let response = try client.send(S3Client.Request(method: "GET", bucket: prefix.bucket, query: query))
+        guard let result = S3XML.listResult(response.body) else { throw .io(detail: "ListObjectsV2: unreadable answer") }
+        let objects = result.objects.map {
+            ObjectMetadata(key: ObjectKey(bucket: prefix.bucket, key: $0.key), size: $0.size, modified: $0.modified, etag: $0.etag)
+        }
+        return ListPage(objects: objects, commonPrefixes: result.commonPrefixes, next: result.nextToken.map { ListCursor(token: $0) })
+    }
+
+    public func openRead(_ key: ObjectKey, from offset: UInt64) throws(StorageError) -> any ObjectReader {
+        try S3ObjectReader(client: client, key: key, offset: offset)
+    }
+
+    public func beginUpload(_ key: ObjectKey, options: UploadOptions) throws(StorageError) -> any ObjectUpload {
+        try S3ObjectUpload(client: client, key: key, keepingPrefix: options.keepingPrefix)
+    }
+
+    /// CopyObject up to 5 GiB; above, a multipart upload of UploadPartCopy ranges.
+    public func copy(_ source: ObjectKey, to target: ObjectKey) throws(StorageError) {
+        guard let info = try metadata(source) else { throw .notFound(key: source.key) }
+        if info.size <= S3Limits.maxCopySize {
+            let response = try client.send(S3Client.Request(
+                method: "PUT", bucket: target.bucket, key: target.key,
+                headers: [("x-amz-copy-source", Self.copySource(source)), ("x-amz-metadata-directive", "COPY")],
+                body: UnsafeRawBufferPointer(start: nil, count: 0)))
+            if let error = S3XML.error(response.body) {
+                throw .unavailable(detail: "CopyObject: \(error.code)")
+            }
+            return
+        }
+        try copyLarge(source, size: info.size, etag: info.etag ?? "", to: target)
+    }
+
+    private func copyLarge(_ source: ObjectKey, size: UInt64, etag: String, to target: ObjectKey) throws(StorageError) {
+        let created = try client.send(S3Client.Request(method: "POST", bucket: target.bucket, key: target.key, query: [("uploads", "")],
+                                                       body: UnsafeRawBufferPointer(start: nil, count: 0)))
+        guard let uploadID = S3XML.uploadID(created.body) else { throw .io(detail: "CreateMultipartUpload: no UploadId") }
+        do throws(StorageError) {
+            let partSize: UInt64 = 1 << 30
+            var parts: [(number: Int, etag: String)] = []
+            var start: UInt64 = 0
+            while start < size {
+                let end = min(start + partSize, size) - 1
+                let number = parts.count + 1
+                let response = try client.send(S3Client.Request(
+                    method: "PUT", bucket: target.bucket, key: target.key, query: [("partNumber", "\(number)"), ("uploadId", uploadID)],
+                    headers: [("x-amz-copy-source", Self.copySource(source)), ("x-amz-copy-source-range", "bytes=\(start)-\(end)"),
+                              ("x-amz-copy-source-if-match", etag)],
+                    body: UnsafeRawBufferPointer(start: nil, count: 0)))
+                guard let partETag = S3XML.etag(response.body) else { throw .io(detail: "UploadPartCopy: no ETag") }
+                parts.append((number, partETag))
+                start = end + 1
+            }
+            let response = try client.send(S3Client.Request(method: "POST", bucket: target.bucket, key: target.key,
+                                                            query: [("uploadId", uploadID)]),
+                                           document: S3XML.completeMultipart(parts))
+            if let error = S3XML.error(response.body) { throw .unavailable(detail: "CompleteMultipartUpload: \(error.code)") }
+        } catch {
+            _ = try? client.send(S3Client.Request(method: "DELETE", bucket: target.bucket, key: target.key, query: [("uploadId", uploadID)]))
+            throw error
+        }
+    }
+
+    /// DeleteObjects in batches of 1,000 (one key: DeleteObject). Missing keys are not an error.
+    public func delete(_ keys: [ObjectKey]) throws(StorageError) {
+        var byBucket: [String: [String]] = [:]
+        for key in keys { byBucket[key.bucket, default: []].append(key.key) }
+        for (bucket, names) in byBucket {
+            var start = 0
+            while start < names.count {
+                let batch = Array(names[start..<min(start + S3Limits.maxDeleteBatch, names.count)])
+                start += batch.count
+                if batch.count == 1 {
+                    do throws(StorageError) {
+                        _ = try client.send(S3Client.Request(method: "DELETE", bucket: bucket, key: batch[0]))
+                    } catch .notFound {
+                        continue
+                    }
+                    continue
+                }
+                let document = S3XML.deleteObjects(batch)
+                let md5 = Data(Digest.md5(Array(document.utf8))).base64EncodedString()
+                let response = try client.send(S3Client.Request(method: "POST", bucket: bucket, query: [("delete", "")],
+                                                                headers: [("content-md5", md5)]),
+                                               document: document)
+                let failures = (S3XML.deleteErrors(response.body) ?? []).filter { $0.code != "NoSuchKey" }
+                if let first = failures.first {
+                    throw .unavailable(detail: "DeleteObjects: \(failures.count) keys not deleted, first \(first.key): \(first.code)")
+                }
+            }
+        }
+    }
+
+    /// Pending multipart uploads under a prefix (ListMultipartUploads): for tests and operators.
+    public func pendingUploads(bucket: String, prefix: String = "") throws(StorageError) -> [String] {
+        let response = try client.send(S3Client.Request(method: "GET", bucket: bucket, query: [("uploads", ""), ("prefix", prefix)]))
+        return (S3XML.pendingUploads(response.body) ?? []).map(\.key)
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// A parsed XML element: enough DOM for S3's small response documents, built with Foundation's
+/// XMLParser (never by string scanning).
+final class XMLElement {
+    let name: String
+    var text = ""
+    var children: [XMLElement] = []
+
+    init(name: String) { self.name = name }
+
+    func child(_ name: String) -> XMLElement? { children.first { $0.name == name } }
+    func all(_ name: String) -> [XMLElement] { children.filter { $0.name == name } }
+    func value(_ name: String) -> String? { child(name)?.text }
+
+    /// Parses a document; nil if it is not well-formed XML.
+    static func parse(_ bytes: [UInt8]) -> XMLElement? {
+        let builder = Builder()
+        let parser = XMLParser(data: Data(bytes))
+        parser.delegate = builder
+        parser.shouldProcessNamespaces = true  // element names without the S3 namespace prefix
+        guard parser.parse() else { return nil }
+        return builder.root
+    }
+
+    private final class Builder: NSObject, XMLParserDelegate {
+        var root: XMLElement?
+        var stack: [XMLElement] = []
+
+        func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+                    qualifiedName: String?, attributes: [String: String] = [:]) {
+            let element = XMLElement(name: elementName)
+            stack.last?.children.append(element)
+            if root == nil { root = element }
+            stack.append(element)
+        }
+
+        func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?) {
+            _ = stack.popLast()
+        }
+
+        func parser(_ parser: XMLParser, foundCharacters string: String) {
+            stack.last?.text += string
+        }
+    }
+}
+
+/// The S3 response documents Ferry reads.
+enum S3XML {
+    struct ErrorDocument: Equatable {
+        var code: String
+        var message: String
+    }
+
+    /// `<Error><Code>…</Code><Message>…</Message></Error>`, also found inside 200 responses of
+    /// CopyObject and CompleteMultipartUpload.
+    static func error(_ bytes: [UInt8]) -> ErrorDocument? {
+        guard let root = XMLElement.parse(bytes), root.name == "Error" else { return nil }
+        return ErrorDocument(code: root.value("Code") ?? "", message: root.value("Message") ?? "")
+    }
+
+    struct ListResult {
+        var objects: [(key: String, size: UInt64, modified: Date, etag: String?)]
+        var commonPrefixes: [String]
+        var nextToken: String?
+    }
+
+    /// ListObjectsV2 (`ListBucketResult`).
+    static func listResult(_ bytes: [UInt8]) -> ListResult? {
+        guard let root = XMLElement.parse(bytes), root.name == "ListBucketResult" else { return nil }
+        var objects: [(key: String, size: UInt64, modified: Date, etag: String?)] = []
+        for entry in root.all("Contents") {
+            guard let key = entry.value("Key") else { continue }
+            objects.append((key, UInt64(entry.value("Size") ?? "0") ?? 0,
+                            entry.value("LastModified").flatMap(isoDate) ?? Date(timeIntervalSince1970: 0), entry.value("ETag")))
+        }
+        let prefixes = root.all("CommonPrefixes").compactMap { $0.value("Prefix") }
+        let truncated = root.value("IsTruncated") == "true"
+        return ListResult(objects: objects, commonPrefixes: prefixes,
+                          nextToken: truncated ? root.value("NextContinuationToken") : nil)
+    }
+
+    /// CreateMultipartUpload (`InitiateMultipartUploadResult`).
+    static func uploadID(_ bytes: [UInt8]) -> String? {
+        guard let root = XMLElement.parse(bytes), root.name == "InitiateMultipartUploadResult" else { return nil }
+        return root.value("UploadId")
+    }
+
+    /// The ETag of `CopyObjectResult`, `CopyPartResult` or `CompleteMultipartUploadResult`.
+    static func etag(_ bytes: [UInt8]) -> String? {
+        guard let root = XMLElement.parse(bytes), root.name != "Error" else { return nil }
+        return root.value("ETag")
+    }
+
+    /// Keys DeleteObjects could not delete (`DeleteResult/Error`).
+    static func deleteErrors(_ bytes: [UInt8]) -> [(key: String, code: String)]? {
+        guard let root = XMLElement.parse(bytes), root.name == "DeleteResult" else { return nil }
+        return root.all("Error").map { ($0.value("Key") ?? "", $0.value("Code") ?? "") }
+    }
+
+    /// ListMultipartUploads: the pending uploads' keys and IDs.
+    static func pendingUploads(_ bytes: [UInt8]) -> [(key: String, uploadID: String)]? {
+        guard let root = XMLElement.parse(bytes), root.name == "ListMultipartUploadsResult" else { return nil }
+        return root.all("Upload").map { ($0.value("Key") ?? "", $0.value("UploadId") ?? "") }
+    }
+
+    static func escape(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    static func completeMultipart(_ parts: [(number: Int, etag: String)]) -> String {
+        "<CompleteMultipartUpload>" + parts.map { "<Part><PartNumber>\($0.number)</PartNumber><ETag>\(escape($0.etag))</ETag></Part>" }.joined()
+            + "</CompleteMultipartUpload>"
+    }
+
+    static func deleteObjects(_ keys: [String]) -> String {
+        "<Delete><Quiet>true</Quiet>" + keys.map { "<Object><Key>\(escape($0))</Key></Object>" }.joined() + "</Delete>"
+    }
+
+    /// `2026-11-22T10:00:00.000Z` (ListObjectsV2 LastModified).
+    static func isoDate(_ text: String) -> Date? {
+        let digits = text.unicodeScalars.filter { $0.properties.numericType != nil }.map { Int($0.value) - 48 }
+        guard digits.count >= 14 else { return nil }
+        func number(_ range: Range<Int>) -> Int32 { Int32(digits[range].reduce(0) { $0 * 10 + $1 }) }
+        var parts = tm()
+        parts.tm_year = number(0..<4) - 1900
+        parts.tm_mon = number(4..<6) - 1
+        parts.tm_mday = number(6..<8)
+        parts.tm_hour = number(8..<10)
+        parts.tm_min = number(10..<12)
+        parts.tm_sec = number(12..<14)
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
+    }
+
+    /// `Wed, 12 Oct 2009 17:50:00 GMT` (the Last-Modified header).
+    static func httpDate(_ text: String) -> Date? {
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let fields = text.split(separator: " ")
+        guard fields.count >= 5, let day = Int32(fields[1]), let month = months.firstIndex(of: String(fields[2])),
+              let year = Int32(fields[3]) else { return nil }
+        let time = fields[4].split(separator: ":").compactMap { Int32($0) }
+        guard time.count == 3 else { return nil }
+        var parts = tm()
+        parts.tm_year = year - 1900
+        parts.tm_mon = Int32(month)
+        parts.tm_mday = day
+        parts.tm_hour = time[0]
+        parts.tm_min = time[1]
+        parts.tm_sec = time[2]
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
+    }
+}

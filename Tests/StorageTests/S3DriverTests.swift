@@ -1,0 +1,139 @@
+import Foundation
+import Logging
+@testable import Storage
+import Testing
+
+/// The S3 driver against the real test S3 server (SeaweedFS from ../shared/testbed/s3-up), whose
+/// address `make test` passes in S3_ENDPOINT. Without it these tests fail, unless
+/// FERRY_S3_OPTIONAL=1 says a run without S3 is intended.
+enum S3TestServer {
+    static var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    static var isConfigured: Bool { environment["S3_ENDPOINT"] != nil }
+    static var mayBeAbsent: Bool { environment["FERRY_S3_OPTIONAL"] == "1" }
+
+    static func driver(partSize: UInt64 = 5 << 20, concurrency: Int = 3, maxObjectSize: UInt64 = 1 << 34,
+                       maxAttempts: Int = 5) throws -> S3Driver {
+        let settings = S3Settings(endpoint: environment["S3_ENDPOINT"] ?? "http://127.0.0.1:1",
+                                  region: environment["S3_REGION"] ?? "us-east-1",
+                                  accessKey: environment["S3_ACCESS_KEY"] ?? "testkey",
+                                  secretKey: environment["S3_SECRET_KEY"] ?? "testsecret",
+                                  pathStyle: true, partSize: partSize, uploadConcurrency: concurrency,
+                                  maxObjectSize: maxObjectSize, maxAttempts: maxAttempts)
+        return try S3Driver(settings: settings, logger: Logger(label: "s3-test"))
+    }
+
+    static var bucket: String { environment["FERRY_S3_BUCKET"] ?? "ferry-conformance" }
+
+    static func freshRoot() -> String { "run-\(UUID().uuidString.lowercased())/" }
+}
+
+@Suite(.enabled(if: S3TestServer.isConfigured || !S3TestServer.mayBeAbsent))
+struct S3DriverConformance {
+    @Test func theTestServerIsConfigured() {
+        #expect(S3TestServer.isConfigured, "S3_ENDPOINT is not set: make test starts SeaweedFS and sets it")
+    }
+
+    @Test func passesTheConformanceSuite() throws {
+        try StorageConformance.run {
+            StorageConformance.Fixture(driver: try S3TestServer.driver(), bucket: S3TestServer.bucket, root: S3TestServer.freshRoot())
+        }
+    }
+
+    static func pattern(_ count: Int, seed: UInt8 = 1) -> [UInt8] {
+        (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ Int(seed) &+ $0 >> 13) }
+    }
+
+    @Test func multipartUploadsStreamWithBoundedParts() throws {
+        let driver = try S3TestServer.driver(partSize: 5 << 20, concurrency: 2)
+        let key = ObjectKey(bucket: S3TestServer.bucket, key: S3TestServer.freshRoot() + "multi.bin")
+        let bytes = Self.pattern(17 << 20)  // 4 parts: 5+5+5+2 MiB
+        let upload = try driver.beginUpload(key, options: UploadOptions())
+        var offset = 0
+        while offset < bytes.count {  // odd-sized writes, as a network stream delivers them
+            let end = min(offset + 777_777, bytes.count)
+            try upload.write(Array(bytes[offset..<end]))
+            offset = end
+        }
+        #expect(try driver.metadata(key) == nil)  // nothing visible before commit
+        #expect(try driver.pendingUploads(bucket: key.bucket, prefix: key.key).count == 1)  // it went multipart
+        #expect(try upload.commit() == UInt64(bytes.count))
+        let reader = try driver.openRead(key, from: 0)
+        #expect(try reader.readAll() == bytes)
+        let tail = try driver.openRead(key, from: UInt64(bytes.count - 100))
+        #expect(try tail.readAll() == Array(bytes.suffix(100)))
+        #expect(try driver.pendingUploads(bucket: key.bucket, prefix: key.key).isEmpty)
+    }
+
+    @Test func abortedMultipartLeavesNothingPending() throws {
+        let driver = try S3TestServer.driver(partSize: 5 << 20, concurrency: 2)
+        let key = ObjectKey(bucket: S3TestServer.bucket, key: S3TestServer.freshRoot() + "aborted.bin")
+        do {
+            let upload = try driver.beginUpload(key, options: UploadOptions())
+            try upload.write(Self.pattern(11 << 20))
+            #expect(try driver.pendingUploads(bucket: key.bucket, prefix: key.key).count == 1)
+            upload.abort()
+        }
+        #expect(try driver.metadata(key) == nil)
+        #expect(try driver.pendingUploads(bucket: key.bucket, prefix: key.key).isEmpty)
+        // Dropping an upload without commit or abort aborts it too.
+        do {
+            let dropped = try driver.beginUpload(key, options: UploadOptions())
+            try dropped.write(Self.pattern(6 << 20))
+        }
+        #expect(try driver.pendingUploads(bucket: key.bucket, prefix: key.key).isEmpty)
+    }
+
+    @Test func resumeAboveTheMinimumPartSizeCopiesServerSide() throws {
+        let driver = try S3TestServer.driver(partSize: 5 << 20, concurrency: 2)
+        let key = ObjectKey(bucket: S3TestServer.bucket, key: S3TestServer.freshRoot() + "resume.bin")
+        let original = Self.pattern(12 << 20, seed: 3)
+        let first = try driver.beginUpload(key, options: UploadOptions())
+        try first.write(original)
+        try first.commit()
+        let keep = (6 << 20) + 12_345
+        let extra = Self.pattern(3 << 20, seed: 9)
+        let resumed = try driver.beginUpload(key, options: UploadOptions(keepingPrefix: UInt64(keep)))
+        try resumed.write(extra)
+        try resumed.commit()
+        #expect(try driver.openRead(key, from: 0).readAll() == Array(original[0..<keep]) + extra)
+    }
+
+    @Test func enforcesTheMaximumObjectSize() throws {
+        let driver = try S3TestServer.driver(maxObjectSize: 1000)
+        let key = ObjectKey(bucket: S3TestServer.bucket, key: S3TestServer.freshRoot() + "big")
+        let upload = try driver.beginUpload(key, options: UploadOptions())
+        #expect(throws: StorageError.objectTooLarge(limit: 1000)) { try upload.write(Self.pattern(1001)) }
+        #expect(try driver.metadata(key) == nil)
+    }
+
+    @Test func deletesInBatches() throws {
+        let driver = try S3TestServer.driver()
+        let root = S3TestServer.freshRoot()
+        let keys = (0..<1_005).map { ObjectKey(bucket: S3TestServer.bucket, key: root + "d/\($0)") }
+        for key in keys {
+            let upload = try driver.beginUpload(key, options: UploadOptions())
+            try upload.commit()
+        }
+        try driver.delete(keys + [ObjectKey(bucket: S3TestServer.bucket, key: root + "never-existed")])
+        let page = try driver.list(ObjectKey(bucket: S3TestServer.bucket, key: root), delimiter: nil, after: nil)
+        #expect(page.objects.isEmpty)
+    }
+
+    @Test func wrongCredentialsAreAccessDenied() throws {
+        let settings = S3Settings(endpoint: S3TestServer.environment["S3_ENDPOINT"] ?? "", region: "us-east-1",
+                                  accessKey: "testkey", secretKey: "wrong-secret", pathStyle: true, maxAttempts: 1)
+        let driver = try S3Driver(settings: settings, logger: Logger(label: "t"))
+        #expect(throws: StorageError.self) {
+            _ = try driver.list(ObjectKey(bucket: S3TestServer.bucket, key: ""), delimiter: "/", after: nil)
+        }
+        do {
+            _ = try driver.list(ObjectKey(bucket: S3TestServer.bucket, key: ""), delimiter: "/", after: nil)
+        } catch {
+            guard case .accessDenied = error else {
+                Issue.record("expected accessDenied, got \(error)")
+                return
+            }
+        }
+    }
+}
