@@ -14,7 +14,7 @@ BUILD_PACKAGES := pkg-config libssl-dev libssh-dev libcurl4-openssl-dev libcrypt
 # What the test suite needs besides the test bed's own installs (real FTP clients, Python venv).
 TEST_PACKAGES  := curl lftp python3-venv
 
-.PHONY: run test build release deps test-deps unit-test integration-test check-swift clean
+.PHONY: run test bench build release deps test-deps unit-test integration-test check-swift clean
 
 check-swift:
 	@command -v $(SWIFT) >/dev/null || { echo "ferry: the Swift 6 toolchain (swift) is not on PATH; install it from swift.org first" >&2; exit 1; }
@@ -45,10 +45,14 @@ unit-test: deps
 integration-test: test-deps build
 	cd Tests/IntegrationTests && FERRY_BIN="$$($(SWIFT) build --show-bin-path)/ferry" $(PYTHON) -m pytest -q -p no:cacheprovider
 
-## make test: unit tests, then the integration suite with real clients.
+## make test: unit tests, then the integration suite with real clients, against one SeaweedFS
+## started for the whole run (scripts/with-s3).
 test: test-deps
-	$(MAKE) unit-test
-	$(MAKE) integration-test
+	SHARED="$(SHARED)" scripts/with-s3 $(MAKE) unit-test integration-test
+
+## make bench: Ferry next to direct S3 and rclone serve ftp, same run, same machine (not a test).
+bench: test-deps
+	SHARED="$(SHARED)" scripts/bench
 
 clean:
 	rm -rf .build
