@@ -33,6 +33,7 @@ struct Serve: ParsableCommand {
     static let defaultConfigPath = "conf/ferry.toml"
 
     func run() throws {
+        MemoryTuning.apply()
         var settings: FerryConfig
         var banner: String?
         if let path = config ?? (FileManager.default.fileExists(atPath: Self.defaultConfigPath) ? Self.defaultConfigPath : nil) {

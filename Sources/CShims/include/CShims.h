@@ -27,3 +27,8 @@ CURLcode ferry_curl_setopt_read_function(CURL *handle, size_t (*function)(char *
 CURLcode ferry_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
 /// CURL_WRITEFUNC_PAUSE / CURL_READFUNC_ABORT are macros.
 size_t ferry_curl_readfunc_abort(void);
+
+// ---- glibc malloc tuning: mallopt and M_MMAP_THRESHOLD come from <malloc.h>, not in Swift's Glibc.
+/// Fixes the mmap threshold at `bytes`: larger blocks are always mmapped and returned to the system
+/// when freed (glibc otherwise raises the threshold after the first large free). Returns 1 on success.
+int ferry_set_mmap_threshold(int bytes);

@@ -1,0 +1,6 @@
+#include "CShims.h"
+#include <malloc.h>
+
+int ferry_set_mmap_threshold(int bytes) {
+    return mallopt(M_MMAP_THRESHOLD, bytes);
+}
