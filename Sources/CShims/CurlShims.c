@@ -18,6 +18,9 @@ CURLcode ferry_curl_setopt_header_function(CURL *handle, size_t (*function)(char
 CURLcode ferry_curl_setopt_read_function(CURL *handle, size_t (*function)(char *, size_t, size_t, void *)) {
     return curl_easy_setopt(handle, CURLOPT_READFUNCTION, function);
 }
+CURLcode ferry_curl_setopt_seek_function(CURL *handle, int (*function)(void *, curl_off_t, int)) {
+    return curl_easy_setopt(handle, CURLOPT_SEEKFUNCTION, function);
+}
 CURLcode ferry_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

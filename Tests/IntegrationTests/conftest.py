@@ -13,9 +13,20 @@ Fixtures
 - `area`           a fresh directory of its own for the test inside user rw's home (the users
                    ro and nodel see the same tree); `make_area(home)` for other homes.
 - `ftp_login`      `ftp_login(user)` returns a logged-in `ftplib.FTP`, closed after the test.
+- `ferry_module_factory`  like `ferry_factory`, for servers shared by one module's tests.
+
+S3 (the S3 storage driver; `make test` runs SeaweedFS through scripts/with-s3 and exports
+S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION and FERRY_IT_BUCKET, a bucket that exists):
+- `s3_target`      where S3 is (`S3Target`). Without S3_ENDPOINT every test that uses it FAILS,
+                   unless FERRY_S3_OPTIONAL=1 (then they are skipped).
+- `s3_bucket`      `S3Bucket`: boto3 on the test bucket, to check what Ferry wrote without Ferry.
+- `fault_proxy`    `fault_proxy(mode=..., fault=...)` starts a `faultproxy.FaultProxy` in front of S3;
+                   stopped after the test. Use `s3_storage_toml(..., endpoint=proxy.url)`.
+- `s3_storage_toml`, `user_toml`, `unique_prefix` build server configurations for S3 homes.
 
 When a test fails, the part of each running server's log written during the test is attached to
-the report; the full logs stay in the pytest tmp directory (`.../ferry.log`).
+the report (and the requests each running fault proxy saw); the full logs stay in the pytest tmp
+directory (`.../ferry.log`).
 """
 
 from __future__ import annotations
@@ -33,10 +44,14 @@ import socket
 import subprocess
 import time
 import urllib.parse
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from faultproxy import FaultProxy
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -385,6 +400,9 @@ class ServerOptions:
     log_level: str = "debug"
     password_hash: str | None = None
     extra_toml: str = ""
+    # More `[[user]]` tables (after the standard users) and their passwords, e.g. users on S3.
+    users_toml: str = ""
+    passwords: dict[str, str] = field(default_factory=dict)
 
 
 def render_config(root: Path, xferlog: Path, port: int, passive: tuple[int, int], opts: ServerOptions) -> str:
@@ -392,6 +410,7 @@ def render_config(root: Path, xferlog: Path, port: int, passive: tuple[int, int]
     if opts.password_hash:
         users += HASHED_USER_TOML.format(hash=toml_str(opts.password_hash))
     users += FOLDERS_USER_TOML
+    users += opts.users_toml
     return f"""# Written by Tests/IntegrationTests/conftest.py
 [ftp]
 listen = {toml_str(f"{HOST}:{port}")}
@@ -443,6 +462,7 @@ class FerryServer:
         self.passive = (0, 0)
         self.proc: subprocess.Popen | None = None
         self.stopped_by_us = False
+        self.passwords = {**PASSWORDS, **opts.passwords}
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -574,7 +594,7 @@ class FerryServer:
     def ftp(self, user: str = "rw", password: str | None = None, timeout: float = 30) -> ftplib.FTP:
         f = ftplib.FTP(encoding="utf-8")
         f.connect(HOST, self.port, timeout=timeout)
-        f.login(user, PASSWORDS[user] if password is None else password)
+        f.login(user, self.passwords[user] if password is None else password)
         return f
 
     def raw(self, timeout: float = 30, source: str | None = None) -> RawFTP:
@@ -585,12 +605,12 @@ class FerryServer:
 
     def curl(self, *args, user: str = "rw", timeout: float = TIMEOUT):
         """Runs curl against this server (as `user`), returning the CompletedProcess."""
-        return run(["curl", "-sS", "--max-time", str(timeout - 5), "-u", f"{user}:{PASSWORDS[user]}", *args],
+        return run(["curl", "-sS", "--max-time", str(timeout - 5), "-u", f"{user}:{self.passwords[user]}", *args],
                    timeout=timeout)
 
     def curl_bytes(self, *args, user: str = "rw") -> subprocess.CompletedProcess:
         return subprocess.run(
-            ["curl", "-sS", "--max-time", str(TIMEOUT - 5), "-u", f"{user}:{PASSWORDS[user]}", *args],
+            ["curl", "-sS", "--max-time", str(TIMEOUT - 5), "-u", f"{user}:{self.passwords[user]}", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=TIMEOUT)
 
     def lftp(self, commands: str, user: str = "rw", home: Path | None = None):
@@ -608,7 +628,7 @@ class FerryServer:
             "set net:persist-retries 0",
             "set xfer:clobber on",
         ]
-        script = "; ".join(settings + [f"open -u {user},{PASSWORDS[user]} -p {self.port} {HOST}", commands])
+        script = "; ".join(settings + [f"open -u {user},{self.passwords[user]} -p {self.port} {HOST}", commands])
         env = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
         if home is not None:  # keep the user's ~/.lftp out of the test
             home.mkdir(parents=True, exist_ok=True)
@@ -671,27 +691,48 @@ def ferry(ferry_bin, hashed_password, tmp_path_factory) -> FerryServer:
         pytest.fail(f"{problem}\n--- {server.log_path} ---\n{tail(server.log_text(), 80)}", pytrace=False)
 
 
-@pytest.fixture
-def ferry_factory(ferry_bin, tmp_path, request):
-    """`ferry_factory(**ServerOptions fields)` starts a server of the test's own; stopped afterwards."""
-    started: list[FerryServer] = []
-    counter = itertools.count(1)
+class ServerFactory:
+    """Starts servers with special settings below `base`; `stop_all()` stops them again."""
 
-    def start(**options) -> FerryServer:
-        n = next(counter)
-        server = FerryServer(ferry_bin, tmp_path / f"server{n}", f"{request.node.name}#{n}",
-                             ServerOptions(**options))
-        started.append(server)
+    def __init__(self, binary: Path, base: Path, name: str, what: str):
+        self.binary = binary
+        self.base = base
+        self.name = name
+        self.what = what
+        self.started: list[FerryServer] = []
+        self.counter = itertools.count(1)
+
+    def __call__(self, **options) -> FerryServer:
+        n = next(self.counter)
+        server = FerryServer(self.binary, self.base / f"server{n}", f"{self.name}#{n}", ServerOptions(**options))
+        self.started.append(server)
         try:
             server.start()
         except ServerStartError as exc:
-            pytest.fail(f"could not start ferry for this test: {exc}", pytrace=False)
+            pytest.fail(f"could not start ferry for {self.what}: {exc}", pytrace=False)
         return server
 
-    yield start
-    problems = [p for p in (s.stop() for s in started) if p]
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+    def stop_all(self):
+        problems = [p for p in (s.stop() for s in self.started) if p]
+        if problems:
+            pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def ferry_factory(ferry_bin, tmp_path, request):
+    """`ferry_factory(**ServerOptions fields)` starts a server of the test's own; stopped afterwards."""
+    factory = ServerFactory(ferry_bin, tmp_path, request.node.name, "this test")
+    yield factory
+    factory.stop_all()
+
+
+@pytest.fixture(scope="module")
+def ferry_module_factory(ferry_bin, tmp_path_factory, request):
+    """Like `ferry_factory`, for servers shared by the tests of one module (stopped after them)."""
+    name = request.module.__name__
+    factory = ServerFactory(ferry_bin, tmp_path_factory.mktemp(name), name, f"module {name}")
+    yield factory
+    factory.stop_all()
 
 
 @dataclass
@@ -745,6 +786,184 @@ def ftp_login(ferry):
 
 
 # ---------------------------------------------------------------------------------------------
+# S3
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class S3Target:
+    endpoint: str
+    access_key: str
+    secret_key: str
+    region: str
+    bucket: str
+
+
+def s3_target_from_env() -> S3Target | None:
+    endpoint = os.environ.get("S3_ENDPOINT", "").strip()
+    if not endpoint:
+        return None
+    return S3Target(endpoint=endpoint.rstrip("/"),
+                    access_key=os.environ.get("S3_ACCESS_KEY", "testkey"),
+                    secret_key=os.environ.get("S3_SECRET_KEY", "testsecret"),
+                    region=os.environ.get("S3_REGION", "us-east-1"),
+                    bucket=os.environ.get("FERRY_IT_BUCKET", "ferry-it"))
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return toml_str(value)
+
+
+def s3_storage_toml(name: str, target: S3Target, endpoint: str | None = None, **settings) -> str:
+    """A `[[storage]]` table for the S3 driver (endpoint: S3 itself unless given, e.g. a proxy's URL).
+    Defaults: path addressing, 5 MiB parts, 2 parts in flight, 2 GiB objects at most."""
+    values = {"name": name, "driver": "s3", "endpoint": endpoint or target.endpoint, "region": target.region,
+              "access_key": target.access_key, "secret_key": target.secret_key, "addressing": "path",
+              "part_size": "5MiB", "upload_concurrency": 2, "max_object_size": "2GiB"}
+    values.update(settings)
+    return "\n[[storage]]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items())
+
+
+def user_toml(name: str, password: str, home: str, authority: str = "RW", delete: bool = True) -> str:
+    return (f"\n[[user]]\nname = {toml_str(name)}\npassword = {toml_str(password)}\nhome = {toml_str(home)}\n"
+            f"authority = {toml_str(authority)}\ndelete = {_toml_value(delete)}\n")
+
+
+def unique_prefix(label: str) -> str:
+    """A key prefix no other test (nor an earlier run) uses: `it-<label>-<random>`."""
+    label = re.sub(r"[^A-Za-z0-9-]+", "-", label).strip("-")[:40]
+    return f"it-{label}-{uuid.uuid4().hex[:10]}"
+
+
+class S3Bucket:
+    """boto3 on the test bucket: what is really in S3, seen without Ferry."""
+
+    def __init__(self, client, name: str):
+        self.client = client
+        self.name = name
+
+    def objects(self, prefix: str) -> dict[str, dict]:
+        """Every key below `prefix` (ListObjectsV2 WITHOUT delimiter, every page; see design.md §3):
+        key -> {"size", "etag"}."""
+        found = {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                found[obj["Key"]] = {"size": obj["Size"], "etag": obj["ETag"].strip('"')}
+        return found
+
+    def head(self, key: str) -> dict | None:
+        from botocore.exceptions import ClientError
+        try:
+            return self.client.head_object(Bucket=self.name, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    def exists(self, key: str) -> bool:
+        return self.head(key) is not None
+
+    def get(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+
+    def sha256(self, key: str) -> tuple[str, int]:
+        """(sha256 hex, size) of an object, streamed."""
+        body = self.client.get_object(Bucket=self.name, Key=key)["Body"]
+        h = hashlib.sha256()
+        size = 0
+        for chunk in body.iter_chunks(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+        return h.hexdigest(), size
+
+    def put(self, key: str, data: bytes = b""):
+        self.client.put_object(Bucket=self.name, Key=key, Body=data)
+
+    def put_many(self, items: dict[str, bytes], threads: int = 16):
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda kv: self.put(*kv), items.items()))
+
+    def pending_uploads(self, prefix: str) -> list[tuple[str, str]]:
+        """Multipart uploads started and neither completed nor aborted: (key, upload id)."""
+        found = []
+        for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.name, Prefix=prefix):
+            found += [(u["Key"], u["UploadId"]) for u in page.get("Uploads", [])]
+        return found
+
+    def delete_prefix(self, prefix: str):
+        """Aborts the pending uploads and deletes every object below `prefix`."""
+        assert prefix.strip("/"), "refusing to empty the whole bucket"
+        for key, upload_id in self.pending_uploads(prefix):
+            with contextlib.suppress(Exception):
+                self.client.abort_multipart_upload(Bucket=self.name, Key=key, UploadId=upload_id)
+        keys = list(self.objects(prefix))
+        for start in range(0, len(keys), 1000):
+            self.client.delete_objects(Bucket=self.name, Delete={
+                "Objects": [{"Key": k} for k in keys[start:start + 1000]], "Quiet": True})
+
+
+@pytest.fixture(scope="session")
+def s3_target() -> S3Target:
+    target = s3_target_from_env()
+    if target is None:
+        reason = ("S3_ENDPOINT is not set: the S3 tests need a real S3 server (`make test` starts SeaweedFS "
+                  "through scripts/with-s3; by hand: set S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY and "
+                  "FERRY_IT_BUCKET, or FERRY_S3_OPTIONAL=1 to skip them)")
+        if os.environ.get("FERRY_S3_OPTIONAL") == "1":
+            pytest.skip(reason)
+        pytest.fail(reason, pytrace=False)
+    return target
+
+
+@pytest.fixture(scope="session")
+def s3_bucket(s3_target) -> S3Bucket:
+    import boto3
+    from botocore.config import Config
+    client = boto3.client(
+        "s3", endpoint_url=s3_target.endpoint, aws_access_key_id=s3_target.access_key,
+        aws_secret_access_key=s3_target.secret_key, region_name=s3_target.region,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, max_pool_connections=32,
+                      retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=60))
+    try:
+        client.head_bucket(Bucket=s3_target.bucket)
+    except Exception as exc:  # noqa: BLE001 - any failure here means the S3 tests cannot run
+        pytest.fail(f"S3 at {s3_target.endpoint} is not usable (bucket {s3_target.bucket}): {exc!r}", pytrace=False)
+    return S3Bucket(client, s3_target.bucket)
+
+
+LIVE_PROXIES: list[FaultProxy] = []
+
+
+@pytest.fixture
+def fault_proxy(s3_target):
+    """`fault_proxy(mode="pass"|"faults", fault=..., every=5, phase=1)`: a started `FaultProxy` in
+    front of S3 on a free port; stopped after the test."""
+    started: list[FaultProxy] = []
+
+    def start(**options) -> FaultProxy:
+        last = None
+        for _ in range(5):
+            proxy = FaultProxy(s3_target.endpoint, port=free_port(), **options)
+            try:
+                proxy.start()
+            except OSError as exc:  # lost a race for the port
+                last = exc
+                continue
+            started.append(proxy)
+            LIVE_PROXIES.append(proxy)
+            return proxy
+        pytest.fail(f"could not start the fault proxy: {last}", pytrace=False)
+
+    yield start
+    for proxy in started:
+        proxy.stop()
+        LIVE_PROXIES.remove(proxy)
+
+
+# ---------------------------------------------------------------------------------------------
 # Server logs in failure reports
 # ---------------------------------------------------------------------------------------------
 
@@ -764,4 +983,6 @@ def pytest_runtest_makereport(item, call):
             state = "running" if server.alive else f"EXITED with {server.proc.returncode}"
             report.sections.append(
                 (f"ferry log during this test: {server.name}, {state} ({server.log_path})", tail(text, 150)))
+        for proxy in list(LIVE_PROXIES):
+            report.sections.append((f"fault proxy {proxy.url}", proxy.summary()))
     return report

@@ -24,6 +24,7 @@ CURLcode ferry_curl_setopt_pointer(CURL *handle, CURLoption option, const void *
 CURLcode ferry_curl_setopt_write_function(CURL *handle, size_t (*function)(char *, size_t, size_t, void *));
 CURLcode ferry_curl_setopt_header_function(CURL *handle, size_t (*function)(char *, size_t, size_t, void *));
 CURLcode ferry_curl_setopt_read_function(CURL *handle, size_t (*function)(char *, size_t, size_t, void *));
+CURLcode ferry_curl_setopt_seek_function(CURL *handle, int (*function)(void *, curl_off_t, int));
 CURLcode ferry_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
 /// CURL_WRITEFUNC_PAUSE / CURL_READFUNC_ABORT are macros.
 size_t ferry_curl_readfunc_abort(void);

@@ -112,6 +112,23 @@ extension FTPConnection {
         }
     }
 
+    /// How long to watch the control connection after an upload's data ended before publishing it.
+    static let killedClientGrace: TimeInterval = 0.02
+
+    /// In stream mode the end of the data connection is the end of the file, so a client killed in
+    /// the middle of an upload looks like one that finished. What gives it away is its control
+    /// connection closing at the same moment: a client that finished keeps it open for the 226.
+    /// Throws `.controlClosed` when the control connection closes within `killedClientGrace`.
+    func confirmClientAwaitsReply(progress: UInt64) throws(FTPTransferFailure) {
+        let readable: Bool
+        do {
+            readable = try control.socket.waitReadable(timeout: Self.killedClientGrace)
+        } catch {
+            throw .controlClosed
+        }
+        if readable, let failure = checkControlDuringTransfer(bytes: progress) { throw failure }
+    }
+
     // MARK: The transfer frame
 
     /// Announces the transfer (150), makes the data connection, runs `body`, closes the data
@@ -286,7 +303,10 @@ extension FTPConnection {
             var converted: [UInt8] = []
             while true {
                 let count = try receiveData(into: buffer, from: data, progress: moved)
-                if count == 0 { break }
+                if count == 0 {
+                    try confirmClientAwaitsReply(progress: moved)
+                    break
+                }
                 moved += UInt64(count)
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
                 do throws(StorageError) {

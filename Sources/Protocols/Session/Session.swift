@@ -381,8 +381,15 @@ public final class Session {
         }
     }
 
-    /// Copies one object: server-side within one storage, streamed between two storages.
+    /// Copies one object: server-side within one storage, streamed between two storages. A directory
+    /// marker is written anew (some stores keep `dir/` as a real directory that CopyObject cannot copy).
     func copyObject(_ source: ObjectKey, in from: Location, to target: ObjectKey, in to: Location) throws(SessionError) {
+        if source.isDirectoryMarker {
+            try storage { () throws(StorageError) in
+                try to.driver.beginUpload(target, options: UploadOptions()).commit()
+            }
+            return
+        }
         if from.binding.storage == to.binding.storage {
             try storage { () throws(StorageError) in try from.driver.copy(source, to: target) }
             return

@@ -10,7 +10,7 @@ struct CurlError: Error, CustomStringConvertible {
     var isTransient: Bool {
         [CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_OPERATION_TIMEDOUT, CURLE_SEND_ERROR,
          CURLE_RECV_ERROR, CURLE_PARTIAL_FILE, CURLE_GOT_NOTHING, CURLE_SSL_CONNECT_ERROR,
-         CURLE_HTTP2, CURLE_HTTP2_STREAM].map { Int32($0.rawValue) }.contains(code)
+         CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_SEND_FAIL_REWIND].map { Int32($0.rawValue) }.contains(code)
     }
     var wasAbortedByCallback: Bool { code == Int32(CURLE_WRITE_ERROR.rawValue) || code == Int32(CURLE_ABORTED_BY_CALLBACK.rawValue) }
     var description: String { "curl error \(code): \(text)" }
@@ -116,6 +116,10 @@ final class CurlEasy: @unchecked Sendable {
                             if rc == CURLE_OK { rc = ferry_curl_setopt_offset(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(request.body!.count)) }
                             if rc == CURLE_OK { rc = ferry_curl_setopt_read_function(handle, curlReadCallback) }
                             if rc == CURLE_OK { rc = ferry_curl_setopt_pointer(handle, CURLOPT_READDATA, context) }
+                            // A reused connection that dies mid-body makes curl resend on a new one:
+                            // it must be able to rewind the body.
+                            if rc == CURLE_OK { rc = ferry_curl_setopt_seek_function(handle, curlSeekCallback) }
+                            if rc == CURLE_OK { rc = ferry_curl_setopt_pointer(handle, CURLOPT_SEEKDATA, context) }
                             if rc == CURLE_OK { rc = ferry_curl_setopt_pointer(handle, CURLOPT_CUSTOMREQUEST, method) }
                         default:
                             rc = ferry_curl_setopt_pointer(handle, CURLOPT_CUSTOMREQUEST, method)
@@ -169,6 +173,18 @@ final class CurlEasy: @unchecked Sendable {
     }
 }
 
+extension CurlEasy {
+    /// Repositions the request body (only absolute positions inside it are possible).
+    fileprivate static func seek(_ context: UnsafeMutableRawPointer?, _ offset: curl_off_t, _ origin: Int32) -> Int32 {
+        let exchange = exchange(context)
+        guard origin == SEEK_SET, let body = exchange.body, offset >= 0, offset <= curl_off_t(body.count) else {
+            return Int32(CURL_SEEKFUNC_CANTSEEK)
+        }
+        exchange.bodyOffset = Int(offset)
+        return Int32(CURL_SEEKFUNC_OK)
+    }
+}
+
 // C callbacks are plain functions (never closures in top-level code; design.md §2).
 private func curlWriteCallback(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
     CurlEasy.write(data, size * count, context)
@@ -180,4 +196,8 @@ private func curlHeaderCallback(_ data: UnsafeMutablePointer<CChar>?, _ size: In
 
 private func curlReadCallback(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
     CurlEasy.read(data, size * count, context)
+}
+
+private func curlSeekCallback(_ context: UnsafeMutableRawPointer?, _ offset: curl_off_t, _ origin: Int32) -> Int32 {
+    CurlEasy.seek(context, offset, origin)
 }

@@ -123,10 +123,15 @@ final class S3ObjectReader: ObjectReader {
                 return
             } catch {
                 if queue.isCancelled { return }
-                if case .unavailable = error, failures + 1 < client.settings.maxAttempts {
+                let transient: Bool
+                switch error {
+                case .unavailable, .throttled: transient = true
+                default: transient = false
+                }
+                if transient, failures + 1 < client.settings.maxAttempts {
                     failures += 1
                     client.logger.debug("s3 download interrupted, resuming", metadata: ["key": "\(key)", "at": "\(next)"])
-                    Thread.sleep(forTimeInterval: 0.2 * Double(failures))
+                    Thread.sleep(forTimeInterval: min(5, 0.2 * pow(2, Double(failures - 1))) * Double.random(in: 0.5...1))
                     continue
                 }
                 queue.finish(error)
