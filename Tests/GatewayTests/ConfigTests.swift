@@ -199,6 +199,13 @@ import Testing
         #expect(printed.contains("[[user]]"))
     }
 
+    @Test func plainHTTPToARemoteEndpointIsWarnedAbout() throws {
+        let remote = Self.base + "[[storage]]\nname = \"minio\"\ndriver = \"s3\"\nendpoint = \"http://minio.lan:9000\"\naccess_key = \"a\"\nsecret_key = \"b\"\n" + Self.user()
+        #expect(try Self.load(remote).warnings.contains { $0.hasPrefix("storage[2].endpoint: plain http to minio.lan") })
+        let loopback = remote.replacingOccurrences(of: "minio.lan", with: "127.0.0.1")
+        #expect(try !Self.load(loopback).warnings.contains { $0.contains("plain http") })
+    }
+
     @Test func awsVariablesAreTheFallback() throws {
         let text = Self.base + "[[storage]]\nname = \"aws\"\ndriver = \"s3\"\nendpoint = \"http://127.0.0.1:18333\"\n" + Self.user()
         let config = try Self.load(text, environment: ["AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "key"])

@@ -39,7 +39,7 @@ struct ConfigLoader {
         if let limits = root.table("limits") { config.limits = readLimits(limits) }
         if let log = root.table("log") { config.log = readLog(log) }
         if let metrics = root.table("metrics") { config.metrics = readMetrics(metrics) }
-        config.storages = readStorages(root.tableArray("storage"), issues: issues)
+        config.storages = readStorages(root.tableArray("storage"), issues: issues, warnings: &config.warnings)
         config.users = readUsers(root.tableArray("user"), storages: config.storages, issues: issues, warnings: &config.warnings)
         root.rejectUnknownKeys()
         if config.ftp?.listen == nil && config.sftp?.listen == nil && !root.has("ftp") && !root.has("sftp") {
@@ -194,7 +194,7 @@ struct ConfigLoader {
 
     // MARK: Storages
 
-    private func readStorages(_ tables: [TableReader], issues: ConfigIssues) -> [FerryConfig.Storage] {
+    private func readStorages(_ tables: [TableReader], issues: ConfigIssues, warnings: inout [String]) -> [FerryConfig.Storage] {
         var storages: [FerryConfig.Storage] = []
         var seen: Set<String> = []
         for table in tables {
@@ -211,7 +211,7 @@ struct ConfigLoader {
             var result: FerryConfig.Storage.Driver?
             switch driver {
             case "s3":
-                result = readS3(table).map { .s3($0) }
+                result = readS3(table, warnings: &warnings).map { .s3($0) }
                 table.rejectUnknownKeys(context: "an s3 storage")
             case "local":
                 let root = table.string("root")
@@ -243,7 +243,7 @@ struct ConfigLoader {
         return nil
     }
 
-    private func readS3(_ table: TableReader) -> FerryConfig.S3Storage? {
+    private func readS3(_ table: TableReader, warnings: inout [String]) -> FerryConfig.S3Storage? {
         let endpoint = table.string("endpoint")
         let region = table.string("region") ?? "us-east-1"
         var accessKey = secret(table, "access_key")
@@ -281,6 +281,10 @@ struct ConfigLoader {
               let host = url.host, !host.isEmpty else {
             table.issues.add(table.keyPath("endpoint"), "expected an http:// or https:// URL, found \(endpoint.debugDescription)")
             return nil
+        }
+        let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
+        if scheme == "http" && !loopback {
+            warnings.append("\(table.keyPath("endpoint")): plain http to \(host): object data travels unencrypted (use https)")
         }
         if addressing == nil {
             // Path style for IP addresses and localhost (test servers), virtual-hosted otherwise.
