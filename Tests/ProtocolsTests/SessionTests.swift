@@ -70,6 +70,16 @@ enum SessionFixture {
         #expect(throws: SessionError.notADirectory("/implicit/file.txt")) { try F.names(session, "/implicit/file.txt") }
     }
 
+    @Test func markersWithoutTheirTrailingSlashAreDirectories() throws {
+        let (session, driver) = F.session()
+        F.put(driver, "users/tester/legacy", "")           // a marker stored without its slash
+        F.put(driver, "users/tester/legacy/file.txt", "x")
+        F.put(driver, "users/tester/empty.txt", "")         // a genuinely empty file stays a file
+        #expect(try F.names(session, "/") == ["empty.txt", "legacy/"])
+        #expect(try session.stat(F.path("/legacy")).isDirectory)
+        #expect(try !session.stat(F.path("/empty.txt")).isDirectory)
+    }
+
     @Test func removeDirectoryOnlyWhenEmpty() throws {
         let (session, driver) = F.session()
         try session.makeDirectory(F.path("/d"))

@@ -127,6 +127,11 @@ public final class Session {
                             permissions: location.permissions)
         }
         if let object = try storage({ () throws(StorageError) in try location.driver.metadata(location.objectKey) }) {
+            // Some stores drop the trailing slash of a marker: an empty `dir` beside `dir/…` keys is the directory.
+            if object.size == 0, let modified = try directoryModified(location) {
+                return FileInfo(name: location.path.name, isDirectory: true, size: 0, modified: modified,
+                                permissions: location.permissions)
+            }
             return FileInfo(name: location.path.name, isDirectory: false, size: object.size, modified: object.modified,
                             permissions: location.permissions)
         }
@@ -164,10 +169,13 @@ public final class Session {
             let page = try storage { () throws(StorageError) in
                 try location.driver.list(prefix, delimiter: "/", after: cursor, limit: 1000)
             }
+            // A store that drops a marker's trailing slash lists `dir` (empty) beside the prefix `dir/`.
+            let directoryNames = Set(page.commonPrefixes.map { String($0.dropFirst(prefix.key.count).dropLast()) })
             for object in page.objects {
                 sawAnything = true
                 let name = String(object.key.key.dropFirst(prefix.key.count))
                 guard Self.isListableName(name), !mounted.contains(name) else { continue }
+                if object.size == 0 && directoryNames.contains(name) { continue }
                 let info = FileInfo(name: name, isDirectory: false, size: object.size, modified: object.modified,
                                     permissions: location.permissions)
                 guard try deliver(info, visit) else { return }
