@@ -31,7 +31,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Protocols", dependencies: [
-            "Auth", "Storage",
+            "Auth", "Storage", "COpenSSL", "CShims",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Gateway", dependencies: [

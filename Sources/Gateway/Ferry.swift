@@ -45,7 +45,13 @@ struct Serve: ParsableCommand {
             }
         } else {
             let password = QuickStart.randomPassword()
-            settings = QuickStart.configuration(password: password)
+            var tls: FerryConfig.TLS?
+            do {
+                tls = try QuickStart.ensureCertificate()
+            } catch {
+                printError("warning: no FTPS in the quick start: \(error)")
+            }
+            settings = QuickStart.configuration(password: password, tls: tls)
             banner = QuickStart.banner(password: password)
         }
         let level = settings.log.level

@@ -2,6 +2,20 @@ import Auth
 import Foundation
 import Protocols
 
+extension QuickStart {
+    static let certificatePath = "certs/server.crt"
+    static let privateKeyPath = "certs/server.key"
+
+    /// Makes the quick start's self-signed certificate once (OpenSSL's API, no shelling out).
+    static func ensureCertificate() throws(TLSError) -> FerryConfig.TLS {
+        if !FileManager.default.fileExists(atPath: certificatePath) || !FileManager.default.fileExists(atPath: privateKeyPath) {
+            try? FileManager.default.createDirectory(atPath: "certs", withIntermediateDirectories: true)
+            try TLSContext.generateSelfSigned(certificate: certificatePath, privateKey: privateKeyPath)
+        }
+        return FerryConfig.TLS(certificate: certificatePath, privateKey: privateKeyPath, minVersion: "1.2", ciphers: nil)
+    }
+}
+
 /// `ferry serve` without a configuration: local storage in `./data`, FTP on 127.0.0.1:2121 (loopback
 /// only), and one user `demo` with a fresh random password printed with ready-to-paste client lines.
 enum QuickStart {
@@ -14,10 +28,12 @@ enum QuickStart {
         return String((0..<length).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] })
     }
 
-    static func configuration(password: String) -> FerryConfig {
+    static func configuration(password: String, tls: FerryConfig.TLS?) -> FerryConfig {
         var config = FerryConfig()
+        config.tls = tls
         config.ftp = FerryConfig.FTP(listen: SocketAddress(host: "127.0.0.1", port: ftpPort), passivePorts: passivePorts,
-                                     masqueradeAddress: nil, tls: .off, tlsSessionReuse: .required, activeMode: true)
+                                     masqueradeAddress: nil, tls: tls == nil ? .off : .optional, tlsSessionReuse: .required,
+                                     activeMode: true)
         config.storages = [FerryConfig.Storage(name: "local", driver: .local(root: "data"))]
         config.users = [User(name: "demo", passwordHash: PasswordHash(plain: password), sshKeys: [],
                              home: StorageBinding(storage: "local", bucket: "demo", prefix: ""),
@@ -38,8 +54,10 @@ enum QuickStart {
           lftp      lftp -u demo,\(password) -p \(ftpPort) 127.0.0.1
           curl      curl -u demo:\(password) ftp://127.0.0.1:\(ftpPort)/
                     curl -u demo:\(password) -T FILE ftp://127.0.0.1:\(ftpPort)/
-          FileZilla Host 127.0.0.1, Port \(ftpPort), Protocol FTP, Encryption "Only use plain FTP",
-                    Logon Type Normal, User demo, Password as above
+          FileZilla Host 127.0.0.1, Port \(ftpPort), Protocol FTP, Encryption "Require explicit FTP over
+                    TLS", Logon Type Normal, User demo, Password as above (accept the self-signed
+                    certificate from certs/server.crt when FileZilla shows it)
+          curl TLS  curl --ssl-reqd -k -u demo:\(password) ftp://127.0.0.1:\(ftpPort)/
           Python    python3 -c "import ftplib; f=ftplib.FTP(); f.connect('127.0.0.1', \(ftpPort)); f.login('demo', '\(password)'); print(f.nlst())"
 
         The password is new on every start. For a real setup copy conf/ferry.local.example.toml to

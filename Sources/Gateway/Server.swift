@@ -25,9 +25,11 @@ final class Server: @unchecked Sendable {
     enum StartupError: Error, CustomStringConvertible {
         case storage(name: String, reason: String)
         case listen(address: SocketAddress, reason: String)
+        case tls(reason: String)
 
         var description: String {
             switch self {
+            case .tls(let reason): "TLS: \(reason)"
             case .storage(let name, let reason): "storage \(name.debugDescription): \(reason)"
             case .listen(let address, let reason): "cannot listen on \(address): \(reason)"
             }
@@ -85,15 +87,37 @@ final class Server: @unchecked Sendable {
 
     func start() throws(StartupError) {
         signal(SIGPIPE, SIG_IGN)
-        if let ftp = config.ftp, let address = ftp.listen {
-            let settings = FTPSettings(passivePorts: ftp.passivePorts, masqueradeAddress: ftp.masqueradeAddress,
+        if let ftp = config.ftp {
+            var settings = FTPSettings(passivePorts: ftp.passivePorts, masqueradeAddress: ftp.masqueradeAddress,
                                        activeModeEnabled: ftp.activeMode, idleTimeout: config.limits.idleTimeout)
+            if let tls = config.tls, ftp.tls != .off || ftp.implicitTLSListen != nil {
+                let context: TLSContext
+                do {
+                    context = try TLSContext(certificate: tls.certificate, privateKey: tls.privateKey,
+                                             minimumVersion: tls.minVersion == "1.3" ? .tls13 : .tls12, ciphers: tls.ciphers)
+                } catch {
+                    throw .tls(reason: error.description)
+                }
+                let reuse: FTPTLSSettings.SessionReuse = switch ftp.tlsSessionReuse {
+                case .off: .off
+                case .allowed: .allowed
+                case .required: .required
+                }
+                settings.tls = FTPTLSSettings(context: context, policy: ftp.tls == .required ? .required : .optional, sessionReuse: reuse)
+            }
             var ftpLogger = logger
             ftpLogger[metadataKey: "protocol"] = "ftp"
             let context = FTPServerContext(settings: settings, users: users, storages: storages, observer: observer,
                                           logger: ftpLogger, shutdown: shutdown)
-            try listen(on: address, name: "ftp") { socket in
-                FTPConnection(socket: socket, context: context)?.run()
+            if let address = ftp.listen {
+                try listen(on: address, name: "ftp") { socket in
+                    FTPConnection(socket: socket, context: context)?.run()
+                }
+            }
+            if let address = ftp.implicitTLSListen {
+                try listen(on: address, name: "ftps-implicit") { socket in
+                    FTPConnection(socket: socket, context: context, implicitTLS: true)?.run()
+                }
             }
         }
         if let sftp = config.sftp, sftp.listen != nil {
@@ -162,7 +186,8 @@ final class Server: @unchecked Sendable {
 
     /// Closes a refused connection; FTP clients are told why with a 421 line first.
     private func refuse(_ socket: Socket, _ message: String, service: String) {
-        if service == "ftp" { try? socket.writeAll(Array(message.utf8), timeout: 2) }
+        // Plain FTP clients are told why; on an implicit-TLS port a clear-text line would only confuse.
+        if service == "ftp" { try? PlainStream(socket: socket).writeAll(Array(message.utf8), timeout: 2) }
         socket.close()
     }
 

@@ -177,15 +177,15 @@ final class FTPTestClient {
         #expect(try client.command("SIZE renamed.txt").0 == 550)
     }
 
-    @Test func informationalAndNotYetImplementedCommands() throws {
+    @Test func informationalCommandsAndSecurityCommandsWithoutTLS() throws {
         let client = try FTPTestClient()
         #expect(try client.readReply().0 == 220)
-        #expect(try client.command("AUTH TLS").0 == 502)   // until the FTPS issue fills these rows
-        #expect(try client.command("PBSZ 0").0 == 502)
-        #expect(try client.command("PROT P").0 == 502)
+        #expect(try client.command("AUTH TLS").0 == 502)   // tls = off
+        #expect(try client.command("PBSZ 0").0 == 503)     // needs AUTH TLS first
+        #expect(try client.command("PROT P").0 == 503)
         #expect(try client.command("USER u").0 == 331)
         #expect(try client.command("PASS pw").0 == 230)
-        #expect(try client.command("CCC").0 == 502)
+        #expect(try client.command("CCC").0 == 534)
         #expect(try client.command("ALLO 1000").0 == 202)
         #expect(try client.command("MODE S").0 == 200)
         #expect(try client.command("MODE B").0 == 504)

@@ -33,7 +33,7 @@ struct ConfigLoader {
         let issues = ConfigIssues()
         guard let root = TableReader.parse(text, issues: issues) else { throw .invalid(issues.all) }
         var config = FerryConfig()
-        config.tls = root.table("tls").map { readTLS($0) } ?? nil
+        if let tls = root.table("tls") { config.tls = readTLS(tls, tlsWarnings: &config.warnings) }
         config.ftp = root.table("ftp").map { readFTP($0, tlsConfigured: config.tls != nil) }
         config.sftp = root.table("sftp").map { readSFTP($0) }
         if let limits = root.table("limits") { config.limits = readLimits(limits) }
@@ -102,7 +102,7 @@ struct ConfigLoader {
         }
     }
 
-    private func readTLS(_ table: TableReader) -> FerryConfig.TLS? {
+    private func readTLS(_ table: TableReader, tlsWarnings: inout [String]) -> FerryConfig.TLS? {
         defer { table.rejectUnknownKeys() }
         let certificate = table.string("certificate")
         let privateKey = table.string("private_key")
@@ -118,6 +118,19 @@ struct ConfigLoader {
         }
         readableFile(table, "certificate", certificate)
         readableFile(table, "private_key", privateKey)
+        if checkFiles && FileManager.default.isReadableFile(atPath: certificate) && FileManager.default.isReadableFile(atPath: privateKey) {
+            // Load them now, so that a key that does not match, a bad PEM or a bad cipher list is a
+            // configuration error rather than a failure at the first AUTH TLS.
+            do {
+                _ = try TLSContext(certificate: certificate, privateKey: privateKey,
+                                   minimumVersion: minVersion == "1.3" ? .tls13 : .tls12, ciphers: ciphers)
+                if TLSContext.certificateExpired(certificate) {
+                    tlsWarnings.append("\(table.keyPath("certificate")): the certificate \(certificate) has expired")
+                }
+            } catch {
+                table.issues.add(table.keyPath("private_key"), error.description)
+            }
+        }
         return FerryConfig.TLS(certificate: certificate, privateKey: privateKey, minVersion: minVersion, ciphers: ciphers)
     }
 
@@ -145,8 +158,12 @@ struct ConfigLoader {
         }
         let reuse = enumValue(table, "tls_session_reuse", default: FerryConfig.SessionReusePolicy.required)
         let active = table.bool("active_mode") ?? true
+        let implicitListen = address(table, "implicit_tls_listen", default: "")
+        if implicitListen != nil && !tlsConfigured {
+            table.issues.add(table.keyPath("implicit_tls_listen"), "needs a [tls] section with certificate and private_key")
+        }
         return FerryConfig.FTP(listen: listen, passivePorts: passive, masqueradeAddress: masquerade, tls: tls,
-                               tlsSessionReuse: reuse, activeMode: active)
+                               tlsSessionReuse: reuse, activeMode: active, implicitTLSListen: implicitListen)
     }
 
     private func readSFTP(_ table: TableReader) -> FerryConfig.SFTP {

@@ -16,6 +16,8 @@ struct FerryConfig: Sendable {
         var tls: TLSPolicy
         var tlsSessionReuse: SessionReusePolicy
         var activeMode: Bool
+        /// Implicit FTPS: TLS from the first byte (traditionally port 990).
+        var implicitTLSListen: SocketAddress? = nil
     }
 
     struct SFTP: Sendable {

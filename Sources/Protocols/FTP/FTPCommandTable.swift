@@ -16,7 +16,7 @@ struct FTPCommandSpec: Sendable {
     let handler: @Sendable (FTPConnection, String) -> Void
 }
 
-/// The FTP command table (RFC 959, 2389, 2428, 3659; AUTH/PBSZ/PROT of RFC 4217 answer 502 until FTPS).
+/// The FTP command table (RFC 959, 2228, 2389, 2428, 3659, 4217).
 enum FTPCommandTable {
     static let commands: [FTPCommandSpec] = [
         // Access control (RFC 959 §4.1.1)
@@ -59,11 +59,11 @@ enum FTPCommandTable {
         .init(verb: "NOOP", aliases: [], allowedBeforeLogin: true, argument: .none, help: "NOOP") { c, _ in c.handleNOOP() },
         .init(verb: "FEAT", aliases: [], allowedBeforeLogin: true, argument: .none, help: "FEAT") { c, _ in c.handleFEAT() },
         .init(verb: "OPTS", aliases: [], allowedBeforeLogin: true, argument: .required, help: "OPTS UTF8 ON | MLST facts") { $0.handleOPTS($1) },
-        // Security extensions (RFC 2228, RFC 4217): served by the FTPS issue.
-        .init(verb: "AUTH", aliases: [], allowedBeforeLogin: true, argument: .required, help: "AUTH TLS") { c, _ in c.handleNotYetImplemented("AUTH") },
-        .init(verb: "PBSZ", aliases: [], allowedBeforeLogin: true, argument: .required, help: "PBSZ 0") { c, _ in c.handleNotYetImplemented("PBSZ") },
-        .init(verb: "PROT", aliases: [], allowedBeforeLogin: true, argument: .required, help: "PROT P|C") { c, _ in c.handleNotYetImplemented("PROT") },
-        .init(verb: "CCC", aliases: [], allowedBeforeLogin: false, argument: .none, help: "CCC") { c, _ in c.handleNotYetImplemented("CCC") },
+        // Security extensions (RFC 2228, RFC 4217)
+        .init(verb: "AUTH", aliases: [], allowedBeforeLogin: true, argument: .required, help: "AUTH TLS") { $0.handleAUTH($1) },
+        .init(verb: "PBSZ", aliases: [], allowedBeforeLogin: true, argument: .required, help: "PBSZ 0") { $0.handlePBSZ($1) },
+        .init(verb: "PROT", aliases: [], allowedBeforeLogin: true, argument: .required, help: "PROT P|C") { $0.handlePROT($1) },
+        .init(verb: "CCC", aliases: [], allowedBeforeLogin: false, argument: .none, help: "CCC") { c, _ in c.handleCCC() },
     ]
 
     /// Verbs and aliases to rows.

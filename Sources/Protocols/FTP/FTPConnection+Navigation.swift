@@ -73,8 +73,9 @@ extension FTPConnection {
     /// RFC 2389 §3: features, one per line, each preceded by a space.
     func handleFEAT() {
         let facts = FTPFact.allCases.map { $0.name + (selectedFacts.contains($0) ? "*" : "") + ";" }.joined()
-        reply(.systemStatus, lines: ["Features:", "EPRT", "EPSV", "MDTM", "MLST \(facts)", "PASV", "REST STREAM",
-                                     "SIZE", "TVFS", "UTF8", "End"])
+        var features = ["EPRT", "EPSV", "MDTM", "MLST \(facts)", "PASV", "REST STREAM", "SIZE", "TVFS", "UTF8"]
+        if context.settings.tls != nil { features += ["AUTH TLS", "PBSZ", "PROT"] }
+        reply(.systemStatus, lines: ["Features:"] + features.sorted() + ["End"])
     }
 
     func handleOPTS(_ argument: String) {

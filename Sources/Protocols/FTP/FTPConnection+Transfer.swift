@@ -66,50 +66,49 @@ extension FTPConnection {
         return nil
     }
 
-    /// Sends bytes on the data connection while watching the control connection.
-    func sendData(_ bytes: UnsafeRawBufferPointer, over data: Socket, progress: UInt64) throws(FTPTransferFailure) {
+    /// Sends bytes on the data connection while watching the control connection for ABOR.
+    func sendData(_ bytes: UnsafeRawBufferPointer, over data: any ByteStream, progress: UInt64) throws(FTPTransferFailure) {
         var offset = 0
         while offset < bytes.count {
-            let events: [Int16]
+            if let failure = checkControlDuringTransfer(bytes: progress + UInt64(offset)) { throw failure }
+            let written: Int
             do {
-                events = try Socket.poll([(data, Socket.writableEvents), (control.socket, Socket.readableEvents)],
-                                         timeout: context.settings.dataTimeout)
+                written = try data.writeAvailable(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
             } catch {
                 throw .dataConnection("\(error)")
             }
-            if events.allSatisfy({ $0 == 0 }) { throw .timedOut }
-            if events[1] != 0, let failure = checkControlDuringTransfer(bytes: progress + UInt64(offset)) { throw failure }
-            if events[0] & Int16(POLLERR | POLLHUP) != 0 { throw .dataConnection("closed by the client") }
-            if events[0] & Socket.writableEvents != 0 {
-                do {
-                    offset += try data.sendAvailable(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
-                } catch {
-                    throw .dataConnection("\(error)")
-                }
-            }
+            offset += written
+            if written == 0 { try waitForData(data) }
         }
     }
 
-    /// Receives bytes from the data connection while watching the control connection; 0 = end of data.
-    func receiveData(into buffer: UnsafeMutableRawBufferPointer, from data: Socket, progress: UInt64) throws(FTPTransferFailure) -> Int {
+    /// Receives bytes from the data connection while watching the control connection; 0 = the data
+    /// ended cleanly (plain: FIN; TLS: close_notify — a TLS connection cut without it is an error).
+    func receiveData(into buffer: UnsafeMutableRawBufferPointer, from data: any ByteStream, progress: UInt64) throws(FTPTransferFailure) -> Int {
         while true {
-            let events: [Int16]
+            if let failure = checkControlDuringTransfer(bytes: progress) { throw failure }
+            let read: Int?
             do {
-                events = try Socket.poll([(data, Socket.readableEvents), (control.socket, Socket.readableEvents)],
-                                         timeout: context.settings.dataTimeout)
+                read = try data.readAvailable(into: buffer)
             } catch {
                 throw .dataConnection("\(error)")
             }
-            if events.allSatisfy({ $0 == 0 }) { throw .timedOut }
-            if events[1] != 0, let failure = checkControlDuringTransfer(bytes: progress) { throw failure }
-            if events[0] != 0 {
-                do {
-                    return try data.readAvailable(into: buffer)
-                } catch {
-                    throw .dataConnection("\(error)")
-                }
-            }
+            if let read { return read }
+            try waitForData(data)
         }
+    }
+
+    /// Waits until the data stream can progress or the control connection has something to say.
+    private func waitForData(_ data: any ByteStream) throws(FTPTransferFailure) {
+        if control.hasBufferedLine || control.stream.hasBufferedInput { return }
+        let events: [Int16]
+        do {
+            events = try Socket.poll([(data.socket, data.wantedEvents), (control.socket, Socket.readableEvents)],
+                                     timeout: context.settings.dataTimeout)
+        } catch {
+            throw .dataConnection("\(error)")
+        }
+        if events.allSatisfy({ $0 == 0 }) { throw .timedOut }
     }
 
     /// How long to watch the control connection after an upload's data ended before publishing it.
@@ -122,7 +121,7 @@ extension FTPConnection {
     func confirmClientAwaitsReply(progress: UInt64) throws(FTPTransferFailure) {
         let readable: Bool
         do {
-            readable = try control.socket.waitReadable(timeout: Self.killedClientGrace)
+            readable = try control.stream.waitReadable(timeout: Self.killedClientGrace)
         } catch {
             throw .controlClosed
         }
@@ -136,11 +135,16 @@ extension FTPConnection {
     /// reply otherwise. `body` returns the bytes moved and reports progress through `moved`.
     func runTransfer(_ direction: TransferRecord.Direction, path: VirtualPath, announcement: String,
                      completion: String = "Transfer complete.", logged: Bool = true,
-                     body: (Socket, inout UInt64) throws(FTPTransferFailure) -> Void) {
+                     body: (any ByteStream, inout UInt64) throws(FTPTransferFailure) -> Void) {
+        if context.settings.tls?.policy == .required && dataProtection == .clear {
+            closeDataEndpoint()
+            reply(.dataProtectionLevelNotAccepted, "Data connections must be encrypted: use PBSZ 0 and PROT P.")
+            return
+        }
         reply(.fileStatusOkay, announcement)
-        let data: Socket
+        let connection: Socket
         do throws(FTPDataConnectionError) {
-            data = try openDataConnection()
+            connection = try openDataConnection()
         } catch {
             switch error {
             case .noEndpoint:
@@ -151,6 +155,7 @@ extension FTPConnection {
             }
             return
         }
+        guard let data = protectDataConnection(connection, path: path) else { return }
         let started = Date()
         var moved: UInt64 = 0
         var failure: FTPTransferFailure?
@@ -159,7 +164,11 @@ extension FTPConnection {
         } catch {
             failure = error
         }
-        data.close()
+        if failure == nil && direction == .download {
+            data.finish(timeout: context.settings.dataTimeout)  // TLS: close_notify marks a complete file
+        } else {
+            data.close()
+        }
         let duration = Date().timeIntervalSince(started)
         if logged, let session {
             let record = TransferRecord(protocolName: "ftp", user: session.user.name, remoteHost: clientAddress.host,
@@ -188,6 +197,36 @@ extension FTPConnection {
             logger.error("storage failed during transfer", metadata: ["path": "\(path)", "error": "\(error)"])
             reply(code, text)
         }
+    }
+
+    /// Wraps a data connection as PROT asks: TLS under PROT P (no session tickets; the session-reuse
+    /// policy checked), plain otherwise. Answers and returns nil when the connection is refused.
+    private func protectDataConnection(_ connection: Socket, path: VirtualPath) -> (any ByteStream)? {
+        guard dataProtection == .private else { return PlainStream(socket: connection) }
+        guard let tlsContext = context.settings.tls?.context else {
+            connection.close()
+            reply(.tlsNegotiationFailed, "TLS is not available.")
+            return nil
+        }
+        let stream: TLSStream
+        do {
+            stream = try TLSStream(accepting: connection, context: tlsContext, isDataConnection: true,
+                                   timeout: context.settings.dataTimeout)
+        } catch {
+            logger.warning("data connection TLS handshake failed", metadata: ["error": "\(error)"])
+            connection.close()
+            reply(.tlsNegotiationFailed, "TLS negotiation on the data connection failed.")
+            return nil
+        }
+        logger.debug("data connection protected", metadata: ["tls": "\(stream.protocolVersion)", "cipher": "\(stream.cipher)",
+                                                          "resumed": "\(stream.sessionReused)", "path": "\(path)"])
+        if context.settings.tls?.sessionReuse == .required && !stream.sessionReused {
+            logger.warning("refused a data connection that did not resume the control connection's TLS session")
+            stream.close()
+            reply(.tlsNegotiationFailed, "TLS session of the data connection was not resumed from the control connection.")
+            return nil
+        }
+        return stream
     }
 
     // MARK: Downloads

@@ -18,6 +18,12 @@ public final class FTPConnection {
         case binary
     }
 
+    /// RFC 4217 PROT: clear or private (TLS) data connections.
+    enum DataProtection {
+        case clear
+        case `private`
+    }
+
     /// Where the next data connection comes from (PASV/EPSV listen, PORT/EPRT connect).
     enum DataEndpoint {
         case none
@@ -40,22 +46,29 @@ public final class FTPConnection {
     /// After `EPSV ALL` only EPSV may set up data connections (RFC 2428 §4).
     var extendedPassiveOnly = false
     var selectedFacts = FTPFact.defaultSelection
+    var dataProtection = DataProtection.clear
+    /// PBSZ was sent after AUTH (RFC 4217 §8: it must precede PROT).
+    var protectionBufferSizeSet = false
+    /// An implicit-TLS listener's connection: TLS from the first byte, PROT P implied.
+    let implicitTLS: Bool
     var isClosing = false
     /// Lines that arrived during a transfer and wait their turn.
     var queuedLines: [FTPControlInput] = []
 
     /// Takes ownership of an accepted control socket.
-    public init?(socket: Socket, context: FTPServerContext) {
+    public init?(socket: Socket, context: FTPServerContext, implicitTLS: Bool = false) {
+        self.implicitTLS = implicitTLS
         guard let remote = socket.remoteAddress, let local = socket.localAddress else { return nil }
         self.context = context
         self.clientAddress = remote
         self.localAddress = local
-        self.control = FTPControlChannel(socket: socket, writeTimeout: context.settings.dataTimeout)
+        self.control = FTPControlChannel(stream: PlainStream(socket: socket), writeTimeout: context.settings.dataTimeout)
         var logger = context.logger
         logger[metadataKey: "client"] = "\(remote)"
         self.logger = logger
         // RFC 959 ABOR arrives as urgent data: keep it in the normal stream so it is read as a line.
         try? socket.setOption(SOL_SOCKET, SO_OOBINLINE, 1)
+        try? socket.setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1)
     }
 
     var session: Session? {
@@ -80,6 +93,17 @@ public final class FTPConnection {
             control.socket.close()
             context.observer?.connectionClosed(protocolName: "ftp")
             logger.info("ftp connection closed", metadata: ["user": "\(userName)"])
+        }
+        if implicitTLS {
+            guard let tls = context.settings.tls else { return }
+            do {
+                try control.upgrade(context: tls.context, timeout: context.settings.dataTimeout)
+            } catch {
+                logger.info("implicit TLS handshake failed", metadata: ["error": "\(error)"])
+                return
+            }
+            dataProtection = .private
+            protectionBufferSizeSet = true
         }
         reply(.serviceReady, context.settings.banner)
         while !isClosing {

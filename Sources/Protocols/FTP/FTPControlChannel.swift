@@ -26,7 +26,10 @@ final class FTPControlChannel {
         static let dont: UInt8 = 0xFE
     }
 
-    let socket: Socket
+    /// The connection: plain until AUTH TLS (or TLS from the first byte on an implicit-TLS listener).
+    private(set) var stream: any ByteStream
+    var socket: Socket { stream.socket }
+    var isProtected: Bool { stream is TLSStream }
     let writeTimeout: TimeInterval
     private var pending: [UInt8] = []
     private var readBuffer = [UInt8](repeating: 0, count: 4096)
@@ -35,9 +38,18 @@ final class FTPControlChannel {
     private var telnetSkip = 0
     private var closedByPeer = false
 
-    init(socket: Socket, writeTimeout: TimeInterval) {
-        self.socket = socket
+    init(stream: any ByteStream, writeTimeout: TimeInterval) {
+        self.stream = stream
         self.writeTimeout = writeTimeout
+    }
+
+    /// Switches to TLS after `234` (RFC 4217 §4). Anything the client sent after AUTH in clear text
+    /// is discarded: a command injected before the handshake must never run with TLS authority.
+    func upgrade(context: TLSContext, timeout: TimeInterval) throws(SocketError) {
+        pending = []
+        currentLineLength = 0
+        discardingLongLine = false
+        stream = try TLSStream(accepting: stream.socket, context: context, isDataConnection: false, timeout: timeout)
     }
 
     /// Waits up to `timeout` for the next complete line.
@@ -46,7 +58,7 @@ final class FTPControlChannel {
             if let input = takeLine() { return input }
             if closedByPeer { return .closed }
             do {
-                guard try socket.waitReadable(timeout: timeout) else { return .timedOut }
+                guard try stream.waitReadable(timeout: timeout) else { return .timedOut }
                 if try !fill() { return .closed }
             } catch {
                 return .closed
@@ -60,7 +72,7 @@ final class FTPControlChannel {
         if let input = takeLine() { return input }
         guard !closedByPeer else { return .closed }
         do {
-            guard try socket.waitReadable(timeout: 0) else { return nil }
+            guard try stream.waitReadable(timeout: 0) else { return nil }
             if try !fill() { return .closed }
         } catch {
             return .closed
@@ -71,8 +83,10 @@ final class FTPControlChannel {
     /// True when complete lines are already buffered (a pipelining client).
     var hasBufferedLine: Bool { pending.contains(UInt8(ascii: "\n")) }
 
+    /// Reads what has arrived; false when the client has gone.
     private func fill() throws -> Bool {
-        let count = try readBuffer.withUnsafeMutableBytes { raw throws(SocketError) in try socket.readAvailable(into: raw) }
+        let read = try readBuffer.withUnsafeMutableBytes { raw throws(SocketError) in try stream.readAvailable(into: raw) }
+        guard let count = read else { return true }  // nothing yet (a partial TLS record)
         if count == 0 {
             closedByPeer = true
             return !pending.isEmpty
@@ -141,7 +155,7 @@ final class FTPControlChannel {
     @discardableResult
     func send(_ reply: FTPReply) -> Bool {
         do {
-            try socket.writeAll(Array(reply.wireText.utf8), timeout: writeTimeout)
+            try stream.writeAll(Array(reply.wireText.utf8), timeout: writeTimeout)
             return true
         } catch {
             return false

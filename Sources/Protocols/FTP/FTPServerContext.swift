@@ -2,6 +2,24 @@ import Auth
 import Foundation
 import Logging
 
+/// FTPS settings (RFC 4217) from `[tls]` and `[ftp] tls`, `tls_session_reuse`.
+public struct FTPTLSSettings: Sendable {
+    public enum Policy: Sendable { case optional, required }
+    /// `required`: a PROT P data connection must resume the control connection's TLS session (522
+    /// otherwise); `allowed` and `off` accept either.
+    public enum SessionReuse: Sendable { case off, allowed, required }
+
+    public var context: TLSContext
+    public var policy: Policy
+    public var sessionReuse: SessionReuse
+
+    public init(context: TLSContext, policy: Policy, sessionReuse: SessionReuse) {
+        self.context = context
+        self.policy = policy
+        self.sessionReuse = sessionReuse
+    }
+}
+
 /// FTP settings from `[ftp]` and `[limits]` that the protocol code needs.
 public struct FTPSettings: Sendable {
     /// Ports for passive data connections; nil = any free port.
@@ -16,9 +34,13 @@ public struct FTPSettings: Sendable {
     public var dataTimeout: TimeInterval
     /// Text after "220 " in the greeting.
     public var banner: String
+    /// FTPS; nil = `tls = "off"` (AUTH answers 502).
+    public var tls: FTPTLSSettings?
 
     public init(passivePorts: ClosedRange<UInt16>?, masqueradeAddress: SocketAddress?, activeModeEnabled: Bool,
-                idleTimeout: TimeInterval, dataTimeout: TimeInterval = 30, banner: String = "Ferry FTP server ready.") {
+                idleTimeout: TimeInterval, dataTimeout: TimeInterval = 30, banner: String = "Ferry FTP server ready.",
+                tls: FTPTLSSettings? = nil) {
+        self.tls = tls
         self.passivePorts = passivePorts
         self.masqueradeAddress = masqueradeAddress
         self.activeModeEnabled = activeModeEnabled

@@ -8,12 +8,15 @@ public enum SocketError: Error, Sendable, Equatable, CustomStringConvertible {
     case system(call: String, code: Int32)
     case timedOut
     case closed
+    /// A TLS failure (handshake, a broken record, a close without close_notify); the detail is OpenSSL's.
+    case tls(String)
 
     public var description: String {
         switch self {
         case .system(let call, let code): "\(call): \(String(cString: strerror(code)))"
         case .timedOut: "timed out"
         case .closed: "connection closed"
+        case .tls(let detail): "TLS: \(detail)"
         }
     }
 }
