@@ -216,6 +216,43 @@ import Testing
     }
 }
 
+@Suite struct TLSConfigTests {
+    static func temporaryDirectory() -> String {
+        let path = NSTemporaryDirectory() + "ferry-tls-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static func config(certificate: String, key: String, extra: String = "") -> String {
+        "[ftp]\nlisten = \"127.0.0.1:2121\"\ntls = \"required\"\n\(extra)\n[tls]\ncertificate = \"\(certificate)\"\nprivate_key = \"\(key)\"\n"
+            + ConfigLoaderTests.storage + ConfigLoaderTests.user()
+    }
+
+    @Test func aGeneratedPairLoadsAndAMismatchedKeyIsAnError() throws {
+        let directory = Self.temporaryDirectory()
+        try TLSContext.generateSelfSigned(certificate: directory + "/a.crt", privateKey: directory + "/a.key")
+        try TLSContext.generateSelfSigned(certificate: directory + "/b.crt", privateKey: directory + "/b.key")
+        let good = try ConfigLoader(environment: [:]).load(text: Self.config(certificate: directory + "/a.crt", key: directory + "/a.key",
+                                                                              extra: "implicit_tls_listen = \"127.0.0.1:990\""))
+        #expect(good.ftp?.tls == .required)
+        #expect(good.ftp?.implicitTLSListen?.port == 990)
+        let keyMode = try FileManager.default.attributesOfItem(atPath: directory + "/a.key")[.posixPermissions] as? Int
+        #expect(keyMode == 0o600)
+        let mismatched = ConfigLoaderTests.issues(Self.config(certificate: directory + "/a.crt", key: directory + "/b.key"))
+        #expect(mismatched.contains { $0.hasPrefix("tls.private_key:") && $0.contains("does not match") }, "got \(mismatched)")
+        try "not a certificate".write(toFile: directory + "/garbage.crt", atomically: true, encoding: .utf8)
+        let garbage = ConfigLoaderTests.issues(Self.config(certificate: directory + "/garbage.crt", key: directory + "/a.key"))
+        #expect(garbage.contains { $0.hasPrefix("tls.private_key: cannot load the certificate chain") }, "got \(garbage)")
+        let missing = ConfigLoaderTests.issues(Self.config(certificate: directory + "/a.crt", key: directory + "/none.key"))
+        #expect(missing.contains { $0.hasPrefix("tls.private_key: cannot read the file") }, "got \(missing)")
+        let badCiphers = ConfigLoaderTests.issues(Self.config(certificate: directory + "/a.crt", key: directory + "/a.key")
+            .replacingOccurrences(of: "[tls]\n", with: "[tls]\nciphers = \"NOT-A-CIPHER\"\n"))
+        #expect(badCiphers.contains { $0.contains("invalid cipher list") }, "got \(badCiphers)")
+        #expect(ConfigLoaderTests.issues("[ftp]\nimplicit_tls_listen = \"127.0.0.1:990\"\n" + ConfigLoaderTests.storage + ConfigLoaderTests.user())
+            .contains { $0.hasPrefix("ftp.implicit_tls_listen: needs a [tls] section") })
+    }
+}
+
 @Suite struct TransferLogTests {
     @Test func xferlogLine() {
         let record = TransferRecord(protocolName: "ftp", user: "alice", remoteHost: "127.0.0.1", path: "/dir/my file.txt",

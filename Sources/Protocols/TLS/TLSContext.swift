@@ -40,7 +40,12 @@ public final class TLSContext: @unchecked Sendable {
             throw .drain("cannot load the certificate chain \(certificate)")
         }
         guard SSL_CTX_use_PrivateKey_file(context, privateKey, SSL_FILETYPE_PEM) == 1 else {
-            throw .drain("cannot load the private key \(privateKey)")
+            let error = TLSError.drain("cannot load the private key \(privateKey)")
+            if error.detail.contains("key values mismatch") {
+                throw TLSError(operation: "the private key \(privateKey) does not match the certificate \(certificate)",
+                               detail: error.detail)
+            }
+            throw error
         }
         guard SSL_CTX_check_private_key(context) == 1 else {
             throw .drain("the private key \(privateKey) does not match the certificate \(certificate)")
