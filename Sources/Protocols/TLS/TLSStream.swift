@@ -28,12 +28,7 @@ public final class TLSStream: ByteStream {
             ERR_clear_error()
             let rc = SSL_accept(ssl)
             if rc == 1 { break }
-            let error = SSL_get_error(ssl, rc)
-            switch error {
-            case SSL_ERROR_WANT_READ: want = Int16(POLLIN)
-            case SSL_ERROR_WANT_WRITE: want = Int16(POLLOUT)
-            default: throw .tls(TLSError.drain("handshake").description)
-            }
+            guard noteWouldBlock(SSL_get_error(ssl, rc)) else { throw .tls(TLSError.drain("handshake").description) }
             let remaining = deadline.timeIntervalSinceNow
             guard remaining > 0, try socket.poll(want, timeout: remaining) else { throw .timedOut }
         }
@@ -56,19 +51,11 @@ public final class TLSStream: ByteStream {
         ERR_clear_error()
         let n = SSL_read(ssl, buffer.baseAddress, Int32(min(buffer.count, Int(Int32.max))))
         if n > 0 { return Int(n) }
-        switch SSL_get_error(ssl, n) {
-        case SSL_ERROR_WANT_READ:
-            want = Int16(POLLIN)
-            return nil
-        case SSL_ERROR_WANT_WRITE:
-            want = Int16(POLLOUT)
-            return nil
-        case SSL_ERROR_ZERO_RETURN:
-            return 0  // close_notify: a clean end
-        default:
-            // Includes a TCP close without close_notify: the stream may be truncated.
-            throw .tls(TLSError.drain("read").description)
-        }
+        let error = SSL_get_error(ssl, n)
+        if noteWouldBlock(error) { return nil }
+        if error == SSL_ERROR_ZERO_RETURN { return 0 }  // close_notify: a clean end
+        // Includes a TCP close without close_notify: the stream may be truncated.
+        throw .tls(TLSError.drain("read").description)
     }
 
     public func writeAvailable(_ bytes: UnsafeRawBufferPointer) throws(SocketError) -> Int {
@@ -76,16 +63,18 @@ public final class TLSStream: ByteStream {
         ERR_clear_error()
         let n = SSL_write(ssl, bytes.baseAddress, Int32(min(bytes.count, Int(Int32.max))))
         if n > 0 { return Int(n) }
-        switch SSL_get_error(ssl, n) {
-        case SSL_ERROR_WANT_READ:
-            want = Int16(POLLIN)
-            return 0
-        case SSL_ERROR_WANT_WRITE:
-            want = Int16(POLLOUT)
-            return 0
-        default:
-            throw .tls(TLSError.drain("write").description)
+        if noteWouldBlock(SSL_get_error(ssl, n)) { return 0 }
+        throw .tls(TLSError.drain("write").description)
+    }
+
+    /// Records which socket event a would-block operation waits for; false for real errors.
+    private func noteWouldBlock(_ error: Int32) -> Bool {
+        switch error {
+        case SSL_ERROR_WANT_READ: want = Int16(POLLIN)
+        case SSL_ERROR_WANT_WRITE: want = Int16(POLLOUT)
+        default: return false
         }
+        return true
     }
 
     /// Sends close_notify (waiting up to `timeout` for it to leave), then closes the socket.
