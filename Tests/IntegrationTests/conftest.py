@@ -14,6 +14,11 @@ Fixtures
                    ro and nodel see the same tree); `make_area(home)` for other homes.
 - `ftp_login`      `ftp_login(user)` returns a logged-in `ftplib.FTP`, closed after the test.
 - `ferry_module_factory`  like `ferry_factory`, for servers shared by one module's tests.
+- `tls_cert`       a self-signed certificate and key for FTPS servers (`TLSFiles`; `tls_toml(...)` writes
+                   the `[tls]` table, `ServerOptions.ftp_toml` adds `[ftp] tls = ...` and friends,
+                   `implicit_tls=True` adds an implicit-TLS listener on `server.implicit_port`).
+- `server.ftps()`  a logged-in `ftplib.FTP_TLS` with PROT P that resumes the control connection's TLS
+                   session on data connections (`reuse_session=False`: plain FTP_TLS, which does not).
 
 S3 (the S3 storage driver; `make test` runs SeaweedFS through scripts/with-s3 and exports
 S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION and FERRY_IT_BUCKET, a bucket that exists):
@@ -41,6 +46,7 @@ import random
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.parse
@@ -120,6 +126,26 @@ def write_file(path: Path, data: bytes, mtime: float | None = None) -> Path:
     if mtime is not None:
         os.utime(path, (mtime, mtime))
     return path
+
+
+def make_tree(src: Path) -> dict[str, bytes]:
+    """A tree to mirror: unicode names, spaces, odd characters, empty files and empty directories."""
+    files = {
+        "données/été.txt": "Ça fait plaisir, l'été.\n".encode(),
+        "données/sub/empty2.txt": b"",
+        "日本語.txt": "日本語のテキスト\n".encode() * 50,
+        "with space/file name with spaces.txt": b"spaces are fine\n",
+        "empty.txt": b"",
+        "odd #1 (copy) [x] + 50%.txt": b"odd characters\n",
+        "bin/random.bin": random_bytes(1024 * 1024 + 7),
+        "bin/small.bin": random_bytes(1),
+        "deep/a/b/c/d/leaf.txt": b"leaf\n",
+    }
+    for rel, data in files.items():
+        write_file(src / rel, data)
+    (src / "empty dir" / "nested" / "deeper").mkdir(parents=True)
+    (src / "données" / "vide").mkdir()
+    return files
 
 
 def wait_for(predicate, timeout=5.0, interval=0.05):
@@ -331,6 +357,62 @@ class RawFTP:
 
 
 # ---------------------------------------------------------------------------------------------
+# FTPS (RFC 4217): test certificates and TLS clients
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TLSFiles:
+    certificate: Path
+    private_key: Path
+
+
+def make_certificate(directory: Path, name: str = "server", common_name: str = "localhost") -> TLSFiles:
+    """A fresh self-signed P-256 certificate and its key (`<name>.cert.pem`, `<name>.key.pem`)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = TLSFiles(directory / f"{name}.cert.pem", directory / f"{name}.key.pem")
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+         "-subj", f"/CN={common_name}", "-keyout", files.private_key, "-out", files.certificate], check=True)
+    return files
+
+
+def tls_toml(files: TLSFiles, **settings) -> str:
+    """A `[tls]` table for `ServerOptions.extra_toml` (settings: min_version, ciphers, or overrides)."""
+    values = {"certificate": str(files.certificate), "private_key": str(files.private_key), **settings}
+    return "\n[tls]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items())
+
+
+def client_tls_context(maximum: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+    """A client context that accepts the self-signed test certificate."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if maximum is not None:
+        context.maximum_version = maximum
+    return context
+
+
+class SessionReusingFTP_TLS(ftplib.FTP_TLS):
+    """FTP_TLS whose PROT P data connections resume the control connection's TLS session, as FileZilla,
+    curl and lftp do (the standard FTP_TLS starts a new session on every data connection)."""
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
+
+
+# lftp settings for explicit FTPS with encrypted data connections (FerryServer.lftp(settings=...)).
+LFTP_FTPS = [
+    "set ftp:ssl-allow yes",
+    "set ftp:ssl-force true",
+    "set ftp:ssl-protect-data true",
+    "set ftp:ssl-protect-list true",
+    "set ssl:verify-certificate no",
+]
+
+
+# ---------------------------------------------------------------------------------------------
 # The server under test
 # ---------------------------------------------------------------------------------------------
 
@@ -403,19 +485,28 @@ class ServerOptions:
     # More `[[user]]` tables (after the standard users) and their passwords, e.g. users on S3.
     users_toml: str = ""
     passwords: dict[str, str] = field(default_factory=dict)
+    # More lines for the `[ftp]` table (e.g. `tls = "required"`); `[tls]` itself goes in extra_toml.
+    ftp_toml: str = ""
+    # Adds `[ftp] implicit_tls_listen` on a free port (`server.implicit_port`); needs a `[tls]` table.
+    implicit_tls: bool = False
 
 
-def render_config(root: Path, xferlog: Path, port: int, passive: tuple[int, int], opts: ServerOptions) -> str:
+def render_config(root: Path, xferlog: Path, port: int, passive: tuple[int, int], opts: ServerOptions,
+                  implicit_port: int = 0) -> str:
     users = USERS_TOML
     if opts.password_hash:
         users += HASHED_USER_TOML.format(hash=toml_str(opts.password_hash))
     users += FOLDERS_USER_TOML
     users += opts.users_toml
+    ftp = opts.ftp_toml.strip()
+    if implicit_port:
+        ftp += f"\nimplicit_tls_listen = {toml_str(f'{HOST}:{implicit_port}')}"
     return f"""# Written by Tests/IntegrationTests/conftest.py
 [ftp]
 listen = {toml_str(f"{HOST}:{port}")}
 passive_ports = {toml_str(f"{passive[0]}-{passive[1]}")}
 active_mode = {"true" if opts.active_mode else "false"}
+{ftp}
 
 [limits]
 max_connections = {opts.max_connections}
@@ -459,6 +550,7 @@ class FerryServer:
         self.log_path = base / "ferry.log"
         self.xferlog = base / "xferlog"
         self.port = 0
+        self.implicit_port = 0  # the implicit-TLS listener (ServerOptions.implicit_tls)
         self.passive = (0, 0)
         self.proc: subprocess.Popen | None = None
         self.stopped_by_us = False
@@ -477,8 +569,10 @@ class FerryServer:
         for attempt in range(3):
             self.port = free_port()
             self.passive = free_port_range()
+            self.implicit_port = free_port() if self.opts.implicit_tls else 0
             self.config_path.write_text(
-                render_config(self.root, self.xferlog, self.port, self.passive, self.opts), encoding="utf-8")
+                render_config(self.root, self.xferlog, self.port, self.passive, self.opts, self.implicit_port),
+                encoding="utf-8")
             with open(self.log_path, "ab") as log:
                 log.write(f"=== test harness: starting {self.name} on port {self.port} "
                           f"(attempt {attempt + 1})\n".encode())
@@ -597,6 +691,24 @@ class FerryServer:
         f.login(user, self.passwords[user] if password is None else password)
         return f
 
+    def ftps(self, user: str = "rw", password: str | None = None, timeout: float = 30, reuse_session: bool = True,
+             prot_p: bool = True, context: ssl.SSLContext | None = None,
+             cls: type[ftplib.FTP_TLS] | None = None) -> ftplib.FTP_TLS:
+        """A logged-in explicit-FTPS session (AUTH TLS, then PBSZ 0 + PROT P unless `prot_p=False`).
+        `reuse_session=False` gives the standard FTP_TLS, whose data connections do NOT resume the
+        control connection's TLS session; `cls` another FTP_TLS subclass."""
+        cls = cls or (SessionReusingFTP_TLS if reuse_session else ftplib.FTP_TLS)
+        f = cls(context=context or client_tls_context(), encoding="utf-8")
+        f.connect(HOST, self.port, timeout=timeout)
+        try:
+            f.login(user, self.passwords[user] if password is None else password)  # AUTH TLS first
+            if prot_p:
+                f.prot_p()
+        except BaseException:
+            f.close()
+            raise
+        return f
+
     def raw(self, timeout: float = 30, source: str | None = None) -> RawFTP:
         return RawFTP(self.port, timeout=timeout, source=source)
 
@@ -613,9 +725,11 @@ class FerryServer:
             ["curl", "-sS", "--max-time", str(TIMEOUT - 5), "-u", f"{user}:{self.passwords[user]}", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=TIMEOUT)
 
-    def lftp(self, commands: str, user: str = "rw", home: Path | None = None):
-        """Runs lftp non-interactively: settings, open, then `commands` (stops at the first error)."""
-        settings = [
+    def lftp(self, commands: str, user: str = "rw", home: Path | None = None, settings: list[str] = (),
+             timeout: float = TIMEOUT):
+        """Runs lftp non-interactively: settings, open, then `commands` (stops at the first error).
+        `settings` come after the defaults (plain FTP), e.g. LFTP_FTPS for explicit FTPS."""
+        defaults = [
             "set cmd:fail-exit yes",
             "set ftp:passive-mode on",
             "set ftp:ssl-allow no",
@@ -628,12 +742,12 @@ class FerryServer:
             "set net:persist-retries 0",
             "set xfer:clobber on",
         ]
-        script = "; ".join(settings + [f"open -u {user},{self.passwords[user]} -p {self.port} {HOST}", commands])
+        script = "; ".join(defaults + list(settings) + [f"open -u {user},{self.passwords[user]} -p {self.port} {HOST}", commands])
         env = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
         if home is not None:  # keep the user's ~/.lftp out of the test
             home.mkdir(parents=True, exist_ok=True)
             env["HOME"] = str(home)
-        return run(["lftp", "-c", script], env=env)
+        return run(["lftp", "-c", script], env=env, timeout=timeout)
 
 
 def tail(text: str, lines: int) -> str:
@@ -653,6 +767,12 @@ def ferry_bin() -> Path:
     if not path.is_file() or not os.access(path, os.X_OK):
         pytest.fail(f"ferry binary not found at {path} (build it, or set FERRY_BIN)", pytrace=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory) -> TLSFiles:
+    """A self-signed certificate and key for FTPS test servers (CN=localhost, valid 2 days)."""
+    return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
 @dataclass
@@ -752,15 +872,20 @@ class Area:
 _area_counter = itertools.count(1)
 
 
+def new_area(server: FerryServer, label: str, home: str = "rw") -> Area:
+    """A fresh directory named after `label` below `home`'s root on `server`, created on disk."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", label).strip("-")[:50]
+    name = f"t-{name}-{next(_area_counter)}"
+    path = server.home(home) / name
+    path.mkdir(parents=True)
+    return Area(vpath=f"/{name}", path=path, server=server)
+
+
 @pytest.fixture
 def make_area(ferry, request):
     """`make_area(home="rw")`: a fresh directory below that home's root, created on disk."""
     def make(home: str = "rw") -> Area:
-        name = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name).strip("-")[:50]
-        name = f"t-{name}-{next(_area_counter)}"
-        path = ferry.home(home) / name
-        path.mkdir(parents=True)
-        return Area(vpath=f"/{name}", path=path, server=ferry)
+        return new_area(ferry, request.node.name, home)
     return make
 
 

@@ -1,25 +1,6 @@
 """lftp as the client: mirror a tree up and back down, byte for byte; everyday file operations."""
 
-from conftest import random_bytes, sha256, tree_snapshot, write_file
-
-
-def make_tree(src):
-    files = {
-        "données/été.txt": "Ça fait plaisir, l'été.\n".encode(),
-        "données/sub/empty2.txt": b"",
-        "日本語.txt": "日本語のテキスト\n".encode() * 50,
-        "with space/file name with spaces.txt": b"spaces are fine\n",
-        "empty.txt": b"",
-        "odd #1 (copy) [x] + 50%.txt": b"odd characters\n",
-        "bin/random.bin": random_bytes(1024 * 1024 + 7),
-        "bin/small.bin": random_bytes(1),
-        "deep/a/b/c/d/leaf.txt": b"leaf\n",
-    }
-    for rel, data in files.items():
-        write_file(src / rel, data)
-    (src / "empty dir" / "nested" / "deeper").mkdir(parents=True)
-    (src / "données" / "vide").mkdir()
-    return files
+from conftest import make_tree, random_bytes, sha256, tree_snapshot, write_file
 
 
 def test_mirror_up_and_back(ferry, area, tmp_path):

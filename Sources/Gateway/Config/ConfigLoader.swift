@@ -128,7 +128,9 @@ struct ConfigLoader {
                     tlsWarnings.append("\(table.keyPath("certificate")): the certificate \(certificate) has expired")
                 }
             } catch {
-                table.issues.add(table.keyPath("private_key"), error.description)
+                // Name the file that is wrong: the certificate when it did not load, else the key.
+                let key = error.operation.hasPrefix("cannot load the certificate") ? "certificate" : "private_key"
+                table.issues.add(table.keyPath(key), error.description)
             }
         }
         return FerryConfig.TLS(certificate: certificate, privateKey: privateKey, minVersion: minVersion, ciphers: ciphers)

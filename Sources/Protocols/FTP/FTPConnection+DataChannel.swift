@@ -145,9 +145,11 @@ extension FTPConnection {
             while true {
                 let remaining = deadline.timeIntervalSinceNow
                 guard remaining > 0 else { throw .failed("no data connection within \(Int(context.settings.dataTimeout)) s") }
+                // A transfer that has not started does not hold up a stop of the gateway.
+                if context.shutdown.isRequested { throw .failed("the server is shutting down") }
                 let accepted: Socket?
                 do {
-                    accepted = try listener.accept(timeout: remaining)
+                    accepted = try listener.accept(timeout: min(remaining, 1))
                 } catch {
                     throw .failed("accept: \(error)")
                 }

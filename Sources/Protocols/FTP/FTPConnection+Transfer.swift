@@ -164,8 +164,9 @@ extension FTPConnection {
         } catch {
             failure = error
         }
-        if failure == nil && direction == .download {
-            data.finish(timeout: context.settings.dataTimeout)  // TLS: close_notify marks a complete file
+        if failure == nil {
+            // TLS: our close_notify marks a complete download, and answers the client's after an upload.
+            data.finish(timeout: context.settings.dataTimeout)
         } else {
             data.close()
         }
