@@ -448,6 +448,19 @@ def test_s_client_session_resumption(ftps_server, tmp_path, version):
     assert f"Reused, {name}" in second, second
 
 
+@pytest.mark.parametrize("cipher, accepted", [
+    ("ECDHE-ECDSA-AES128-GCM-SHA256", True),    # forward secrecy + AEAD: in the default list
+    ("ECDHE-ECDSA-AES128-SHA", False),          # CBC: not in the default list
+    ("AES128-GCM-SHA256", False),               # no forward secrecy
+])
+def test_default_tls12_cipher_list_is_modern(ftps_server, cipher, accepted):
+    r = run(["openssl", "s_client", "-starttls", "ftp", "-connect", f"{HOST}:{ftps_server.port}", "-tls1_2",
+             "-cipher", cipher, "-ign_eof"], input="QUIT\r\n", timeout=30)
+    out = r.stdout + r.stderr
+    negotiated = f"Cipher is {cipher}" in out or f"Cipher    : {cipher}" in out
+    assert negotiated == accepted, out
+
+
 # ---------------------------------------------------------------------------------------------
 # RFC 4217 commands; tls = required; tls = off
 # ---------------------------------------------------------------------------------------------

@@ -32,6 +32,13 @@ public final class TLSContext: @unchecked Sendable {
 
     public enum MinimumVersion: String, Sendable { case tls12 = "1.2", tls13 = "1.3" }
 
+    /// TLS 1.2 suites when `[tls] ciphers` is not set: forward secrecy and AEAD only (Mozilla's
+    /// "intermediate" list), which FileZilla (GnuTLS), WinSCP, curl and lftp all speak. TLS 1.3 suites
+    /// are OpenSSL's defaults, all of them modern.
+    public static let defaultCiphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+        + "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+        + "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384"
+
     public init(certificate: String, privateKey: String, minimumVersion: MinimumVersion = .tls12,
                 ciphers: String? = nil) throws(TLSError) {
         guard let context = SSL_CTX_new(TLS_server_method()) else { throw .drain("SSL_CTX_new") }
@@ -55,8 +62,9 @@ public final class TLSContext: @unchecked Sendable {
         guard ferry_ssl_ctx_configure(context, version, idContext, UInt32(idContext.count)) == 1 else {
             throw .drain("configuring the TLS context")
         }
-        if let ciphers, SSL_CTX_set_cipher_list(context, ciphers) != 1 {
-            throw .drain("invalid cipher list \(ciphers.debugDescription)")
+        let cipherList = ciphers ?? Self.defaultCiphers
+        if SSL_CTX_set_cipher_list(context, cipherList) != 1 {
+            throw .drain("invalid cipher list \(cipherList.debugDescription)")
         }
     }
 
