@@ -121,3 +121,16 @@ import Testing
         #expect(try reader.uint32() == 3 && reader.utf8String() == "posix-rename@openssh.com" && reader.utf8String() == "1")
     }
 }
+
+@Suite struct SFTPErrorMappingTests {
+    @Test func sessionErrorsBecomeTheStatusesClientsActOn() {
+        #expect(SFTPErrorMapping.status(for: .notFound("/x")).0 == .noSuchFile)
+        #expect(SFTPErrorMapping.status(for: .permissionDenied(.upload, "/x")).0 == .permissionDenied)
+        #expect(SFTPErrorMapping.status(for: .storage(.notFound(key: "k"))).0 == .noSuchFile)
+        #expect(SFTPErrorMapping.status(for: .storage(.unsupported(detail: "d"))).0 == .operationUnsupported)
+        #expect(SFTPErrorMapping.status(for: .invalidPath(.invalidUTF8)).0 == .badMessage)
+        // Storage details never reach the client.
+        let (_, message) = SFTPErrorMapping.status(for: .storage(.unavailable(detail: "GET b/k: HTTP 503 secret-detail")))
+        #expect(!message.contains("secret-detail"))
+    }
+}
