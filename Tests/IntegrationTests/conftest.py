@@ -256,6 +256,12 @@ def free_port() -> int:
     raise RuntimeError("no free port in 18000-18999")
 
 
+def release_ports(ports) -> None:
+    """Hands ports back once their server has stopped, so a long session does not run out of the
+    1,000-port range (each server takes ~22)."""
+    _allocated_ports.difference_update(ports)
+
+
 def free_port_range(count: int = PASSIVE_RANGE_SIZE) -> tuple[int, int]:
     """`count` consecutive free ports in 18000-18999."""
     lo, hi = PORT_RANGE
@@ -567,6 +573,8 @@ class FerryServer:
         self.prepare_storage()
         last_error = None
         for attempt in range(3):
+            if attempt:
+                self._release_ports()  # the previous attempt's ports (one was busy after all)
             self.port = free_port()
             self.passive = free_port_range()
             self.implicit_port = free_port() if self.opts.implicit_tls else 0
@@ -624,12 +632,21 @@ class FerryServer:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(10)
 
+    def _release_ports(self):
+        ports = [self.port, self.implicit_port, *range(self.passive[0], self.passive[1] + 1)]
+        release_ports([p for p in ports if p])
+
     def stop(self, grace: float = 15) -> str | None:
         """Stops with SIGTERM; returns a problem description (crash, no exit on SIGTERM) or None."""
         if self in LIVE_SERVERS:
             LIVE_SERVERS.remove(self)
         if self.proc is None:
             return None
+        problem = self._stop(grace)
+        self._release_ports()  # only once the process is gone
+        return problem
+
+    def _stop(self, grace: float) -> str | None:
         problem = None
         if self.proc.poll() is not None:
             if self.stopped_by_us:  # a test stopped it on purpose
