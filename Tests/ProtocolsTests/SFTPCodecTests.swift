@@ -1,3 +1,4 @@
+import Foundation
 @testable import Protocols
 import Testing
 
@@ -119,6 +120,25 @@ import Testing
         let version = SFTPReply.version(extensions: [("posix-rename@openssh.com", "1")]).encoded
         reader = SFTPReader(version, offset: 5)
         #expect(try reader.uint32() == 3 && reader.utf8String() == "posix-rename@openssh.com" && reader.utf8String() == "1")
+    }
+}
+
+@Suite struct SFTPAttributeTests {
+    @Test func attributesComeFromTheUsersAuthority() {
+        let stamp = Date(timeIntervalSince1970: 1_795_000_000)
+        let readOnlyFile = FileInfo(name: "r.txt", isDirectory: false, size: 12, modified: stamp,
+                                    permissions: FilePermissions(canRead: true, canWrite: false, canDelete: false))
+        let attributes = SFTPAttributes(readOnlyFile)
+        #expect(attributes.size == 12)
+        #expect(attributes.permissions == SFTPFileMode.regularFile | 0o444)
+        #expect(attributes.times?.modification == 1_795_000_000)
+        let writableDirectory = FileInfo(name: "d", isDirectory: true, size: 0, modified: stamp,
+                                         permissions: FilePermissions(canRead: true, canWrite: true, canDelete: true))
+        #expect(SFTPAttributes(writableDirectory).permissions == SFTPFileMode.directory | 0o755)
+        let entry = SFTPNameEntry(writableDirectory, now: stamp)
+        #expect(entry.longname.hasPrefix("drwxr-xr-x") && entry.longname.hasSuffix(" d"))
+        // The same long line FTP LIST sends.
+        #expect(entry.longname == FTPListingFormat.longLine(writableDirectory, now: stamp))
     }
 }
 
