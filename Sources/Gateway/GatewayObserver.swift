@@ -104,5 +104,4 @@ final class GatewayObserver: SessionObserver {
         return text
     }
 
-    var activeConnectionCount: Int { activeConnections.withLock { $0.values.reduce(0, +) } }
 }

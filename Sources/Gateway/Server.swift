@@ -20,7 +20,6 @@ final class Server: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private let shutdown = ShutdownSignal()
     private var listeners: [Socket] = []
-    private var acceptThreads: [Thread] = []
 
     enum StartupError: Error, CustomStringConvertible {
         case storage(name: String, reason: String)
@@ -144,7 +143,6 @@ final class Server: @unchecked Sendable {
         let thread = Thread { [self] in acceptLoop(socket, name: name, limited: limited, handler: handler) }
         thread.name = "accept-\(name)"
         thread.start()
-        acceptThreads.append(thread)
     }
 
     private func acceptLoop(_ listener: Socket, name: String, limited: Bool, handler: @escaping @Sendable (Socket) -> Void) {

@@ -104,7 +104,7 @@ public final class LocalDirectoryDriver: StorageDriver {
     }
 
     public func list(_ prefix: ObjectKey, delimiter: Character?, after: ListCursor?, limit: Int) throws(StorageError) -> ListPage {
-        let bucketDirectory = try bucketPath(prefix.bucket)
+        _ = try bucketPath(prefix.bucket)  // throws bucketNotFound for a missing bucket
         var builder = ListPageBuilder(prefix: prefix.key, delimiter: delimiter, cursor: after, limit: limit)
         // Split "a/b/na" into the directory "a/b/" and the name prefix "na".
         let directoryKey: String
@@ -131,7 +131,6 @@ public final class LocalDirectoryDriver: StorageDriver {
         }
         _ = try walk(directoryPath, keyPrefix: directoryKey, namePrefix: namePrefix, bucket: prefix.bucket,
                      recursive: delimiter == nil, cursor: after, builder: &builder)
-        _ = bucketDirectory
         return builder.page
     }
 

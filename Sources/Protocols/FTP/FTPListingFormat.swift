@@ -94,10 +94,9 @@ extension FTPConnection {
     /// Visits what a LIST-like argument names: a directory's entries (filtered by a pattern), or the
     /// one file it names.
     func forEachListed(_ path: VirtualPath, pattern: String?, session: Session, _ visit: (FileInfo) throws -> Bool) throws(SessionError) {
-        let request = pattern
         do {
             try session.listDirectory(path) { info in
-                guard request.map({ fnmatch($0, info.name, 0) == 0 }) ?? true else { return true }
+                guard pattern.map({ fnmatch($0, info.name, 0) == 0 }) ?? true else { return true }
                 return try visit(info)
             }
         } catch .notADirectory where pattern == nil {

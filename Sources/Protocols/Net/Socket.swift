@@ -157,14 +157,6 @@ public final class Socket: @unchecked Sendable {
         try poll(Int16(POLLIN), timeout: timeout)
     }
 
-    /// Waits until any of `sockets` is readable (or has hung up); returns the readiness of each.
-    public static func waitReadable(_ sockets: [Socket], timeout: TimeInterval?) throws(SocketError) -> [Bool] {
-        var entries = sockets.map { pollfd(fd: $0.descriptor, events: Int16(POLLIN), revents: 0) }
-        let milliseconds = timeout.map { Int32(min(max($0, 0) * 1000, Double(Int32.max))) } ?? -1
-        _ = try check("poll") { Glibc.poll(&entries, nfds_t(entries.count), milliseconds) }
-        return entries.map { $0.revents != 0 }
-    }
-
     /// Reads what is available (at least one byte, waiting up to `timeout`); 0 means the peer closed.
     public func read(into buffer: UnsafeMutableRawBufferPointer, timeout: TimeInterval?) throws(SocketError) -> Int {
         guard try waitReadable(timeout: timeout) else { throw .timedOut }

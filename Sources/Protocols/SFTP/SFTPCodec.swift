@@ -94,6 +94,12 @@ struct SFTPWriter {
 
     mutating func byte(_ value: UInt8) { bytes.append(value) }
 
+    /// The start of every reply but VERSION: packet type, then the request id it answers.
+    mutating func header(_ type: SFTPPacketType, id: UInt32) {
+        byte(type.rawValue)
+        uint32(id)
+    }
+
     mutating func uint32(_ value: UInt32) {
         bytes.append(contentsOf: [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)])
     }

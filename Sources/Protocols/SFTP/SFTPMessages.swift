@@ -103,22 +103,18 @@ enum SFTPReply: Sendable {
             writer.uint32(SFTPVersion.supported)
             for (name, data) in extensions { writer.string(name); writer.string(data) }
         case .status(let id, let code, let message):
-            writer.byte(SFTPPacketType.status.rawValue)
-            writer.uint32(id)
+            writer.header(.status, id: id)
             writer.uint32(code.rawValue)
             writer.string(message)
             writer.string("en")
         case .handle(let id, let handle):
-            writer.byte(SFTPPacketType.handle.rawValue)
-            writer.uint32(id)
+            writer.header(.handle, id: id)
             writer.string(handle)
         case .data(let id, let bytes):
-            writer.byte(SFTPPacketType.data.rawValue)
-            writer.uint32(id)
+            writer.header(.data, id: id)
             writer.string(bytes)
         case .name(let id, let entries):
-            writer.byte(SFTPPacketType.name.rawValue)
-            writer.uint32(id)
+            writer.header(.name, id: id)
             writer.uint32(UInt32(entries.count))
             for entry in entries {
                 writer.string(entry.filename)
@@ -126,12 +122,10 @@ enum SFTPReply: Sendable {
                 writer.attributes(entry.attributes)
             }
         case .attributes(let id, let attributes):
-            writer.byte(SFTPPacketType.attributes.rawValue)
-            writer.uint32(id)
+            writer.header(.attributes, id: id)
             writer.attributes(attributes)
         case .extendedReply(let id, let payload):
-            writer.byte(SFTPPacketType.extendedReply.rawValue)
-            writer.uint32(id)
+            writer.header(.extendedReply, id: id)
             writer.raw(payload)
         }
         return writer.framed()
