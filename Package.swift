@@ -31,7 +31,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Protocols", dependencies: [
-            "Auth", "Storage", "COpenSSL", "CShims",
+            "Auth", "Storage", "COpenSSL", "CLibSSH", "CShims",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Gateway", dependencies: [

@@ -7,6 +7,7 @@ public enum AuthError: Error, Sendable, Equatable {
     case unknownUser
     case wrongPassword
     case noPasswordConfigured
+    case keyNotAuthorized
     case banned
 }
 
@@ -52,5 +53,26 @@ public final class UserDirectory: Sendable {
             if failureDelay > 0 { Thread.sleep(forTimeInterval: failureDelay) }
         }
         return outcome
+    }
+
+    /// Whether `blob` (an SSH public key in wire form, RFC 4253 §6.6) is one of `name`'s configured
+    /// keys. Pure lookup: SSH clients offer several keys in turn before one fits, so a refused offer
+    /// is not a failed login by itself; the SSH layer records one failure for a connection whose
+    /// offers were all refused (`recordFailure`).
+    public func authorizedKey(name: String, blob: [UInt8], from address: String) -> Result<User, AuthError> {
+        if defender.isBanned(address) { return .failure(.banned) }
+        guard let user = users[name] else { return .failure(.unknownUser) }
+        return user.sshKeys.contains(where: { $0.blob == blob }) ? .success(user) : .failure(.keyNotAuthorized)
+    }
+
+    /// Records a failed login that was not a password check (refused keys), delayed like one.
+    public func recordFailure(from address: String) {
+        defender.recordFailure(address)
+        if failureDelay > 0 { Thread.sleep(forTimeInterval: failureDelay) }
+    }
+
+    /// Records a successful login that was not a password check.
+    public func recordSuccess(from address: String) {
+        defender.recordSuccess(address)
     }
 }

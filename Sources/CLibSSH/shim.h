@@ -1,1 +1,3 @@
 #include <libssh/libssh.h>
+#include <libssh/server.h>
+#include <libssh/callbacks.h>

@@ -18,7 +18,8 @@ enum ConfigPrinter {
                     "active_mode = \(ftp.activeMode)"]
         }
         if let sftp = config.sftp {
-            out += ["", "[sftp]", "listen = \(address(sftp.listen))", "host_keys = [\(sftp.hostKeys.map(quote).joined(separator: ", "))]"]
+            out += ["", "[sftp]", "listen = \(address(sftp.listen))", "host_keys = [\(sftp.hostKeys.map(quote).joined(separator: ", "))]",
+                    "reorder_window = \(sftp.reorderWindow)"]
         }
         if let tls = config.tls {
             out += ["", "[tls]", "certificate = \(quote(tls.certificate))", "private_key = \(quote(tls.privateKey))",

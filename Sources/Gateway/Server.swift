@@ -25,10 +25,12 @@ final class Server: @unchecked Sendable {
         case storage(name: String, reason: String)
         case listen(address: SocketAddress, reason: String)
         case tls(reason: String)
+        case ssh(reason: String)
 
         var description: String {
             switch self {
             case .tls(let reason): "TLS: \(reason)"
+            case .ssh(let reason): "SSH: \(reason)"
             case .storage(let name, let reason): "storage \(name.debugDescription): \(reason)"
             case .listen(let address, let reason): "cannot listen on \(address): \(reason)"
             }
@@ -119,8 +121,24 @@ final class Server: @unchecked Sendable {
                 }
             }
         }
-        if let sftp = config.sftp, sftp.listen != nil {
-            logger.warning("[sftp] is configured but SFTP is not available in this build yet (see issue 5); not listening")
+        if let sftp = config.sftp, let address = sftp.listen {
+            let hostKeys: SSHHostKeys
+            do {
+                hostKeys = try SSHHostKeys(paths: sftp.hostKeys)
+            } catch {
+                throw .ssh(reason: error.description)
+            }
+            for fingerprint in hostKeys.fingerprints {
+                logger.info("SSH host key", metadata: ["key": "\(fingerprint)"])
+            }
+            var sftpLogger = logger
+            sftpLogger[metadataKey: "protocol"] = "sftp"
+            let settings = SFTPSettings(reorderWindow: Int(sftp.reorderWindow), idleTimeout: config.limits.idleTimeout)
+            let context = SSHServerContext(settings: settings, hostKeys: hostKeys, users: users, storages: storages,
+                                           observer: observer, logger: sftpLogger, shutdown: shutdown)
+            try listen(on: address, name: "sftp") { socket in
+                SSHConnection(socket: socket, context: context)?.run()
+            }
         }
         if let address = config.metrics.listen {
             let endpoint = MetricsEndpoint(observer: observer, logger: logger)

@@ -178,7 +178,8 @@ struct ConfigLoader {
         for (index, key) in keys.enumerated() {
             readableFile(table, "host_keys", key, keyPath: "\(table.keyPath("host_keys"))[\(index + 1)]")
         }
-        return FerryConfig.SFTP(listen: listen, hostKeys: keys)
+        let window = size(table, "reorder_window", default: 4 << 20, in: (64 << 10)...(256 << 20), rangeText: "64KiB to 256MiB")
+        return FerryConfig.SFTP(listen: listen, hostKeys: keys, reorderWindow: window)
     }
 
     private func readLimits(_ table: TableReader) -> FerryConfig.Limits {

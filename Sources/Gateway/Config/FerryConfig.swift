@@ -23,6 +23,8 @@ struct FerryConfig: Sendable {
     struct SFTP: Sendable {
         var listen: SocketAddress?
         var hostKeys: [String]
+        /// How far ahead of the first missing byte out-of-order WRITEs are held (per upload).
+        var reorderWindow: UInt64 = 4 << 20
     }
 
     struct TLS: Sendable {

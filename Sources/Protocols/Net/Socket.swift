@@ -40,6 +40,12 @@ public final class Socket: @unchecked Sendable {
         descriptor = -1
     }
 
+    /// Hands the descriptor to a new owner (a C library that will close it); this object forgets it.
+    public func releaseDescriptor() -> Int32 {
+        defer { descriptor = -1 }
+        return descriptor
+    }
+
     private static func check(_ call: String, _ body: () -> Int32) throws(SocketError) -> Int32 {
         while true {
             let rc = body()

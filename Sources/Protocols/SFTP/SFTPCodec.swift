@@ -91,6 +91,19 @@ struct SFTPReader {
 /// Writes SSH wire types.
 struct SFTPWriter {
     private(set) var bytes: [UInt8] = []
+    /// Whether the first four bytes are a placeholder for the packet length (see `framedPacket`).
+    private var reservesFrame = false
+
+    init() {}
+
+    /// A writer for one whole packet: the length is filled in by `framed()` without copying the body.
+    static func framedPacket(capacity: Int = 64) -> SFTPWriter {
+        var writer = SFTPWriter()
+        writer.bytes.reserveCapacity(capacity)
+        writer.bytes = [0, 0, 0, 0]
+        writer.reservesFrame = true
+        return writer
+    }
 
     mutating func byte(_ value: UInt8) { bytes.append(value) }
 
@@ -136,8 +149,16 @@ struct SFTPWriter {
         }
     }
 
-    /// Prefixes the packet length (the frame every SFTP packet travels in).
-    func framed() -> [UInt8] {
+    /// The packet with its length prefix (the frame every SFTP packet travels in).
+    consuming func framed() -> [UInt8] {
+        if reservesFrame {
+            let length = UInt32(bytes.count - 4)
+            bytes[0] = UInt8(length >> 24)
+            bytes[1] = UInt8(length >> 16 & 0xFF)
+            bytes[2] = UInt8(length >> 8 & 0xFF)
+            bytes[3] = UInt8(length & 0xFF)
+            return bytes
+        }
         var out = SFTPWriter()
         out.uint32(UInt32(bytes.count))
         return out.bytes + bytes
@@ -150,20 +171,36 @@ struct SFTPFramer {
     /// What Ferry advertises in limits@openssh.com, plus room for the header of a WRITE.
     let maximumPacketLength: Int
     private var buffer: [UInt8] = []
+    /// Where the unread bytes of `buffer` start; consumed bytes are dropped in bulk, not per packet
+    /// (removing from the front of an array on every 32 KiB packet costs a copy of the whole rest).
+    private var start = 0
 
     init(maximumPacketLength: Int) { self.maximumPacketLength = maximumPacketLength }
 
-    mutating func append<C: Collection>(_ bytes: C) where C.Element == UInt8 { buffer.append(contentsOf: bytes) }
+    /// Bytes received but not yet returned as packets.
+    var bufferedCount: Int { buffer.count - start }
+
+    mutating func append<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        if start > 0 && start >= buffer.count / 2 {
+            buffer.removeSubrange(0..<start)
+            start = 0
+        }
+        buffer.append(contentsOf: bytes)
+    }
 
     /// The next complete packet (type byte onwards), nil when more bytes are needed.
     mutating func nextPacket() throws(SFTPDecodeError) -> [UInt8]? {
-        guard buffer.count >= 4 else { return nil }
-        let length = Int(buffer[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        guard buffer.count - start >= 4 else { return nil }
+        let length = Int(buffer[start..<start + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
         guard length >= 1 else { throw .invalidField("empty packet") }
         guard length <= maximumPacketLength else { throw .oversized(length: length, limit: maximumPacketLength) }
-        guard buffer.count >= 4 + length else { return nil }
-        let packet = Array(buffer[4..<4 + length])
-        buffer.removeSubrange(0..<4 + length)
+        guard buffer.count - start >= 4 + length else { return nil }
+        let packet = Array(buffer[start + 4..<start + 4 + length])
+        start += 4 + length
+        if start == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            start = 0
+        }
         return packet
     }
 }

@@ -96,7 +96,12 @@ enum SFTPReply: Sendable {
 
     /// The framed wire form (length prefix included).
     var encoded: [UInt8] {
-        var writer = SFTPWriter()
+        var writer: SFTPWriter
+        if case .data(_, let bytes) = self {
+            writer = .framedPacket(capacity: bytes.count + 13)
+        } else {
+            writer = .framedPacket()
+        }
         switch self {
         case .version(let extensions):
             writer.byte(SFTPPacketType.version.rawValue)

@@ -157,49 +157,41 @@ public final class Session {
     /// Streams the entries of a directory, one storage page at a time, to `visit` (return false to
     /// stop). Every page is read: a listing is never silently cut off.
     public func listDirectory(_ path: VirtualPath, _ visit: (FileInfo) throws -> Bool) throws(SessionError) {
+        let lister = try openDirectory(path)
+        while let batch = try lister.nextBatch() {
+            for info in batch {
+                guard try deliver(info, visit) else { return }
+            }
+        }
+    }
+
+    /// A pull-style listing of `path` (for protocols that page their replies, like SFTP READDIR):
+    /// each `nextBatch()` reads one storage page, so memory stays bounded by one page.
+    public func openDirectory(_ path: VirtualPath) throws(SessionError) -> DirectoryLister {
         let location = try locate(path)
         try authorize(.listDirectory, location)
-        let mounted = mountedNames(below: path)
-        let prefix = location.directoryKey
-        var cursor: ListCursor?
-        var sawAnything = false
-        // Object stores keep no time for implicit directories; they show the time of the listing.
-        let listedAt = Date()
-        repeat {
-            let page = try storage { () throws(StorageError) in
-                try location.driver.list(prefix, delimiter: "/", after: cursor, limit: 1000)
-            }
-            // A store that drops a marker's trailing slash lists `dir` (empty) beside the prefix `dir/`.
-            let directoryNames = Set(page.commonPrefixes.map { String($0.dropFirst(prefix.key.count).dropLast()) })
-            for object in page.objects {
-                sawAnything = true
-                let name = String(object.key.key.dropFirst(prefix.key.count))
-                guard Self.isListableName(name), !mounted.contains(name) else { continue }
-                if object.size == 0 && directoryNames.contains(name) { continue }
-                let info = FileInfo(name: name, isDirectory: false, size: object.size, modified: object.modified,
-                                    permissions: location.permissions)
-                guard try deliver(info, visit) else { return }
-            }
-            for commonPrefix in page.commonPrefixes {
-                sawAnything = true
-                let name = String(commonPrefix.dropFirst(prefix.key.count).dropLast())
-                guard Self.isListableName(name), !mounted.contains(name) else { continue }
-                let info = FileInfo(name: name, isDirectory: true, size: 0, modified: listedAt,
-                                    permissions: location.permissions)
-                guard try deliver(info, visit) else { return }
-            }
-            cursor = page.next
-        } while cursor != nil
-        for name in mounted.sorted() {
-            let child = try locate(path.appending(name))
-            let info = FileInfo(name: name, isDirectory: true, size: 0, modified: Date(), permissions: child.permissions)
-            guard try deliver(info, visit) else { return }
+        return DirectoryLister(session: self, location: location, mounted: mountedNames(below: path))
+    }
+
+    /// The children of `location` that folder bindings add, as directory entries.
+    func mountedEntries(_ location: Location, names: Set<String>) throws(SessionError) -> [FileInfo] {
+        var entries: [FileInfo] = []
+        for name in names.sorted() {
+            let child = try locate(location.path.appending(name))
+            entries.append(FileInfo(name: name, isDirectory: true, size: 0, modified: Date(), permissions: child.permissions))
         }
-        if !sawAnything && !location.isFixedDirectory {
-            // Empty listing: tell an empty directory from a file or nothing at all.
-            let info = try stat(location)
-            if !info.isDirectory { throw .notADirectory(path.description) }
-        }
+        return entries
+    }
+
+    /// After a listing that found nothing: an empty directory, or an error for a file or nothing at all.
+    func requireListable(_ location: Location) throws(SessionError) {
+        if location.isFixedDirectory { return }
+        let info = try stat(location)
+        if !info.isDirectory { throw .notADirectory(location.path.description) }
+    }
+
+    func storageCall<T>(_ body: () throws(StorageError) -> T) throws(SessionError) -> T {
+        try storage(body)
     }
 
     private func deliver(_ info: FileInfo, _ visit: (FileInfo) throws -> Bool) throws(SessionError) -> Bool {
@@ -235,13 +227,7 @@ public final class Session {
     /// dropped, the previous file (if any) is untouched.
     public func beginUpload(_ path: VirtualPath, mode: UploadMode) throws(SessionError) -> any ObjectUpload {
         let location = try locate(path)
-        try authorize(.upload, location)
-        if location.isFixedDirectory { throw .isADirectory(path.description) }
-        let existing = try storage { () throws(StorageError) in try location.driver.metadata(location.objectKey) }
-        if existing == nil {
-            if try directoryModified(location) != nil { throw .isADirectory(path.description) }
-            try requireDirectory(path.parent)
-        }
+        let existing = try checkUpload(location)
         let keep: UInt64
         switch mode {
         case .replace:
@@ -256,6 +242,24 @@ public final class Session {
         return try storage { () throws(StorageError) in
             try location.driver.beginUpload(location.objectKey, options: UploadOptions(keepingPrefix: keep))
         }
+    }
+
+    /// Everything `beginUpload` checks, without starting an upload: the gate, not a directory, the
+    /// parent exists. Returns the existing file's size, nil for a new file. (SFTP opens a file for
+    /// writing before it knows where the first write lands.)
+    public func checkUpload(_ path: VirtualPath) throws(SessionError) -> UInt64? {
+        try checkUpload(try locate(path))?.size
+    }
+
+    private func checkUpload(_ location: Location) throws(SessionError) -> ObjectMetadata? {
+        try authorize(.upload, location)
+        if location.isFixedDirectory { throw .isADirectory(location.path.description) }
+        let existing = try storage { () throws(StorageError) in try location.driver.metadata(location.objectKey) }
+        if existing == nil {
+            if try directoryModified(location) != nil { throw .isADirectory(location.path.description) }
+            try requireDirectory(location.path.parent)
+        }
+        return existing
     }
 
     // MARK: Directories

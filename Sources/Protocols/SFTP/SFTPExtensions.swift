@@ -1,0 +1,143 @@
+import Foundation
+import Storage
+
+/// SFTP extensions (draft-02 §8: SSH_FXP_EXTENDED, announced in VERSION), OpenSSH's
+/// PROTOCOL file and draft-ietf-secsh-filexfer-extensions-00 (home-directory, copy-data).
+enum SFTPExtension: String, CaseIterable {
+    case posixRename = "posix-rename@openssh.com"
+    case statvfs = "statvfs@openssh.com"
+    case fsync = "fsync@openssh.com"
+    case limits = "limits@openssh.com"
+    case expandPath = "expand-path@openssh.com"
+    case lsetstat = "lsetstat@openssh.com"
+    case homeDirectory = "home-directory"
+    case copyData = "copy-data"
+
+    /// The version string each extension is announced with.
+    var version: String {
+        switch self {
+        case .statvfs: "2"
+        case .posixRename, .fsync, .limits, .expandPath, .lsetstat, .homeDirectory, .copyData: "1"
+        }
+    }
+
+    static var advertised: [(name: String, data: String)] { allCases.map { ($0.rawValue, $0.version) } }
+}
+
+/// statvfs flag bits (OpenSSH PROTOCOL §4.4).
+enum SFTPStatvfsFlag {
+    static let readOnly: UInt64 = 0x1
+    static let noSetuid: UInt64 = 0x2
+}
+
+extension SFTPEngine {
+    /// Capacity reported by statvfs: object storage has no fixed size, so a large round figure
+    /// (1 PiB in 4 KiB blocks) keeps clients from refusing uploads for lack of space.
+    static let reportedBlockSize: UInt64 = 4096
+    static let reportedBlocks: UInt64 = (1 << 50) / 4096
+
+    func extended(id: UInt32, name: String, payload: [UInt8]) throws(SFTPFailure) -> SFTPReply {
+        guard let known = SFTPExtension(rawValue: name) else {
+            throw .status(.operationUnsupported, "Unsupported extension \(name)")
+        }
+        var reader = SFTPReader(payload)
+        do {
+            switch known {
+            case .posixRename:
+                let source = try resolve(try reader.string()), target = try resolve(try reader.string())
+                try sessionCall { () throws(SessionError) in try session.rename(source, to: target, replacing: true) }
+                return .ok(id)
+            case .statvfs:
+                let path = try resolve(try reader.string())
+                let info = try sessionCall { () throws(SessionError) in try session.stat(path) }
+                return .extendedReply(id: id, payload: statvfs(writable: info.permissions.canWrite))
+            case .fsync:
+                // Uploads are published whole at CLOSE; there is nothing durable to flush before it.
+                _ = try handles.item(try reader.string())
+                return .ok(id)
+            case .limits:
+                var writer = SFTPWriter()
+                writer.uint64(UInt64(settings.maxPacketLength))
+                writer.uint64(UInt64(settings.maxReadLength))
+                writer.uint64(UInt64(settings.maxWriteLength))
+                writer.uint64(UInt64(settings.maxOpenHandles))
+                return .extendedReply(id: id, payload: writer.bytes)
+            case .expandPath:
+                let path = try resolve(Self.expandTilde(try reader.string()))
+                return .name(id: id, entries: [SFTPNameEntry(filename: Array(path.description.utf8),
+                                                             longname: path.description, attributes: .empty)])
+            case .lsetstat:
+                let path = try resolve(try reader.string())
+                try setstat(path, try reader.attributes())
+                return .ok(id)
+            case .homeDirectory:
+                let user = try reader.utf8String()
+                guard user.isEmpty || user == session.user.name else {
+                    throw SFTPFailure.status(.noSuchFile, "No such user")
+                }
+                return .name(id: id, entries: [SFTPNameEntry(filename: Array("/".utf8), longname: "/", attributes: .empty)])
+            case .copyData:
+                try copyData(from: try reader.string(), offset: try reader.uint64(), length: try reader.uint64(),
+                             to: try reader.string(), offset: try reader.uint64())
+                return .ok(id)
+            }
+        } catch let error as SFTPDecodeError {
+            logger.info("malformed SFTP extension request", metadata: ["extension": "\(name)", "reason": "\(error)"])
+            throw .status(.badMessage, "Malformed \(name) request")
+        } catch let error as SFTPFailure {
+            throw error
+        } catch {
+            throw .status(.failure, "Internal error")
+        }
+    }
+
+    /// `~` and `~/x` are the home, which is `/` for every SFTP user (expand-path@openssh.com).
+    private static func expandTilde(_ path: [UInt8]) -> [UInt8] {
+        let tilde = UInt8(ascii: "~"), slash = UInt8(ascii: "/")
+        guard path.first == tilde else { return path }
+        if path.count == 1 { return [slash] }
+        if path[1] == slash { return Array(path[1...]) }
+        return path  // ~otheruser: resolved literally (a name inside the home)
+    }
+
+    private func statvfs(writable: Bool) -> [UInt8] {
+        var writer = SFTPWriter()
+        let files: UInt64 = 1 << 32
+        for value in [Self.reportedBlockSize, Self.reportedBlockSize, Self.reportedBlocks, Self.reportedBlocks,
+                      Self.reportedBlocks, files, files, files, 0,
+                      SFTPStatvfsFlag.noSetuid | (writable ? 0 : SFTPStatvfsFlag.readOnly),
+                      UInt64(VirtualPath.maxNameBytes)] {
+            writer.uint64(value)
+        }
+        return writer.bytes
+    }
+
+    /// copy-data: a whole file into a freshly opened, untouched write handle is a server-side copy
+    /// (no bytes through Ferry); any other range is streamed through the two handles.
+    private func copyData(from readHandle: [UInt8], offset readOffset: UInt64, length: UInt64,
+                          to writeHandle: [UInt8], offset writeOffset: UInt64) throws(SFTPFailure) {
+        guard case .file(let source) = try handles.item(readHandle) else {
+            throw .status(.failure, "copy-data: the source handle is not a file open for reading")
+        }
+        guard case .upload(let target) = try handles.item(writeHandle) else {
+            throw .status(.failure, "copy-data: the target handle is not a file open for writing")
+        }
+        let wholeFile = readOffset == 0 && (length == 0 || length >= source.info.size) && writeOffset == 0
+        if wholeFile, target.upload == nil, target.failure == nil, target.bytesReceived == 0, !target.completedByCopy {
+            let from = source.path, to = target.path
+            try sessionCall { () throws(SessionError) in try session.copyFile(from, to: to) }
+            target.completedByCopy = true
+            logger.info("server-side copy", metadata: ["user": "\(session.user.name)", "from": "\(from)", "to": "\(to)"])
+            return
+        }
+        var copied: UInt64 = 0
+        let end = length == 0 ? source.info.size : min(source.info.size, readOffset + length)
+        while readOffset + copied < end {
+            let chunk = Int(min(UInt64(settings.maxWriteLength), end - readOffset - copied))
+            let data = try readData(source, at: readOffset + copied, length: chunk)
+            if data.isEmpty { break }
+            try write(writeHandle, offset: writeOffset + copied, data: data)
+            copied += UInt64(data.count)
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+
+/// Why the channel under an SFTP session failed.
+public struct SFTPChannelError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The byte channel an SFTP session runs on (the SSH `sftp` subsystem channel), blocking.
+protocol SFTPChannel: AnyObject {
+    /// Reads what is available: a count > 0, 0 when nothing came within `timeout`, nil when the
+    /// client closed the channel.
+    func read(into buffer: UnsafeMutableRawBufferPointer, timeout: TimeInterval) throws(SFTPChannelError) -> Int?
+    /// Writes all of `bytes`, waiting for the client's window.
+    func write(_ bytes: [UInt8]) throws(SFTPChannelError)
+}
+
+/// Runs one SFTP session over a channel until the client leaves, the session is idle too long,
+/// the framing breaks, or the gateway stops (then only once no file is open). Open uploads are
+/// aborted when it ends without their CLOSE.
+struct SFTPServerLoop {
+    /// Framing slack over the advertised packet length: some clients size a WRITE's data, not the
+    /// whole packet, by the limit.
+    static let framingSlack = 1024
+    static let readBufferSize = 512 * 1024
+
+    let engine: SFTPEngine
+    let channel: any SFTPChannel
+    let shutdown: ShutdownSignal
+
+    func run() {
+        let logger = engine.logger
+        var framer = SFTPFramer(maximumPacketLength: engine.settings.maxPacketLength + Self.framingSlack)
+        var buffer = [UInt8](repeating: 0, count: Self.readBufferSize)
+        var lastRequest = Date()
+        defer { engine.closeAll() }
+        do {
+            while true {
+                if shutdown.isRequested && engine.handles.count == 0 {
+                    logger.info("SFTP session closed: the server is stopping")
+                    return
+                }
+                let received = try buffer.withUnsafeMutableBytes { raw throws(SFTPChannelError) in
+                    try channel.read(into: raw, timeout: 1)
+                }
+                guard let received else {
+                    logger.debug("SFTP channel closed by the client")
+                    return
+                }
+                if received == 0 {
+                    if Date().timeIntervalSince(lastRequest) > engine.settings.idleTimeout {
+                        logger.info("SFTP session closed: idle timeout",
+                                    metadata: ["seconds": "\(Int(engine.settings.idleTimeout))"])
+                        return
+                    }
+                    continue
+                }
+                lastRequest = Date()
+                framer.append(buffer[0..<received])
+                while let packet = try nextPacket(&framer) {
+                    try channel.write(engine.respond(to: packet).encoded)
+                }
+            }
+        } catch let error as SFTPSessionEnd {
+            logger.warning("SFTP session closed", metadata: ["reason": "\(error)"])
+        } catch {
+            logger.info("SFTP channel failed", metadata: ["reason": "\(error)"])
+        }
+    }
+
+    private func nextPacket(_ framer: inout SFTPFramer) throws(SFTPSessionEnd) -> [UInt8]? {
+        do {
+            return try framer.nextPacket()
+        } catch {
+            throw .framing("\(error)")
+        }
+    }
+}

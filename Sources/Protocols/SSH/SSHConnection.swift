@@ -1,0 +1,146 @@
+import Auth
+import CLibSSH
+import Foundation
+import Logging
+
+/// Everything an SSH connection shares with the others.
+public struct SSHServerContext: Sendable {
+    public var settings: SFTPSettings
+    public var hostKeys: SSHHostKeys
+    public var users: UserDirectory
+    public var storages: StorageRegistry
+    public var observer: (any SessionObserver)?
+    public var logger: Logger
+    public var shutdown: ShutdownSignal
+
+    public init(settings: SFTPSettings, hostKeys: SSHHostKeys, users: UserDirectory, storages: StorageRegistry,
+                observer: (any SessionObserver)?, logger: Logger, shutdown: ShutdownSignal) {
+        self.settings = settings
+        self.hostKeys = hostKeys
+        self.users = users
+        self.storages = storages
+        self.observer = observer
+        self.logger = logger
+        self.shutdown = shutdown
+    }
+}
+
+/// One SSH client (RFC 4251–4254) on its own thread: key exchange, password or public-key login,
+/// one session channel whose only service is the `sftp` subsystem; shells, exec, port and agent
+/// forwarding are refused. The login phase runs libssh's callback server API (design.md §3); the
+/// SFTP session then runs over blocking channel reads and writes.
+public final class SSHConnection {
+    /// Failed authentication requests before the connection is closed (OpenSSH's MaxAuthTries).
+    static let maxAuthAttempts = 6
+    static let pollInterval: Int32 = 200
+
+    private let context: SSHServerContext
+    private let clientHost: String
+    private var logger: Logger
+    private let session: OpaquePointer
+    private let state: SSHLoginState
+
+    public init?(socket: Socket, context: SSHServerContext) {
+        _ = LibSSH.initialized
+        self.context = context
+        self.clientHost = socket.remoteAddress?.host ?? "?"
+        var logger = context.logger
+        logger[metadataKey: "client"] = "\(clientHost)"
+        self.logger = logger
+        guard let session = ssh_new() else {
+            logger.error("ssh_new failed")
+            return nil
+        }
+        self.session = session
+        let descriptor = socket.releaseDescriptor()
+        guard context.hostKeys.accept(descriptor: descriptor, into: session) else {
+            logger.error("SSH accept failed", metadata: ["reason": "\(SSHConnection.lastError(session))"])
+            ssh_free(session)  // closes the descriptor
+            return nil
+        }
+        self.state = SSHLoginState(context: context, clientHost: clientHost, logger: logger)
+    }
+
+    deinit {
+        ssh_disconnect(session)
+        ssh_free(session)
+    }
+
+    static func lastError(_ session: OpaquePointer) -> String {
+        ssh_get_error(UnsafeMutableRawPointer(session)).map { String(cString: $0) } ?? "unknown"
+    }
+
+    public func run() {
+        context.observer?.connectionOpened(protocolName: "sftp")
+        defer { context.observer?.connectionClosed(protocolName: "sftp") }
+        guard let channel = login() else {
+            if state.user == nil && state.refusedAttempts > 0 && !state.passwordFailureRecorded {
+                // Offered keys were all refused: one failed login for the defender.
+                context.users.recordFailure(from: clientHost)
+            }
+            return
+        }
+        guard let user = state.user else { return }
+        var sessionLogger = logger
+        sessionLogger[metadataKey: "user"] = "\(user.name)"
+        let engine = SFTPEngine(
+            session: Session(user: user, storages: context.storages, logger: sessionLogger),
+            environment: SFTPEngineEnvironment(settings: context.settings, logger: sessionLogger,
+                                               observer: context.observer, remoteHost: clientHost))
+        SFTPServerLoop(engine: engine, channel: channel, shutdown: context.shutdown).run()
+        channel.close()
+        waitForClientToLeave()
+        sessionLogger.info("SFTP session ended")
+    }
+
+    /// After our channel close, the client answers with its own and disconnects; waiting for that
+    /// (briefly) spares the client a "connection closed by remote host" error.
+    private func waitForClientToLeave() {
+        guard let event = ssh_event_new() else { return }
+        defer { ssh_event_free(event) }
+        ssh_event_add_session(event, session)
+        defer { ssh_event_remove_session(event, session) }
+        let deadline = Date().addingTimeInterval(1)
+        while ssh_is_connected(session) != 0 && Date() < deadline {
+            if ssh_event_dopoll(event, Self.pollInterval) == SSH_ERROR { return }
+        }
+    }
+
+    /// Key exchange, authentication and the subsystem request, within the login grace time.
+    private func login() -> SSHChannelStream? {
+        var timeout = Int(context.settings.loginGraceTime.rounded(.up))
+        ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout)
+        let callbacks = state.installServerCallbacks(on: session)
+        defer { _ = callbacks }
+        ssh_set_auth_methods(session, Int32(SSH_AUTH_METHOD_PASSWORD | SSH_AUTH_METHOD_PUBLICKEY))
+        guard ssh_handle_key_exchange(session) == SSH_OK else {
+            logger.info("SSH key exchange failed", metadata: ["reason": "\(Self.lastError(session))"])
+            return nil
+        }
+        guard let event = ssh_event_new() else { return nil }
+        defer { ssh_event_free(event) }
+        ssh_event_add_session(event, session)
+        defer { ssh_event_remove_session(event, session) }
+        let deadline = Date().addingTimeInterval(context.settings.loginGraceTime)
+        while !state.subsystemStarted {
+            if ssh_event_dopoll(event, Self.pollInterval) == SSH_ERROR {
+                logger.debug("SSH connection closed before the SFTP subsystem started",
+                             metadata: ["reason": "\(Self.lastError(session))"])
+                return nil
+            }
+            if state.refusedAttempts >= Self.maxAuthAttempts {
+                logger.warning("SSH login: too many failed attempts, closing", metadata: ["attempts": "\(state.refusedAttempts)"])
+                return nil
+            }
+            if Date() > deadline {
+                logger.info("SSH login grace time over, closing",
+                            metadata: ["seconds": "\(Int(context.settings.loginGraceTime))", "authenticated": "\(state.user != nil)"])
+                return nil
+            }
+            if context.shutdown.isRequested { return nil }
+        }
+        guard let channel = state.channel else { return nil }
+        ssh_set_blocking(session, 1)
+        return SSHChannelStream(session: session, channel: channel)
+    }
+}

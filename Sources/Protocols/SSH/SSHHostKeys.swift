@@ -1,0 +1,114 @@
+import CLibSSH
+import Foundation
+import Synchronization
+
+/// Why the SSH server cannot start or a host key cannot be made.
+public enum SSHError: Error, CustomStringConvertible {
+    case hostKey(path: String, reason: String)
+    case generate(path: String, reason: String)
+    case setup(String)
+
+    public var description: String {
+        switch self {
+        case .hostKey(let path, let reason): "host key \(path): \(reason)"
+        case .generate(let path, let reason): "cannot generate host key \(path): \(reason)"
+        case .setup(let reason): "SSH setup: \(reason)"
+        }
+    }
+}
+
+/// The server's host keys (RFC 4253 §6.6), loaded once into one libssh `ssh_bind` that every
+/// connection is accepted through. One key per algorithm family (ed25519, RSA, ECDSA).
+public final class SSHHostKeys: @unchecked Sendable {
+    public enum Kind: Sendable {
+        case ed25519, rsa
+
+        fileprivate var keyType: ssh_keytypes_e { self == .ed25519 ? SSH_KEYTYPE_ED25519 : SSH_KEYTYPE_RSA }
+        fileprivate var bits: Int32 { self == .ed25519 ? 0 : 3072 }
+    }
+
+    /// `@unchecked Sendable`: after `init` the bind is only read, and `ssh_bind_accept_fd` (which
+    /// copies the keys into the new session) runs under `acceptLock`.
+    private let bind: OpaquePointer
+    private let acceptLock = Mutex<Void>(())
+    /// "ssh-ed25519 SHA256:…" per key, for the startup log.
+    public let fingerprints: [String]
+
+    public init(paths: [String]) throws(SSHError) {
+        _ = LibSSH.initialized
+        guard let bind = ssh_bind_new() else { throw .setup("ssh_bind_new failed") }
+        self.bind = bind
+        var fingerprints: [String] = []
+        for path in paths {
+            var key: OpaquePointer?
+            guard ssh_pki_import_privkey_file(path, nil, nil, nil, &key) == SSH_OK, let key else {
+                ssh_bind_free(bind)
+                throw .hostKey(path: path, reason: "not a private key libssh can read (unencrypted OpenSSH or PEM format)")
+            }
+            fingerprints.append("\(SSHKeys.typeName(key)) \(SSHKeys.fingerprint(key))")
+            // The bind takes ownership of the key.
+            guard ssh_bind_options_set(bind, SSH_BIND_OPTIONS_IMPORT_KEY, UnsafeRawPointer(key)) == SSH_OK else {
+                ssh_key_free(key)
+                ssh_bind_free(bind)
+                throw .hostKey(path: path, reason: "unsupported key type")
+            }
+        }
+        self.fingerprints = fingerprints
+    }
+
+    deinit { ssh_bind_free(bind) }
+
+    /// Attaches an accepted TCP connection to `session` (libssh owns the descriptor afterwards).
+    func accept(descriptor: Int32, into session: OpaquePointer) -> Bool {
+        acceptLock.withLock { _ in ssh_bind_accept_fd(bind, session, descriptor) == SSH_OK }
+    }
+
+    /// Writes a new private key (OpenSSH format, mode 0600), e.g. for the quick start.
+    public static func generate(_ kind: Kind, at path: String) throws(SSHError) {
+        _ = LibSSH.initialized
+        var key: OpaquePointer?
+        guard ssh_pki_generate(kind.keyType, kind.bits, &key) == SSH_OK, let key else {
+            throw .generate(path: path, reason: "key generation failed")
+        }
+        defer { ssh_key_free(key) }
+        let previous = umask(0o077)
+        defer { umask(previous) }
+        guard ssh_pki_export_privkey_file(key, nil, nil, nil, path) == SSH_OK else {
+            throw .generate(path: path, reason: "cannot write the file")
+        }
+    }
+}
+
+/// Process-wide libssh initialisation (idempotent).
+enum LibSSH {
+    static let initialized: Bool = ssh_init() == SSH_OK
+}
+
+/// Public-key facts used in logs and key checks.
+enum SSHKeys {
+    /// OpenSSH's fingerprint form, "SHA256:" + unpadded base64 of the key blob's SHA-256.
+    static func fingerprint(_ key: OpaquePointer) -> String {
+        var hash: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        guard ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &length) == SSH_OK, let hash else { return "?" }
+        defer {
+            var pointer: UnsafeMutablePointer<UInt8>? = hash
+            ssh_clean_pubkey_hash(&pointer)
+        }
+        guard let text = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, length) else { return "?" }
+        defer { ssh_string_free_char(text) }
+        return String(cString: text)
+    }
+
+    static func typeName(_ key: OpaquePointer) -> String {
+        ssh_key_type_to_char(ssh_key_type(key)).map { String(cString: $0) } ?? "unknown"
+    }
+
+    /// The key blob (RFC 4253 §6.6), as configured keys store it.
+    static func blob(_ key: OpaquePointer) -> [UInt8]? {
+        var base64: UnsafeMutablePointer<CChar>?
+        guard ssh_pki_export_pubkey_base64(key, &base64) == SSH_OK, let base64 else { return nil }
+        defer { ssh_string_free_char(base64) }
+        return Data(base64Encoded: String(cString: base64)).map { [UInt8]($0) }
+    }
+}

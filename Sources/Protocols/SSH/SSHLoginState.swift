@@ -1,0 +1,158 @@
+import Auth
+import CLibSSH
+import Foundation
+import Logging
+
+/// What libssh's server callbacks learn while a client logs in, and the callbacks themselves.
+/// Callbacks are plain C functions (no captures, design.md §2); they find this object through
+/// libssh's `userdata` pointer. It outlives the libssh session (the connection frees that first).
+final class SSHLoginState {
+    let context: SSHServerContext
+    let clientHost: String
+    let logger: Logger
+    private(set) var user: User?
+    /// Authentication requests refused (keys not authorized, wrong passwords).
+    private(set) var refusedAttempts = 0
+    /// A wrong password was already counted by the defender (a refused key then is not counted again).
+    private(set) var passwordFailureRecorded = false
+    private(set) var channel: OpaquePointer?
+    private(set) var subsystemStarted = false
+
+    private let serverCallbacks = UnsafeMutablePointer<ssh_server_callbacks_struct>.allocate(capacity: 1)
+    private let channelCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
+
+    init(context: SSHServerContext, clientHost: String, logger: Logger) {
+        self.context = context
+        self.clientHost = clientHost
+        self.logger = logger
+    }
+
+    deinit {
+        serverCallbacks.deallocate()
+        channelCallbacks.deallocate()
+    }
+
+    private static func from(_ userdata: UnsafeMutableRawPointer?) -> SSHLoginState {
+        Unmanaged<SSHLoginState>.fromOpaque(userdata!).takeUnretainedValue()
+    }
+
+    private var userdata: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+
+    private static let success = Int32(SSH_AUTH_SUCCESS.rawValue)
+    private static let denied = Int32(SSH_AUTH_DENIED.rawValue)
+    private static let accepted: Int32 = 0
+    private static let refused: Int32 = -1
+
+    /// Installs the server callbacks (auth, channel open) on `session`; returns the struct pointer,
+    /// which must stay alive as long as the session.
+    func installServerCallbacks(on session: OpaquePointer) -> UnsafeMutablePointer<ssh_server_callbacks_struct> {
+        serverCallbacks.initialize(to: ssh_server_callbacks_struct())
+        serverCallbacks.pointee.size = MemoryLayout<ssh_server_callbacks_struct>.size
+        serverCallbacks.pointee.userdata = userdata
+        serverCallbacks.pointee.auth_password_function = { _, user, password, userdata in
+            SSHLoginState.from(userdata).authenticate(user: user.map { String(cString: $0) } ?? "",
+                                                      password: password.map { String(cString: $0) } ?? "")
+        }
+        serverCallbacks.pointee.auth_pubkey_function = { _, user, key, signatureState, userdata in
+            SSHLoginState.from(userdata).authenticate(user: user.map { String(cString: $0) } ?? "", key: key,
+                                                      signatureState: signatureState)
+        }
+        serverCallbacks.pointee.channel_open_request_session_function = { session, userdata in
+            SSHLoginState.from(userdata).openSessionChannel(session)
+        }
+        ssh_set_server_callbacks(session, serverCallbacks)
+        return serverCallbacks
+    }
+
+    // MARK: Authentication (RFC 4252)
+
+    private func authenticate(user name: String, password: String) -> Int32 {
+        if user != nil { return Self.denied }
+        switch context.users.authenticate(name: name, password: password, from: clientHost) {
+        case .success(let user):
+            loggedIn(user, method: "password", metadata: [:])
+            return Self.success
+        case .failure(let reason):
+            refusedAttempts += 1
+            passwordFailureRecorded = true
+            logger.warning("SSH login failed", metadata: ["user": "\(name)", "method": "password", "reason": "\(reason)"])
+            context.observer?.loginFailed(protocolName: "sftp")
+            return Self.denied
+        }
+    }
+
+    /// RFC 4252 §7: first a query without signature (answered PK_OK if the key would do), then the
+    /// signed request, which libssh has verified when `signatureState` says VALID.
+    private func authenticate(user name: String, key: OpaquePointer?, signatureState: CChar) -> Int32 {
+        guard user == nil, let key, let blob = SSHKeys.blob(key) else { return Self.denied }
+        let fingerprint = SSHKeys.fingerprint(key)
+        let keyType = SSHKeys.typeName(key)
+        let metadata: Logger.Metadata = ["user": "\(name)", "key_type": "\(keyType)", "fingerprint": "\(fingerprint)"]
+        let state = Int32(signatureState)
+        switch context.users.authorizedKey(name: name, blob: blob, from: clientHost) {
+        case .success(let user):
+            if state == Int32(SSH_PUBLICKEY_STATE_NONE.rawValue) { return Self.success }
+            guard state == Int32(SSH_PUBLICKEY_STATE_VALID.rawValue) else {
+                refusedAttempts += 1
+                logger.warning("SSH login failed: bad signature", metadata: metadata)
+                return Self.denied
+            }
+            context.users.recordSuccess(from: clientHost)
+            loggedIn(user, method: "publickey", metadata: metadata)
+            return Self.success
+        case .failure(let reason):
+            refusedAttempts += 1
+            logger.info("SSH public key refused", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
+            return Self.denied
+        }
+    }
+
+    private func loggedIn(_ user: User, method: String, metadata: Logger.Metadata) {
+        self.user = user
+        var all = metadata
+        all["user"] = "\(user.name)"
+        all["method"] = "\(method)"
+        logger.info("login", metadata: all)
+        context.observer?.loginSucceeded(protocolName: "sftp")
+    }
+
+    // MARK: Channels (RFC 4254 §6)
+
+    /// One session channel per connection, only after authentication.
+    private func openSessionChannel(_ session: OpaquePointer?) -> OpaquePointer? {
+        guard user != nil, channel == nil, let session, let channel = ssh_channel_new(session) else {
+            logger.info("SSH session channel refused")
+            return nil
+        }
+        channelCallbacks.initialize(to: ssh_channel_callbacks_struct())
+        channelCallbacks.pointee.size = MemoryLayout<ssh_channel_callbacks_struct>.size
+        channelCallbacks.pointee.userdata = userdata
+        channelCallbacks.pointee.channel_subsystem_request_function = { _, _, subsystem, userdata in
+            SSHLoginState.from(userdata).startSubsystem(subsystem.map { String(cString: $0) } ?? "")
+        }
+        channelCallbacks.pointee.channel_exec_request_function = { _, _, command, userdata in
+            SSHLoginState.from(userdata).refuse("exec", detail: command.map { String(cString: $0) } ?? "")
+        }
+        channelCallbacks.pointee.channel_shell_request_function = { _, _, userdata in
+            SSHLoginState.from(userdata).refuse("shell", detail: "")
+        }
+        channelCallbacks.pointee.channel_pty_request_function = { _, _, _, _, _, _, _, userdata in
+            SSHLoginState.from(userdata).refuse("pty", detail: "")
+        }
+        ssh_set_channel_callbacks(channel, channelCallbacks)
+        self.channel = channel
+        return channel
+    }
+
+    private func startSubsystem(_ name: String) -> Int32 {
+        guard name == "sftp", !subsystemStarted else { return refuse("subsystem", detail: name) }
+        subsystemStarted = true
+        return Self.accepted
+    }
+
+    private func refuse(_ request: String, detail: String) -> Int32 {
+        logger.info("SSH request refused: this server offers SFTP only",
+                    metadata: ["request": "\(request)", "detail": "\(detail)"])
+        return Self.refused
+    }
+}

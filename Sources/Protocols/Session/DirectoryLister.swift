@@ -1,0 +1,72 @@
+import Foundation
+import Storage
+
+/// One directory listing read page by page (ListObjectsV2 with delimiter `/`): objects, then the
+/// common prefixes of each page, then the folder bindings mounted below the directory. Names a
+/// client cannot address are skipped; nothing is cut off. Made by `Session.openDirectory`, used by
+/// FTP LIST/MLSD (through `listDirectory`) and SFTP READDIR (one storage page per reply).
+public final class DirectoryLister {
+    private enum Stage { case storagePages, mounts, finished }
+
+    private let session: Session
+    private let location: Session.Location
+    private let mounted: Set<String>
+    private var cursor: ListCursor?
+    private var stage = Stage.storagePages
+    private var sawAnything = false
+    /// Object stores keep no time for implicit directories; they show the time of the listing.
+    private let listedAt = Date()
+
+    init(session: Session, location: Session.Location, mounted: Set<String>) {
+        self.session = session
+        self.location = location
+        self.mounted = mounted
+    }
+
+    /// The next entries (never an empty array), or nil when the listing is complete. Listing a file
+    /// or a missing path throws once the storage shows nothing below it.
+    public func nextBatch() throws(SessionError) -> [FileInfo]? {
+        while true {
+            switch stage {
+            case .finished:
+                return nil
+            case .mounts:
+                stage = .finished
+                if !sawAnything { try session.requireListable(location) }
+                let entries = try session.mountedEntries(location, names: mounted)
+                if !entries.isEmpty { return entries }
+            case .storagePages:
+                let entries = try nextStoragePage()
+                if !entries.isEmpty { return entries }
+            }
+        }
+    }
+
+    private func nextStoragePage() throws(SessionError) -> [FileInfo] {
+        let prefix = location.directoryKey
+        let cursor = self.cursor
+        let page = try session.storageCall { () throws(StorageError) in
+            try location.driver.list(prefix, delimiter: "/", after: cursor, limit: 1000)
+        }
+        self.cursor = page.next
+        if page.next == nil { stage = .mounts }
+        if !page.objects.isEmpty || !page.commonPrefixes.isEmpty { sawAnything = true }
+        // A store that drops a marker's trailing slash lists `dir` (empty) beside the prefix `dir/`.
+        let directoryNames = Set(page.commonPrefixes.map { String($0.dropFirst(prefix.key.count).dropLast()) })
+        var entries: [FileInfo] = []
+        for object in page.objects {
+            let name = String(object.key.key.dropFirst(prefix.key.count))
+            guard Session.isListableName(name), !mounted.contains(name) else { continue }
+            if object.size == 0 && directoryNames.contains(name) { continue }
+            entries.append(FileInfo(name: name, isDirectory: false, size: object.size, modified: object.modified,
+                                    permissions: location.permissions))
+        }
+        for commonPrefix in page.commonPrefixes {
+            let name = String(commonPrefix.dropFirst(prefix.key.count).dropLast())
+            guard Session.isListableName(name), !mounted.contains(name) else { continue }
+            entries.append(FileInfo(name: name, isDirectory: true, size: 0, modified: listedAt,
+                                    permissions: location.permissions))
+        }
+        return entries
+    }
+}
