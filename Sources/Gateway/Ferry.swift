@@ -51,8 +51,14 @@ struct Serve: ParsableCommand {
             } catch {
                 printError("warning: no FTPS in the quick start: \(error)")
             }
-            settings = QuickStart.configuration(password: password, tls: tls)
-            banner = QuickStart.banner(password: password)
+            var hostKeys: [String] = []
+            do {
+                hostKeys = try QuickStart.ensureHostKeys()
+            } catch {
+                printError("warning: no SFTP in the quick start: \(error)")
+            }
+            settings = QuickStart.configuration(password: password, tls: tls, hostKeys: hostKeys)
+            banner = QuickStart.banner(password: password, sftp: !hostKeys.isEmpty)
         }
         let level = settings.log.level
         LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, level: level) }
