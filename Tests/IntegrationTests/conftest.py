@@ -57,6 +57,7 @@ from pathlib import Path
 
 import pytest
 
+import sshsupport
 from faultproxy import FaultProxy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -495,15 +496,26 @@ class ServerOptions:
     ftp_toml: str = ""
     # Adds `[ftp] implicit_tls_listen` on a free port (`server.implicit_port`); needs a `[tls]` table.
     implicit_tls: bool = False
+    # Serves SFTP on `server.sftp_port` (host keys from sshsupport; the standard users accept the
+    # client keys `ed25519` and `rsa`), with these extra `[sftp]` lines.
+    sftp: bool = True
+    sftp_toml: str = ""
 
 
 def render_config(root: Path, xferlog: Path, port: int, passive: tuple[int, int], opts: ServerOptions,
-                  implicit_port: int = 0) -> str:
+                  implicit_port: int = 0, sftp_port: int = 0) -> str:
     users = USERS_TOML
     if opts.password_hash:
         users += HASHED_USER_TOML.format(hash=toml_str(opts.password_hash))
     users += FOLDERS_USER_TOML
     users += opts.users_toml
+    sftp = ""
+    if sftp_port:
+        key_lines = "[" + ", ".join(toml_str(line) for line in sshsupport.user_key_lines()) + "]"
+        users = re.sub(r'(\[\[user\]\]\nname = "[^"]+"\n)', lambda m: m.group(1) + f"ssh_keys = {key_lines}\n", users)
+        host_keys = "[" + ", ".join(toml_str(p) for p in sshsupport.host_key_paths()) + "]"
+        sftp = (f"[sftp]\nlisten = {toml_str(f'{HOST}:{sftp_port}')}\nhost_keys = {host_keys}\n"
+                f"{opts.sftp_toml.strip()}\n")
     ftp = opts.ftp_toml.strip()
     if implicit_port:
         ftp += f"\nimplicit_tls_listen = {toml_str(f'{HOST}:{implicit_port}')}"
@@ -514,6 +526,7 @@ passive_ports = {toml_str(f"{passive[0]}-{passive[1]}")}
 active_mode = {"true" if opts.active_mode else "false"}
 {ftp}
 
+{sftp}
 [limits]
 max_connections = {opts.max_connections}
 max_connections_per_ip = {opts.max_connections_per_ip}
@@ -557,6 +570,7 @@ class FerryServer:
         self.xferlog = base / "xferlog"
         self.port = 0
         self.implicit_port = 0  # the implicit-TLS listener (ServerOptions.implicit_tls)
+        self.sftp_port = 0  # the SFTP listener (ServerOptions.sftp)
         self.passive = (0, 0)
         self.proc: subprocess.Popen | None = None
         self.stopped_by_us = False
@@ -578,8 +592,10 @@ class FerryServer:
             self.port = free_port()
             self.passive = free_port_range()
             self.implicit_port = free_port() if self.opts.implicit_tls else 0
+            self.sftp_port = free_port() if self.opts.sftp else 0
             self.config_path.write_text(
-                render_config(self.root, self.xferlog, self.port, self.passive, self.opts, self.implicit_port),
+                render_config(self.root, self.xferlog, self.port, self.passive, self.opts, self.implicit_port,
+                              self.sftp_port),
                 encoding="utf-8")
             with open(self.log_path, "ab") as log:
                 log.write(f"=== test harness: starting {self.name} on port {self.port} "
@@ -619,12 +635,22 @@ class FerryServer:
                         with contextlib.suppress(OSError):
                             s.sendall(b"QUIT\r\n")
                             s.recv(4096)
-                        return
+                        if not self.sftp_port or self._ssh_banner_ok():
+                            return
+                        last = "SFTP listener not ready"
                     last = f"greeting {data[:200]!r}"
             except OSError as exc:
                 last = repr(exc)
             time.sleep(0.1)
         raise ServerStartError(f"ferry serve not ready after {timeout}s on port {self.port} ({last})")
+
+    def _ssh_banner_ok(self) -> bool:
+        try:
+            with socket.create_connection((HOST, self.sftp_port), timeout=2) as s:
+                s.settimeout(5)
+                return s.recv(256).startswith(b"SSH-2.0-")
+        except OSError:
+            return False
 
     def _kill(self):
         if self.proc and self.proc.poll() is None:
@@ -633,7 +659,7 @@ class FerryServer:
                 self.proc.wait(10)
 
     def _release_ports(self):
-        ports = [self.port, self.implicit_port, *range(self.passive[0], self.passive[1] + 1)]
+        ports = [self.port, self.implicit_port, self.sftp_port, *range(self.passive[0], self.passive[1] + 1)]
         release_ports([p for p in ports if p])
 
     def stop(self, grace: float = 15) -> str | None:

@@ -1,0 +1,503 @@
+"""SFTP (issue 5) with real clients: OpenSSH sftp and scp, paramiko, rclone's sftp backend.
+
+Every test server serves SFTP next to FTP (conftest: `server.sftp_port`); the standard users accept
+the client keys `ed25519` and `rsa` from sshsupport and their usual passwords. Results are checked
+on disk (local storage) or in S3 (boto3), never only through Ferry.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import subprocess
+import time
+
+import paramiko
+import pytest
+
+import sshsupport
+from conftest import (HOST, PASSWORDS, make_tree, random_bytes, sha256, tree_snapshot, wait_for, write_file)
+from sshsupport import paramiko_sftp, scp, sftp_batch
+
+KiB = 1024
+MiB = 1024 * KiB
+
+
+def assert_ok(result: subprocess.CompletedProcess):
+    assert result.returncode == 0, f"exit {result.returncode}:\n{result.stdout}"
+
+
+# ---------------------------------------------------------------------------------------------
+# OpenSSH sftp and scp
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key", ["ed25519", "rsa"])
+def test_openssh_sftp_batch_with_keys(ferry, area, tmp_path, key):
+    """put, get, ls, mkdir, rename (plain and posix), rm, rmdir, reput and reget with a key login."""
+    data = random_bytes(3 * MiB + 123, seed=5)
+    write_file(tmp_path / "up.bin", data)
+    write_file(tmp_path / "half.bin", data[:MiB])
+    v = area.vpath
+    r = sftp_batch(ferry.sftp_port, "rw", f"""
+mkdir {v}/d
+put up.bin {v}/d/up.bin
+ls -l {v}/d
+get {v}/d/up.bin back.bin
+rename -l {v}/d/up.bin {v}/d/renamed.bin
+put half.bin {v}/d/resumed.bin
+reput up.bin {v}/d/resumed.bin
+get {v}/d/resumed.bin resumed-back.bin
+put up.bin {v}/d/other.bin
+rename {v}/d/other.bin {v}/d/renamed.bin
+mkdir {v}/empty
+rmdir {v}/empty
+ls -1 {v}/d
+""", key=key, cwd=tmp_path)
+    assert_ok(r)
+    assert (tmp_path / "back.bin").read_bytes() == data
+    assert (tmp_path / "resumed-back.bin").read_bytes() == data
+    assert area.p("d", "resumed.bin").read_bytes() == data
+    assert area.p("d", "renamed.bin").read_bytes() == data  # posix-rename replaced it
+    assert sorted(p.name for p in area.p("d").iterdir()) == ["renamed.bin", "resumed.bin"]
+    assert not area.p("empty").exists()
+    assert "up.bin" in r.stdout and "3145851" in r.stdout  # ls -l long name with the size
+
+    # reget: a partial local copy is completed from where it stops.
+    write_file(tmp_path / "partial.bin", data[:1234567])
+    r = sftp_batch(ferry.sftp_port, "rw", f"reget {v}/d/renamed.bin partial.bin\nrm {v}/d/renamed.bin\n",
+                   key=key, cwd=tmp_path)
+    assert_ok(r)
+    assert (tmp_path / "partial.bin").read_bytes() == data
+    assert not area.p("d", "renamed.bin").exists()
+    assert "publickey" in ferry.log_text() and ("ssh-rsa" if key == "rsa" else "ssh-ed25519") in ferry.log_text()
+
+
+def test_openssh_sftp_password_login(ferry, area, tmp_path):
+    write_file(tmp_path / "p.txt", b"password login\n")
+    r = sftp_batch(ferry.sftp_port, "rw", f"put p.txt {area.vpath}/p.txt\nls {area.vpath}\n",
+                   key=None, password=PASSWORDS["rw"], cwd=tmp_path)
+    assert_ok(r)
+    assert area.p("p.txt").read_bytes() == b"password login\n"
+
+
+def test_plain_rename_never_overwrites(ferry, area, tmp_path):
+    write_file(area.p("a.txt"), b"a")
+    write_file(area.p("b.txt"), b"b")
+    r = sftp_batch(ferry.sftp_port, "rw", f"rename -l {area.vpath}/a.txt {area.vpath}/b.txt\n", cwd=tmp_path)
+    assert r.returncode != 0
+    assert area.p("a.txt").read_bytes() == b"a" and area.p("b.txt").read_bytes() == b"b"
+
+
+def test_scp_up_and_down(ferry, area, tmp_path):
+    data = random_bytes(2 * MiB + 7, seed=9)
+    write_file(tmp_path / "s.bin", data)
+    assert_ok(scp(ferry.sftp_port, str(tmp_path / "s.bin"), f"rw@{HOST}:{area.vpath}/s.bin"))
+    assert area.p("s.bin").read_bytes() == data
+    assert_ok(scp(ferry.sftp_port, f"rw@{HOST}:{area.vpath}/s.bin", str(tmp_path / "s-back.bin")))
+    assert (tmp_path / "s-back.bin").read_bytes() == data
+    # Recursive copy of a tree, both ways.
+    src = tmp_path / "tree"
+    expected = make_tree(src)
+    assert_ok(scp(ferry.sftp_port, str(src), f"rw@{HOST}:{area.vpath}/", extra=["-r"]))
+    back = tmp_path / "back"
+    back.mkdir()
+    assert_ok(scp(ferry.sftp_port, f"rw@{HOST}:{area.vpath}/tree", str(back), extra=["-r"]))
+    assert tree_snapshot(back / "tree") == tree_snapshot(src)
+    assert expected
+
+
+def test_server_side_copy_with_cp(ferry, area, tmp_path):
+    """OpenSSH's `cp` uses copy-data: the whole file is copied by the storage, not through the client."""
+    data = random_bytes(700 * KiB, seed=3)
+    write_file(area.p("orig.bin"), data)
+    since = ferry.log_size()
+    r = sftp_batch(ferry.sftp_port, "rw", f"cp {area.vpath}/orig.bin {area.vpath}/copy.bin\n", cwd=tmp_path)
+    assert_ok(r)
+    assert area.p("copy.bin").read_bytes() == data
+    assert "server-side copy" in ferry.log_text(since)
+
+
+def test_df_and_extensions(ferry, area, tmp_path):
+    r = sftp_batch(ferry.sftp_port, "rw", "df -h\n", cwd=tmp_path)
+    assert_ok(r)
+    assert "PB" in r.stdout
+    with paramiko_sftp(ferry.sftp_port, "rw") as client:
+        assert client.normalize(".") == "/"
+        assert client.normalize(f"{area.vpath}/../{area.vpath}/x/..") == area.vpath
+    # VERSION lists the extensions: read them from a raw session.
+    with RawSFTP(ferry.sftp_port) as raw:
+        version, extensions = raw.init()
+        assert version == 3
+        assert {"posix-rename@openssh.com", "statvfs@openssh.com", "fsync@openssh.com", "limits@openssh.com",
+                "expand-path@openssh.com", "home-directory", "copy-data"} <= set(extensions)
+        status, payload = raw.extended("limits@openssh.com", b"")
+        packet, read_len, write_len, handles = struct.unpack(">QQQQ", payload)
+        assert packet >= 256 * KiB and read_len >= 64 * KiB and write_len >= 64 * KiB and handles >= 16
+        status, payload = raw.extended("expand-path@openssh.com", ssh_string(b"~/a/../b"))
+        assert status == 104 and b"/b" in payload
+        status, payload = raw.extended("home-directory", ssh_string(b"rw"))
+        assert status == 104 and ssh_string(b"/") in payload
+
+
+# ---------------------------------------------------------------------------------------------
+# paramiko
+# ---------------------------------------------------------------------------------------------
+
+def test_paramiko_random_and_prefetched_reads(ferry, area):
+    data = random_bytes(5 * MiB + 333, seed=21)
+    write_file(area.p("r.bin"), data)
+    since = ferry.log_size()
+    with paramiko_sftp(ferry.sftp_port, "rw") as client:
+        with client.open(f"{area.vpath}/r.bin", "rb") as f:
+            rng = __import__("random").Random(7)
+            for _ in range(40):
+                offset = rng.randrange(0, len(data))
+                length = rng.randrange(1, 100 * KiB)
+                f.seek(offset)
+                assert f.read(length) == data[offset:offset + length]
+            f.seek(len(data) - 10)
+            assert f.read(100) == data[-10:]
+            assert f.read(10) == b""
+        # Prefetch: paramiko sends all READs of the file at once.
+        with client.open(f"{area.vpath}/r.bin", "rb") as f:
+            f.prefetch()
+            assert sha256(f.read()) == sha256(data)
+        # readv: many ranges in one go.
+        with client.open(f"{area.vpath}/r.bin", "rb") as f:
+            ranges = [(i * 300 * KiB, 1000) for i in range(15)]
+            assert list(f.readv(ranges)) == [data[o:o + n] for o, n in ranges]
+    log = ferry.log_text(since)
+    assert "repositions=" in log
+
+
+def test_paramiko_pipelined_upload(ferry, area):
+    data = random_bytes(9 * MiB + 5, seed=22)
+    with paramiko_sftp(ferry.sftp_port, "rw") as client:
+        with client.open(f"{area.vpath}/pipe.bin", "wb") as f:
+            f.set_pipelined(True)
+            view = memoryview(data)
+            for start in range(0, len(data), 32 * KiB):
+                f.write(bytes(view[start:start + 32 * KiB]))
+        assert client.stat(f"{area.vpath}/pipe.bin").st_size == len(data)
+    assert area.p("pipe.bin").read_bytes() == data
+
+
+def test_paramiko_out_of_order_writes_within_window(ferry, area):
+    blocks = [random_bytes(32 * KiB, seed=100 + i) for i in range(8)]
+    order = [1, 0, 3, 2, 7, 4, 6, 5]
+    with paramiko_sftp(ferry.sftp_port, "rw") as client:
+        with client.open(f"{area.vpath}/ooo.bin", "wb") as f:
+            f.set_pipelined(True)
+            for i in order:
+                f.seek(i * 32 * KiB)
+                f.write(blocks[i])
+    assert area.p("ooo.bin").read_bytes() == b"".join(blocks)
+
+
+def test_paramiko_write_beyond_window_fails_and_publishes_nothing(ferry_factory):
+    server = ferry_factory(sftp_toml='reorder_window = "64KiB"')
+    area_path = server.home("rw")
+    with paramiko_sftp(server.sftp_port, "rw") as client:
+        f = client.open("/far.bin", "wb")
+        f.write(b"x" * 1000)
+        f.seek(1 * MiB)
+        with pytest.raises(IOError):
+            f.write(b"y" * 1000)
+        f.close()  # CLOSE answers FAILURE too (paramiko does not raise for a failed close)
+        with pytest.raises(IOError):
+            client.stat("/far.bin")
+    assert not (area_path / "far.bin").exists()
+    log = server.log_text()
+    assert "too far ahead" in log and "upload aborted" in log and "transfer failed" in log
+    assert server.upload_leftovers() == []
+
+
+def test_paramiko_listdir_attr_2500(ferry, area):
+    for i in range(2500):
+        (area.path / f"f{i:05d}.txt").write_bytes(b"x" * (i % 7))
+    (area.path / "sub").mkdir()
+    with paramiko_sftp(ferry.sftp_port, "rw") as client:
+        entries = client.listdir_attr(area.vpath)
+        by_name = {e.filename: e for e in entries}
+        assert len(entries) == 2501
+        assert by_name["f02499.txt"].st_size == 2499 % 7
+        assert by_name["sub"].st_mode & 0o170000 == 0o040000
+        assert by_name["f00001.txt"].st_mode & 0o170000 == 0o100000
+        assert by_name["f00001.txt"].longname.startswith("-rw")
+        st = client.stat(f"{area.vpath}/f00006.txt")
+        assert st.st_size == 6
+        assert abs(st.st_mtime - (area.path / "f00006.txt").stat().st_mtime) < 2
+
+
+def test_paramiko_setstat_times_ignored_truncate_honoured(ferry, area):
+    write_file(area.p("t.txt"), b"some content")
+    with paramiko_sftp(ferry.sftp_port, "rw") as client:
+        client.utime(f"{area.vpath}/t.txt", (1000000, 1000000))  # accepted, no effect
+        client.chmod(f"{area.vpath}/t.txt", 0o600)  # accepted, no effect
+        client.truncate(f"{area.vpath}/t.txt", 0)
+        assert client.stat(f"{area.vpath}/t.txt").st_size == 0
+        with pytest.raises(IOError):
+            client.truncate(f"{area.vpath}/t.txt", 5)
+    assert area.p("t.txt").read_bytes() == b""
+
+
+# ---------------------------------------------------------------------------------------------
+# rclone
+# ---------------------------------------------------------------------------------------------
+
+def test_rclone_copy_and_check(ferry, area, tmp_path):
+    src = tmp_path / "src"
+    make_tree(src)
+    (src / "ünïcødé dir").mkdir(exist_ok=True)
+    write_file(src / "ünïcødé dir" / "空 file.txt", b"")
+    write_file(src / "ünïcødé dir" / "naïve café.bin", random_bytes(300 * KiB, seed=4))
+    remote = sshsupport.rclone_sftp_remote(ferry.sftp_port, "rw") + area.vpath.lstrip("/") + "/copy"
+    rclone = sshsupport.rclone_binary()
+    env = dict(os.environ, RCLONE_CONFIG="/dev/null")
+    r = subprocess.run([rclone, "copy", str(src), remote, "--create-empty-src-dirs"], env=env,
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([rclone, "check", str(src), remote, "--one-way"], env=env, capture_output=True, text=True,
+                       timeout=180)
+    assert r.returncode == 0, r.stderr
+    assert tree_snapshot(area.p("copy")) == tree_snapshot(src)
+
+
+# ---------------------------------------------------------------------------------------------
+# Permissions, traversal, refused services, the defender
+# ---------------------------------------------------------------------------------------------
+
+def test_ro_user_cannot_upload(ferry, area, tmp_path):
+    write_file(tmp_path / "x.txt", b"x")
+    r = sftp_batch(ferry.sftp_port, "ro", f"put x.txt {area.vpath}/x.txt\n", cwd=tmp_path)
+    assert r.returncode != 0
+    assert "Permission denied" in r.stdout
+    assert not area.p("x.txt").exists()
+    write_file(area.p("readable.txt"), b"read me")
+    r = sftp_batch(ferry.sftp_port, "ro", f"get {area.vpath}/readable.txt r.txt\n", cwd=tmp_path)
+    assert_ok(r)
+    assert (tmp_path / "r.txt").read_bytes() == b"read me"
+
+
+def test_user_without_delete(ferry, area, tmp_path):
+    write_file(area.p("keep.txt"), b"keep")
+    write_file(area.p("other.txt"), b"other")
+    for command in (f"rm {area.vpath}/keep.txt", f"rename {area.vpath}/other.txt {area.vpath}/keep.txt"):
+        r = sftp_batch(ferry.sftp_port, "nodel", command + "\n", cwd=tmp_path)
+        assert r.returncode != 0, command
+        assert "Permission denied" in r.stdout, r.stdout
+    assert area.p("keep.txt").read_bytes() == b"keep" and area.p("other.txt").read_bytes() == b"other"
+    # Renaming to a new name is allowed without delete.
+    assert_ok(sftp_batch(ferry.sftp_port, "nodel", f"rename {area.vpath}/other.txt {area.vpath}/new.txt\n",
+                         cwd=tmp_path))
+    assert area.p("new.txt").read_bytes() == b"other"
+
+
+def test_wo_user_cannot_download(ferry, tmp_path):
+    home = ferry.home("wo")
+    write_file(home / "secret.txt", b"secret")
+    r = sftp_batch(ferry.sftp_port, "wo", "get /secret.txt s.txt\n", cwd=tmp_path)
+    assert r.returncode != 0 and "Permission denied" in r.stdout
+    assert not (tmp_path / "s.txt").exists()
+
+
+def test_traversal_stays_in_home(ferry, area, tmp_path):
+    write_file(tmp_path / "t.txt", b"t")
+    r = sftp_batch(ferry.sftp_port, "rw", f"""
+cd ../../../../..
+pwd
+put t.txt ../../escaped.txt
+-get /../../../../etc/passwd passwd.txt
+-get ../../../etc/hostname hostname.txt
+""", cwd=tmp_path)
+    assert_ok(r)
+    assert "Remote working directory: /" in r.stdout
+    assert (ferry.home("rw") / "escaped.txt").read_bytes() == b"t"  # landed inside the home
+    assert not (ferry.root / "escaped.txt").exists() and not (ferry.root / "files" / "escaped.txt").exists()
+    assert not (tmp_path / "passwd.txt").exists() and not (tmp_path / "hostname.txt").exists()
+    (ferry.home("rw") / "escaped.txt").unlink()
+    with paramiko_sftp(ferry.sftp_port, "rw") as client:
+        assert client.normalize("/../../..") == "/"
+        with pytest.raises(IOError):
+            client.stat("/a\x01b")
+
+
+def test_shell_exec_and_forwarding_refused(ferry, tmp_path):
+    base = ["ssh", "-p", str(ferry.sftp_port), *sshsupport.SSH_OPTIONS, "-i", str(sshsupport.keys()["ed25519"].private),
+            "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"]
+    since = ferry.log_size()
+    r = subprocess.run([*base, f"rw@{HOST}", "cat /etc/passwd"], capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode != 0 and "root:" not in r.stdout
+    r = subprocess.run([*base, "-tt", f"rw@{HOST}"], capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode != 0
+    # Local port forwarding: the tunnel is refused (the client says so and the connection fails).
+    r = subprocess.run([*base, "-N", "-o", "ExitOnForwardFailure=yes", "-W", f"{HOST}:{ferry.port}", f"rw@{HOST}"],
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode != 0
+    log = ferry.log_text(since)
+    assert "request=exec" in log and ("request=shell" in log or "request=pty" in log)
+
+
+def test_wrong_key_and_wrong_password_feed_the_defender(ferry_factory, tmp_path):
+    server = ferry_factory(max_login_failures=2, ban_time="1m")
+    r = sftp_batch(server.sftp_port, "rw", "ls\n", key="stranger", cwd=tmp_path)
+    assert r.returncode != 0
+    r = sftp_batch(server.sftp_port, "rw", "ls\n", key=None, password="wrong", cwd=tmp_path)
+    assert r.returncode != 0
+    # Banned now: even the right key is refused at connect.
+    r = sftp_batch(server.sftp_port, "rw", "ls\n", key="ed25519", cwd=tmp_path)
+    assert r.returncode != 0
+    log = server.log_text()
+    assert "SSH public key refused" in log and "SSH login failed" in log
+    assert "refused a banned address" in log
+
+
+def test_idle_sftp_session_is_closed(ferry_factory):
+    server = ferry_factory(idle_timeout="2s")
+    client = paramiko_sftp(server.sftp_port, "rw")
+    try:
+        assert client.listdir("/") is not None
+        time.sleep(4)
+        with pytest.raises((IOError, EOFError, paramiko.SSHException, OSError)):
+            client.listdir("/")
+    finally:
+        client.close()
+    assert "idle timeout" in server.log_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# Malformed SFTP traffic (raw packets on the subsystem channel)
+# ---------------------------------------------------------------------------------------------
+
+def ssh_string(b: bytes) -> bytes:
+    return struct.pack(">I", len(b)) + b
+
+
+class RawSFTP:
+    """The `sftp` subsystem of a paramiko SSH session, spoken by hand."""
+
+    def __init__(self, port: int, user: str = "rw"):
+        self.transport = paramiko.Transport((HOST, port))
+        self.transport.connect(username=user, password=PASSWORDS[user])
+        self.channel = self.transport.open_session()
+        self.channel.settimeout(30)
+        self.channel.invoke_subsystem("sftp")
+        self.next_id = 1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.transport.close()
+
+    def send_raw(self, data: bytes):
+        self.channel.sendall(data)
+
+    def send(self, packet_type: int, body: bytes, with_id: bool = True) -> int:
+        request_id = self.next_id
+        self.next_id += 1
+        payload = bytes([packet_type]) + (struct.pack(">I", request_id) if with_id else b"") + body
+        self.send_raw(struct.pack(">I", len(payload)) + payload)
+        return request_id
+
+    def _read_exact(self, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = self.channel.recv(n - len(data))
+            if not chunk:
+                raise EOFError("channel closed")
+            data += chunk
+        return data
+
+    def receive(self) -> tuple[int, bytes]:
+        length = struct.unpack(">I", self._read_exact(4))[0]
+        packet = self._read_exact(length)
+        return packet[0], packet[1:]
+
+    def init(self) -> tuple[int, list[str]]:
+        self.send(1, struct.pack(">I", 3), with_id=False)
+        kind, body = self.receive()
+        assert kind == 2
+        version = struct.unpack(">I", body[:4])[0]
+        names, rest = [], body[4:]
+        while rest:
+            n = struct.unpack(">I", rest[:4])[0]
+            names.append(rest[4:4 + n].decode())
+            rest = rest[4 + n:]
+            m = struct.unpack(">I", rest[:4])[0]
+            rest = rest[4 + m:]
+        return version, names
+
+    def status(self) -> tuple[int, int]:
+        kind, body = self.receive()
+        assert kind == 101, f"expected STATUS, got {kind}"
+        return struct.unpack(">II", body[:8])
+
+    def extended(self, name: str, payload: bytes) -> tuple[int, bytes]:
+        self.send(200, ssh_string(name.encode()) + payload)
+        kind, body = self.receive()
+        return kind, body[4:]
+
+
+def test_requests_before_init_and_malformed_packets(ferry):
+    with RawSFTP(ferry.sftp_port) as raw:
+        request_id = raw.send(17, ssh_string(b"/"))  # STAT before INIT
+        assert raw.status() == (request_id, 4)  # FAILURE
+        raw.init()
+        request_id = raw.send(17, b"\x00\x00")  # truncated STAT
+        assert raw.status() == (request_id, 5)  # BAD_MESSAGE
+        request_id = raw.send(99, b"")  # unknown type
+        assert raw.status() == (request_id, 8)  # OP_UNSUPPORTED
+        request_id = raw.send(5, ssh_string(b"nope") + struct.pack(">QI", 0, 10))  # READ of a bad handle
+        assert raw.status() == (request_id, 4)
+        request_id = raw.send(17, ssh_string(b"/bad\xff\xfeutf8"))
+        assert raw.status()[0] == request_id
+        # Still serving.
+        request_id = raw.send(17, ssh_string(b"/"))
+        kind, body = raw.receive()
+        assert kind == 105 and struct.unpack(">I", body[:4])[0] == request_id
+        # A length above the limit ends the session (not the server).
+        raw.send_raw(struct.pack(">I", 64 * MiB) + b"\x03")
+        with pytest.raises((EOFError, OSError, socket.timeout)):
+            raw.receive()
+    assert "framing error" in ferry.log_text()
+    assert ferry.alive
+    with paramiko_sftp(ferry.sftp_port, "rw") as client:
+        assert client.listdir("/") is not None
+
+
+def test_handle_limit(ferry, area):
+    write_file(area.p("h.txt"), b"h")
+    with paramiko_sftp(ferry.sftp_port, "rw") as client:
+        opened = []
+        with pytest.raises(IOError):
+            for _ in range(1000):
+                opened.append(client.open(f"{area.vpath}/h.txt", "rb"))
+        assert 16 <= len(opened) < 1000
+        for f in opened:
+            f.close()
+        with client.open(f"{area.vpath}/h.txt", "rb") as f:
+            assert f.read() == b"h"
+
+
+def test_dropped_session_publishes_nothing(ferry, area):
+    client = paramiko_sftp(ferry.sftp_port, "rw")
+    f = client.open(f"{area.vpath}/dropped.bin", "wb")
+    f.write(random_bytes(3 * MiB, seed=1))
+    client.get_channel().get_transport().sock.close()  # the network goes away, no CLOSE
+    assert wait_for(lambda: "session ended before CLOSE" in ferry.log_text(), timeout=15)
+    assert not area.p("dropped.bin").exists()
+    assert wait_for(lambda: ferry.upload_leftovers() == [], timeout=10)
+
+
+def test_sftp_transfers_in_xferlog(ferry, area, tmp_path):
+    write_file(tmp_path / "x.bin", b"z" * 5000)
+    assert_ok(sftp_batch(ferry.sftp_port, "rw", f"put x.bin {area.vpath}/xfer.bin\nget {area.vpath}/xfer.bin y.bin\n",
+                         cwd=tmp_path))
+    lines = [line for line in ferry.xferlog_lines() if f"{area.vpath}/xfer.bin" in line]
+    assert len(lines) == 2, lines
+    assert f" 5000 {area.vpath}/xfer.bin b _ i r rw sftp 0 * c" in lines[0]
+    assert f" 5000 {area.vpath}/xfer.bin b _ o r rw sftp 0 * c" in lines[1]
