@@ -1,7 +1,7 @@
 """SSH keys and SFTP clients for the integration tests (OpenSSH `sftp`/`scp`, paramiko, rclone).
 
 - `keys()`          the run's SSH keys, made once with ssh-keygen: host keys (`host_ed25519`,
-                    `host_ecdsa`) for every test server, client keys (`ed25519`, `rsa`) that the
+                    `host_ecdsa`) for every test server, client keys (`ed25519`, `rsa`, `ecdsa`) that the
                     standard users accept, and `stranger` (an ed25519 key no user has).
 - `sftp_batch(...)` runs `sftp -b` with a key or a password (through SSH_ASKPASS) and returns the
                     CompletedProcess (stdout and stderr merged into stdout).
@@ -43,6 +43,7 @@ def keys() -> dict[str, KeyPair]:
         "host_ecdsa": ["-t", "ecdsa", "-b", "256"],
         "ed25519": ["-t", "ed25519"],
         "rsa": ["-t", "rsa", "-b", "2048"],
+        "ecdsa": ["-t", "ecdsa", "-b", "384"],
         "stranger": ["-t", "ed25519"],
     }.items():
         path = base / name
@@ -53,7 +54,7 @@ def keys() -> dict[str, KeyPair]:
 
 
 def user_key_lines() -> list[str]:
-    return [keys()["ed25519"].public_line, keys()["rsa"].public_line]
+    return [keys()[name].public_line for name in ("ed25519", "rsa", "ecdsa")]
 
 
 def host_key_paths() -> list[Path]:
@@ -110,7 +111,8 @@ def paramiko_sftp(port: int, user: str, *, password: str | None = None, key: str
     if password is not None:
         transport.connect(username=user, password=password)
     else:
-        private = paramiko.Ed25519Key.from_private_key_file(str(keys()[key or "ed25519"].private))
+        path = str(keys()[key or "ed25519"].private)
+        private = (paramiko.ECDSAKey if key == "ecdsa" else paramiko.Ed25519Key).from_private_key_file(path)
         transport.connect(username=user, pkey=private)
     client = paramiko.SFTPClient.from_transport(transport)
     client.get_channel().settimeout(TIMEOUT)

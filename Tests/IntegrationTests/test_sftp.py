@@ -81,6 +81,26 @@ def test_openssh_sftp_password_login(ferry, area, tmp_path):
     assert area.p("p.txt").read_bytes() == b"password login\n"
 
 
+def test_ecdsa_key_login_with_paramiko(ferry, area):
+    with paramiko_sftp(ferry.sftp_port, "rw", key="ecdsa") as client:
+        with client.open(f"{area.vpath}/e.txt", "wb") as f:
+            f.write(b"ecdsa")
+    assert area.p("e.txt").read_bytes() == b"ecdsa"
+    assert "ecdsa-sha2-nistp384" in ferry.log_text()
+
+
+def test_connection_limit_per_address(ferry_factory):
+    server = ferry_factory(max_connections_per_ip=1)
+    first = paramiko_sftp(server.sftp_port, "rw")
+    try:
+        with pytest.raises((paramiko.SSHException, EOFError, OSError)):
+            paramiko_sftp(server.sftp_port, "rw").close()
+        assert first.listdir("/") is not None  # the first session is unaffected
+    finally:
+        first.close()
+    assert "refused: connection limit" in server.log_text()
+
+
 def test_plain_rename_never_overwrites(ferry, area, tmp_path):
     write_file(area.p("a.txt"), b"a")
     write_file(area.p("b.txt"), b"b")

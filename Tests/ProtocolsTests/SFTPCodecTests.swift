@@ -13,6 +13,37 @@ import Testing
         return writer.bytes
     }
 
+    @Test func framingReceivesInPlaceAcrossBufferReuse() throws {
+        // 300 packets of varying sizes, received in chunks that split them anywhere: the framer
+        // moves partial packets to the front and reuses its buffer; every packet comes out intact.
+        var stream: [UInt8] = []
+        var expected: [[UInt8]] = []
+        for index in 0..<300 {
+            let body = (0..<(1 + index * 37 % 5000)).map { UInt8(truncatingIfNeeded: $0 &+ index) }
+            var writer = SFTPWriter()
+            writer.raw(body)
+            stream += writer.framed()
+            expected.append(body)
+        }
+        var framer = SFTPFramer(maximumPacketLength: 8192)
+        var received: [[UInt8]] = []
+        var position = 0
+        var chunk = 1
+        while position < stream.count {
+            let count = min(chunk, stream.count - position)
+            let got = framer.receive(space: 7000) { (raw: UnsafeMutableRawBufferPointer) -> Int? in
+                raw.copyBytes(from: stream[position..<position + count])
+                return count
+            }
+            #expect(got == count)
+            position += count
+            chunk = chunk * 7 % 6997 + 1
+            while let packet = try framer.nextPacket() { received.append(Array(packet)) }
+        }
+        #expect(received == expected)
+        #expect(framer.bufferedCount == 0)
+    }
+
     @Test func framingSplitsPacketsAcrossArbitraryChunks() throws {
         var stream: [UInt8] = []
         var first = SFTPWriter(); first.raw(Self.packet(.initialize, id: nil) { $0.uint32(3) })
@@ -22,7 +53,7 @@ import Testing
         var packets: [[UInt8]] = []
         for byte in stream {  // one byte at a time: the worst case of a stream
             framer.append([byte])
-            while let packet = try framer.nextPacket() { packets.append(packet) }
+            while let packet = try framer.nextPacket() { packets.append(Array(packet)) }
         }
         #expect(packets.count == 2)
         guard case .initialize(let version) = try SFTPRequest.decode(packets[0]) else { Issue.record("INIT"); return }

@@ -296,10 +296,11 @@ import Testing
 
     @Test func writeOrderReleasesHeldChunks() throws {
         var order = SFTPWriteOrder(window: 100, startingAt: 10)
+        let nine = [UInt8](repeating: 1, count: 9)
         #expect(try order.accept(offset: 20, data: [2]).isEmpty)
-        #expect(try order.accept(offset: 11, data: Array(repeating: 1, count: 9)).isEmpty)
+        #expect(try order.accept(offset: 11, data: nine[...]).isEmpty)
         #expect(order.heldBytes == 10)
-        #expect(try order.accept(offset: 10, data: [0]) == [[0], Array(repeating: 1, count: 9), [2]])
+        #expect(try order.accept(offset: 10, data: [0]).map { Array($0) } == [[0], nine, [2]])
         #expect(order.expected == 21 && order.isContiguous)
         #expect(throws: SFTPWriteOrder.Refusal.beyondWindow(offset: 200, expected: 21, window: 100)) {
             try order.accept(offset: 200, data: [1])

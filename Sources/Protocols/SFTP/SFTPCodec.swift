@@ -25,26 +25,33 @@ struct SFTPAttributes: Equatable, Sendable {
     }
 }
 
-/// Reads SSH wire types (RFC 4251 §5) from one packet, never past its end.
+/// Reads SSH wire types (RFC 4251 §5) from one packet, never past its end. Works on a slice of the
+/// receive buffer, so that a WRITE's data reaches the upload without an extra copy.
 struct SFTPReader {
-    private let bytes: [UInt8]
+    private let bytes: ArraySlice<UInt8>
+    /// An absolute index into `bytes` (slices keep their parent's indices).
     private(set) var offset: Int
 
-    init(_ bytes: [UInt8], offset: Int = 0) {
+    init(_ bytes: ArraySlice<UInt8>) {
         self.bytes = bytes
+        self.offset = bytes.startIndex
+    }
+
+    init(_ bytes: [UInt8], offset: Int = 0) {
+        self.bytes = bytes[...]
         self.offset = offset
     }
 
-    var isAtEnd: Bool { offset == bytes.count }
+    var isAtEnd: Bool { offset == bytes.endIndex }
 
     mutating func byte() throws(SFTPDecodeError) -> UInt8 {
-        guard offset < bytes.count else { throw .truncated }
+        guard offset < bytes.endIndex else { throw .truncated }
         defer { offset += 1 }
         return bytes[offset]
     }
 
     mutating func uint32() throws(SFTPDecodeError) -> UInt32 {
-        guard bytes.count - offset >= 4 else { throw .truncated }
+        guard bytes.endIndex - offset >= 4 else { throw .truncated }
         defer { offset += 4 }
         return bytes[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
     }
@@ -55,10 +62,15 @@ struct SFTPReader {
 
     /// A length-prefixed byte string; its length must fit in what is left of the packet.
     mutating func string() throws(SFTPDecodeError) -> [UInt8] {
+        Array(try stringSlice())
+    }
+
+    /// A length-prefixed byte string as a view into the packet (no copy).
+    mutating func stringSlice() throws(SFTPDecodeError) -> ArraySlice<UInt8> {
         let length = Int(try uint32())
-        guard length <= bytes.count - offset else { throw .truncated }
+        guard length <= bytes.endIndex - offset else { throw .truncated }
         defer { offset += length }
-        return Array(bytes[offset..<offset + length])
+        return bytes[offset..<offset + length]
     }
 
     mutating func utf8String() throws(SFTPDecodeError) -> String {
@@ -67,7 +79,7 @@ struct SFTPReader {
     }
 
     mutating func rest() -> [UInt8] {
-        defer { offset = bytes.count }
+        defer { offset = bytes.endIndex }
         return Array(bytes[offset...])
     }
 
@@ -81,7 +93,7 @@ struct SFTPReader {
         if flags.contains(.extended) {
             let count = try uint32()
             // Each pair needs at least 8 bytes: a count beyond the packet is malformed, not a loop.
-            guard Int(count) <= (bytes.count - offset) / 8 else { throw .truncated }
+            guard Int(count) <= (bytes.endIndex - offset) / 8 else { throw .truncated }
             for _ in 0..<count { attributes.extended.append((try utf8String(), try string())) }
         }
         return attributes
@@ -171,36 +183,65 @@ struct SFTPFramer {
     /// What Ferry advertises in limits@openssh.com, plus room for the header of a WRITE.
     let maximumPacketLength: Int
     private var buffer: [UInt8] = []
-    /// Where the unread bytes of `buffer` start; consumed bytes are dropped in bulk, not per packet
-    /// (removing from the front of an array on every 32 KiB packet costs a copy of the whole rest).
+    /// `buffer[start..<end]` holds bytes received but not yet returned as packets. Bytes are
+    /// received straight into `buffer` and packets are slices of it: no copy per packet.
     private var start = 0
+    private var end = 0
 
     init(maximumPacketLength: Int) { self.maximumPacketLength = maximumPacketLength }
 
     /// Bytes received but not yet returned as packets.
-    var bufferedCount: Int { buffer.count - start }
+    var bufferedCount: Int { end - start }
 
-    mutating func append<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        if start > 0 && start >= buffer.count / 2 {
-            buffer.removeSubrange(0..<start)
+    /// Lets `receive` write up to `space` bytes after the buffered ones; it returns how many it
+    /// wrote (nil: nothing, the source has ended). Packets returned earlier must not be in use any
+    /// more (the buffer is reused).
+    mutating func receive<E: Error>(space: Int, _ receive: (UnsafeMutableRawBufferPointer) throws(E) -> Int?) throws(E) -> Int? {
+        if start == end {
             start = 0
+            end = 0
+        } else if buffer.count - end < space && start > 0 {
+            // Move the partial packet to the front; it is short compared to what was consumed.
+            let pending = end - start
+            buffer.withUnsafeMutableBytes { raw in
+                raw.baseAddress!.copyMemory(from: raw.baseAddress! + start, byteCount: pending)
+            }
+            start = 0
+            end = pending
         }
-        buffer.append(contentsOf: bytes)
+        if buffer.count - end < space {
+            buffer.append(contentsOf: repeatElement(0, count: space - (buffer.count - end)))
+        }
+        let end = self.end
+        let outcome: Result<Int?, E> = buffer.withUnsafeMutableBytes { raw in
+            do throws(E) {
+                return .success(try receive(UnsafeMutableRawBufferPointer(rebasing: raw[end..<end + space])))
+            } catch {
+                return .failure(error)
+            }
+        }
+        let count = try outcome.get()
+        if let count { self.end += count }
+        return count
+    }
+
+    /// Appends bytes (tests, and sources that hand out their own buffers).
+    mutating func append<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        _ = receive(space: bytes.count) { (raw: UnsafeMutableRawBufferPointer) -> Int? in
+            raw.copyBytes(from: bytes)
+            return bytes.count
+        }
     }
 
     /// The next complete packet (type byte onwards), nil when more bytes are needed.
-    mutating func nextPacket() throws(SFTPDecodeError) -> [UInt8]? {
-        guard buffer.count - start >= 4 else { return nil }
+    mutating func nextPacket() throws(SFTPDecodeError) -> ArraySlice<UInt8>? {
+        guard end - start >= 4 else { return nil }
         let length = Int(buffer[start..<start + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
         guard length >= 1 else { throw .invalidField("empty packet") }
         guard length <= maximumPacketLength else { throw .oversized(length: length, limit: maximumPacketLength) }
-        guard buffer.count - start >= 4 + length else { return nil }
-        let packet = Array(buffer[start + 4..<start + 4 + length])
+        guard end - start >= 4 + length else { return nil }
+        let packet = buffer[start + 4..<start + 4 + length]
         start += 4 + length
-        if start == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
-            start = 0
-        }
         return packet
     }
 }

@@ -87,7 +87,7 @@ extension SFTPEngine {
 
     // MARK: Writing
 
-    func write(_ handle: [UInt8], offset: UInt64, data: [UInt8]) throws(SFTPFailure) {
+    func write(_ handle: [UInt8], offset: UInt64, data: ArraySlice<UInt8>) throws(SFTPFailure) {
         guard case .upload(let upload) = try handles.item(handle) else {
             throw .status(.permissionDenied, "Handle is not open for writing")
         }
@@ -101,7 +101,7 @@ extension SFTPEngine {
             guard var order = upload.order, let stream = upload.upload else { return }
             // APPEND (draft-02 §6.3): every write goes to the end, whatever its offset.
             let position = if case .append = upload.start { order.expected } else { offset }
-            let ready: [[UInt8]]
+            let ready: [ArraySlice<UInt8>]
             do {
                 ready = try order.accept(offset: position, data: data)
             } catch {
@@ -109,7 +109,10 @@ extension SFTPEngine {
             }
             upload.order = order
             for chunk in ready {
-                try storageCall { () throws(StorageError) in try stream.write(chunk) }
+                let outcome: Result<Void, StorageError> = chunk.withUnsafeBytes { raw in
+                    do throws(StorageError) { return .success(try stream.write(raw)) } catch { return .failure(error) }
+                }
+                try storageCall { () throws(StorageError) in try outcome.get() }
             }
         } catch {
             throw fail(upload, error)

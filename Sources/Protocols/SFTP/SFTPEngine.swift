@@ -57,7 +57,10 @@ final class SFTPEngine {
     }
 
     /// Handles one packet (type byte onwards) and returns the reply to send.
-    func respond(to packet: [UInt8]) -> SFTPReply {
+    func respond(to packet: [UInt8]) -> SFTPReply { respond(to: packet[...]) }
+
+    /// Handles one packet (a view into the receive buffer, not kept after the call).
+    func respond(to packet: ArraySlice<UInt8>) -> SFTPReply {
         let request: SFTPRequest
         do {
             request = try SFTPRequest.decode(packet)
@@ -87,8 +90,9 @@ final class SFTPEngine {
 
     /// A packet that does not parse: BAD_MESSAGE for its id when the id is readable (an unknown
     /// type is OP_UNSUPPORTED, as OpenSSH answers it).
-    private func reply(toUndecodable packet: [UInt8], _ error: SFTPDecodeError) -> SFTPReply {
-        let id: UInt32 = packet.count >= 5 ? packet[1..<5].reduce(0) { $0 << 8 | UInt32($1) } : 0
+    private func reply(toUndecodable packet: ArraySlice<UInt8>, _ error: SFTPDecodeError) -> SFTPReply {
+        let first = packet.startIndex
+        let id: UInt32 = packet.count >= 5 ? packet[first + 1..<first + 5].reduce(0) { $0 << 8 | UInt32($1) } : 0
         logger.info("malformed SFTP request", metadata: ["id": "\(id)", "reason": "\(error)"])
         if case .unknownType = error {
             return .status(id: id, code: .operationUnsupported, message: "Unknown request type")

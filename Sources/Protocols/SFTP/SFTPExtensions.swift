@@ -136,7 +136,7 @@ extension SFTPEngine {
             let chunk = Int(min(UInt64(settings.maxWriteLength), end - readOffset - copied))
             let data = try readData(source, at: readOffset + copied, length: chunk)
             if data.isEmpty { break }
-            try write(writeHandle, offset: writeOffset + copied, data: data)
+            try write(writeHandle, offset: writeOffset + copied, data: data[...])
             copied += UInt64(data.count)
         }
     }

@@ -5,7 +5,8 @@ enum SFTPRequest: Sendable {
     case open(id: UInt32, path: [UInt8], flags: SFTPOpenFlags, attributes: SFTPAttributes)
     case close(id: UInt32, handle: [UInt8])
     case read(id: UInt32, handle: [UInt8], offset: UInt64, length: UInt32)
-    case write(id: UInt32, handle: [UInt8], offset: UInt64, data: [UInt8])
+    /// The data is a view into the receive buffer: stream it or copy it before the next receive.
+    case write(id: UInt32, handle: [UInt8], offset: UInt64, data: ArraySlice<UInt8>)
     case lstat(id: UInt32, path: [UInt8])
     case fstat(id: UInt32, handle: [UInt8])
     case setstat(id: UInt32, path: [UInt8], attributes: SFTPAttributes)
@@ -39,6 +40,10 @@ enum SFTPRequest: Sendable {
     /// Parses one packet (type byte onwards). Trailing bytes after the arguments are malformed,
     /// except after INIT's version (extension pairs) and an extended request's payload.
     static func decode(_ packet: [UInt8]) throws(SFTPDecodeError) -> SFTPRequest {
+        try decode(packet[...])
+    }
+
+    static func decode(_ packet: ArraySlice<UInt8>) throws(SFTPDecodeError) -> SFTPRequest {
         var reader = SFTPReader(packet)
         let typeByte = try reader.byte()
         guard let type = SFTPPacketType(rawValue: typeByte) else { throw .unknownType(typeByte) }
@@ -53,7 +58,7 @@ enum SFTPRequest: Sendable {
                             attributes: try reader.attributes())
         case .close: request = .close(id: id, handle: try reader.string())
         case .read: request = .read(id: id, handle: try reader.string(), offset: try reader.uint64(), length: try reader.uint32())
-        case .write: request = .write(id: id, handle: try reader.string(), offset: try reader.uint64(), data: try reader.string())
+        case .write: request = .write(id: id, handle: try reader.string(), offset: try reader.uint64(), data: try reader.stringSlice())
         case .lstat: request = .lstat(id: id, path: try reader.string())
         case .fstat: request = .fstat(id: id, handle: try reader.string())
         case .setstat: request = .setstat(id: id, path: try reader.string(), attributes: try reader.attributes())

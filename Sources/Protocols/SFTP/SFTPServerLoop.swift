@@ -23,7 +23,7 @@ struct SFTPServerLoop {
     /// Framing slack over the advertised packet length: some clients size a WRITE's data, not the
     /// whole packet, by the limit.
     static let framingSlack = 1024
-    static let readBufferSize = 512 * 1024
+    static let receiveSize = 512 * 1024
 
     let engine: SFTPEngine
     let channel: any SFTPChannel
@@ -32,7 +32,6 @@ struct SFTPServerLoop {
     func run() {
         let logger = engine.logger
         var framer = SFTPFramer(maximumPacketLength: engine.settings.maxPacketLength + Self.framingSlack)
-        var buffer = [UInt8](repeating: 0, count: Self.readBufferSize)
         var lastRequest = Date()
         defer { engine.closeAll() }
         do {
@@ -41,7 +40,7 @@ struct SFTPServerLoop {
                     logger.info("SFTP session closed: the server is stopping")
                     return
                 }
-                let received = try buffer.withUnsafeMutableBytes { raw throws(SFTPChannelError) in
+                let received = try framer.receive(space: Self.receiveSize) { raw throws(SFTPChannelError) in
                     try channel.read(into: raw, timeout: 1)
                 }
                 guard let received else {
@@ -57,7 +56,6 @@ struct SFTPServerLoop {
                     continue
                 }
                 lastRequest = Date()
-                framer.append(buffer[0..<received])
                 while let packet = try nextPacket(&framer) {
                     try channel.write(engine.respond(to: packet).encoded)
                 }
@@ -69,7 +67,7 @@ struct SFTPServerLoop {
         }
     }
 
-    private func nextPacket(_ framer: inout SFTPFramer) throws(SFTPSessionEnd) -> [UInt8]? {
+    private func nextPacket(_ framer: inout SFTPFramer) throws(SFTPSessionEnd) -> ArraySlice<UInt8>? {
         do {
             return try framer.nextPacket()
         } catch {

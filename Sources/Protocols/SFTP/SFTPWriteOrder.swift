@@ -29,7 +29,8 @@ struct SFTPWriteOrder {
     var isContiguous: Bool { held.isEmpty }
 
     /// Accepts one write; returns the chunks that are now in order, to be streamed in that order.
-    mutating func accept(offset: UInt64, data: [UInt8]) throws(Refusal) -> [[UInt8]] {
+    /// A held write is copied (`data` may be a view into a buffer that is about to be reused).
+    mutating func accept(offset: UInt64, data: ArraySlice<UInt8>) throws(Refusal) -> [ArraySlice<UInt8>] {
         if data.isEmpty { return [] }
         if offset < expected { throw .rewrite(offset: offset, expected: expected) }
         if offset > expected {
@@ -38,7 +39,7 @@ struct SFTPWriteOrder {
                 throw .beyondWindow(offset: offset, expected: expected, window: window)
             }
             guard held[offset] == nil else { throw .rewrite(offset: offset, expected: expected) }
-            held[offset] = data
+            held[offset] = Array(data)
             heldBytes += data.count
             return []
         }
@@ -47,7 +48,7 @@ struct SFTPWriteOrder {
         while let next = held.removeValue(forKey: expected) {
             heldBytes -= next.count
             expected += UInt64(next.count)
-            ready.append(next)
+            ready.append(next[...])
         }
         // A held write that now starts before `expected` overlapped one that was released.
         if let stale = held.keys.first(where: { $0 < expected }) {

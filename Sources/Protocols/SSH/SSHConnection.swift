@@ -52,6 +52,9 @@ public final class SSHConnection {
             return nil
         }
         self.session = session
+        // SFTP pipelines many requests; replies and window adjustments are small packets that Nagle's
+        // algorithm would hold back until the client's delayed ACK (tens of milliseconds each).
+        try? socket.setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1)
         let descriptor = socket.releaseDescriptor()
         guard context.hostKeys.accept(descriptor: descriptor, into: session) else {
             logger.error("SSH accept failed", metadata: ["reason": "\(SSHConnection.lastError(session))"])
