@@ -253,6 +253,12 @@ BAD_CONFIGS = {
     "user-authority": ({'authority = "RW"': 'authority = "ALL"'}, "", ["user[1].authority"]),
     "env-unset": ({'access_key = "AKIALITERALACCESSKEY"': 'access_key = "env:FERRY_TEST_UNSET_VAR"'}, "",
                   ["storage[2].access_key", "FERRY_TEST_UNSET_VAR"]),
+    "sftp-reorder-window-too-small": ({}, '\n[sftp]\nlisten = ""\nreorder_window = "1KiB"\n', ["sftp.reorder_window"]),
+    "sftp-without-host-keys": ({}, '\n[sftp]\nlisten = "127.0.0.1:2222"\n', ["sftp.host_keys"]),
+    "sftp-unreadable-host-key": ({}, '\n[sftp]\nlisten = "127.0.0.1:2222"\nhost_keys = ["/nonexistent/key"]\n',
+                                 ["sftp.host_keys[1]"]),
+    "sftp-host-key-not-a-key": ({}, '\n[sftp]\nlisten = "127.0.0.1:2222"\nhost_keys = ["/etc/hostname"]\n',
+                                ["sftp.host_keys[1]", "not a private key"]),
     "file-unreadable": ({'secret_key = "literal-secret-key-5678"': 'secret_key = "file:/nonexistent/ferry-key"'},
                         "", ["storage[2].secret_key"]),
 }

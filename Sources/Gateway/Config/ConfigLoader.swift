@@ -176,7 +176,16 @@ struct ConfigLoader {
             table.issues.add(table.keyPath("host_keys"), "at least one host key file is needed to serve SFTP")
         }
         for (index, key) in keys.enumerated() {
-            readableFile(table, "host_keys", key, keyPath: "\(table.keyPath("host_keys"))[\(index + 1)]")
+            let keyPath = "\(table.keyPath("host_keys"))[\(index + 1)]"
+            readableFile(table, "host_keys", key, keyPath: keyPath)
+            // Load it now, so that a file libssh cannot use is a configuration error, not a failed start.
+            if checkFiles && FileManager.default.isReadableFile(atPath: key) {
+                do {
+                    _ = try SSHHostKeys(paths: [key])
+                } catch {
+                    table.issues.add(keyPath, error.description)
+                }
+            }
         }
         let window = size(table, "reorder_window", default: 4 << 20, in: (64 << 10)...(256 << 20), rangeText: "64KiB to 256MiB")
         return FerryConfig.SFTP(listen: listen, hostKeys: keys, reorderWindow: window)
