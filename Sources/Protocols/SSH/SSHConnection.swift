@@ -113,8 +113,7 @@ public final class SSHConnection {
     private func login() -> SSHChannelStream? {
         var timeout = Int(context.settings.loginGraceTime.rounded(.up))
         ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout)
-        let callbacks = state.installServerCallbacks(on: session)
-        defer { _ = callbacks }
+        state.installServerCallbacks(on: session)
         ssh_set_auth_methods(session, Int32(SSH_AUTH_METHOD_PASSWORD | SSH_AUTH_METHOD_PUBLICKEY))
         guard ssh_handle_key_exchange(session) == SSH_OK else {
             logger.info("SSH key exchange failed", metadata: ["reason": "\(Self.lastError(session))"])

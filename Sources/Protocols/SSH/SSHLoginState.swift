@@ -43,9 +43,10 @@ final class SSHLoginState {
     private static let accepted: Int32 = 0
     private static let refused: Int32 = -1
 
-    /// Installs the server callbacks (auth, channel open) on `session`; returns the struct pointer,
-    /// which must stay alive as long as the session.
-    func installServerCallbacks(on session: OpaquePointer) -> UnsafeMutablePointer<ssh_server_callbacks_struct> {
+    /// Installs the server callbacks (auth, channel open) on `session`. libssh keeps the pointer to
+    /// the struct, which this object owns: it must outlive the session (the connection frees the
+    /// session first).
+    func installServerCallbacks(on session: OpaquePointer) {
         serverCallbacks.initialize(to: ssh_server_callbacks_struct())
         serverCallbacks.pointee.size = MemoryLayout<ssh_server_callbacks_struct>.size
         serverCallbacks.pointee.userdata = userdata
@@ -61,7 +62,6 @@ final class SSHLoginState {
             SSHLoginState.from(userdata).openSessionChannel(session)
         }
         ssh_set_server_callbacks(session, serverCallbacks)
-        return serverCallbacks
     }
 
     // MARK: Authentication (RFC 4252)
