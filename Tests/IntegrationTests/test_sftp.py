@@ -521,3 +521,45 @@ def test_sftp_transfers_in_xferlog(ferry, area, tmp_path):
     assert len(lines) == 2, lines
     assert f" 5000 {area.vpath}/xfer.bin b _ i r rw sftp 0 * c" in lines[0]
     assert f" 5000 {area.vpath}/xfer.bin b _ o r rw sftp 0 * c" in lines[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Legacy scp (`scp -O`: the rcp protocol over an exec channel, as scp before OpenSSH 9 speaks it)
+# ---------------------------------------------------------------------------------------------
+
+def test_legacy_scp_files_and_trees(ferry, area, tmp_path):
+    data = random_bytes(3 * MiB + 11, seed=31)
+    write_file(tmp_path / "l.bin", data)
+    assert_ok(scp(ferry.sftp_port, str(tmp_path / "l.bin"), f"rw@{HOST}:{area.vpath}/l.bin", extra=["-O"]))
+    assert area.p("l.bin").read_bytes() == data
+    assert_ok(scp(ferry.sftp_port, f"rw@{HOST}:{area.vpath}/l.bin", str(tmp_path / "l-back.bin"), extra=["-O"]))
+    assert (tmp_path / "l-back.bin").read_bytes() == data
+    # Into an existing directory, with a name that needs quoting.
+    write_file(tmp_path / "with space.txt", b"spaced")
+    assert_ok(scp(ferry.sftp_port, str(tmp_path / "with space.txt"), f"rw@{HOST}:{area.vpath}/", extra=["-O"]))
+    assert area.p("with space.txt").read_bytes() == b"spaced"
+    # Trees both ways (-r), times requested (-p) and accepted.
+    src = tmp_path / "tree"
+    make_tree(src)
+    assert_ok(scp(ferry.sftp_port, str(src), f"rw@{HOST}:{area.vpath}/", extra=["-O", "-r", "-p"]))
+    assert tree_snapshot(area.p("tree")) == tree_snapshot(src)
+    back = tmp_path / "back"
+    back.mkdir()
+    assert_ok(scp(ferry.sftp_port, f"rw@{HOST}:{area.vpath}/tree", str(back), extra=["-O", "-r"]))
+    assert tree_snapshot(back / "tree") == tree_snapshot(src)
+    lines = [line for line in ferry.xferlog_lines() if f"{area.vpath}/l.bin" in line]
+    assert any(" rw scp 0 * c" in line for line in lines), lines
+
+
+def test_legacy_scp_goes_through_the_gate(ferry, area, tmp_path):
+    write_file(tmp_path / "x.txt", b"x")
+    r = scp(ferry.sftp_port, str(tmp_path / "x.txt"), f"ro@{HOST}:{area.vpath}/x.txt", extra=["-O"])
+    assert r.returncode != 0 and "Permission denied" in r.stdout, r.stdout
+    assert not area.p("x.txt").exists()
+    r = scp(ferry.sftp_port, f"rw@{HOST}:/../../../etc/passwd", str(tmp_path / "p"), extra=["-O"])
+    assert r.returncode != 0 and not (tmp_path / "p").exists()
+    home = ferry.home("wo")
+    write_file(home / "w.txt", b"w")
+    r = scp(ferry.sftp_port, f"wo@{HOST}:/w.txt", str(tmp_path / "w"), extra=["-O"])
+    assert r.returncode != 0 and "Permission denied" in r.stdout
+    assert ferry.upload_leftovers() == []

@@ -1,21 +1,6 @@
 import Foundation
 import Logging
 
-/// Why the channel under an SFTP session failed.
-public struct SFTPChannelError: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}
-
-/// The byte channel an SFTP session runs on (the SSH `sftp` subsystem channel), blocking.
-protocol SFTPChannel: AnyObject {
-    /// Reads what is available: a count > 0, 0 when nothing came within `timeout`, nil when the
-    /// client closed the channel.
-    func read(into buffer: UnsafeMutableRawBufferPointer, timeout: TimeInterval) throws(SFTPChannelError) -> Int?
-    /// Writes all of `bytes`, waiting for the client's window.
-    func write(_ bytes: [UInt8]) throws(SFTPChannelError)
-}
-
 /// Runs one SFTP session over a channel until the client leaves, the session is idle too long,
 /// the framing breaks, or the gateway stops (then only once no file is open). Open uploads are
 /// aborted when it ends without their CLOSE.
@@ -26,7 +11,7 @@ struct SFTPServerLoop {
     static let receiveSize = 512 * 1024
 
     let engine: SFTPEngine
-    let channel: any SFTPChannel
+    let channel: any ChannelIO
     let shutdown: ShutdownSignal
 
     func run() {
@@ -40,7 +25,7 @@ struct SFTPServerLoop {
                     logger.info("SFTP session closed: the server is stopping")
                     return
                 }
-                let received = try framer.receive(space: Self.receiveSize) { raw throws(SFTPChannelError) in
+                let received = try framer.receive(space: Self.receiveSize) { raw throws(ChannelError) in
                     try channel.read(into: raw, timeout: 1)
                 }
                 guard let received else {

@@ -26,8 +26,8 @@ public struct SSHServerContext: Sendable {
 }
 
 /// One SSH client (RFC 4251–4254) on its own thread: key exchange, password or public-key login,
-/// one session channel whose only service is the `sftp` subsystem; shells, exec, port and agent
-/// forwarding are refused. The login phase runs libssh's callback server API (design.md §3); the
+/// one session channel whose only services are the `sftp` subsystem and legacy scp (`scp -t`/`-f`
+/// exec); shells, other commands, port and agent forwarding are refused. The login phase runs libssh's callback server API (design.md §3); the
 /// SFTP session then runs over blocking channel reads and writes.
 public final class SSHConnection {
     /// Failed authentication requests before the connection is closed (OpenSSH's MaxAuthTries).
@@ -83,17 +83,26 @@ public final class SSHConnection {
             }
             return
         }
-        guard let user = state.user else { return }
+        guard let user = state.user, let service = state.service else { return }
         var sessionLogger = logger
         sessionLogger[metadataKey: "user"] = "\(user.name)"
-        let engine = SFTPEngine(
-            session: Session(user: user, storages: context.storages, logger: sessionLogger),
-            environment: SFTPEngineEnvironment(settings: context.settings, logger: sessionLogger,
-                                               observer: context.observer, remoteHost: clientHost))
-        SFTPServerLoop(engine: engine, channel: channel, shutdown: context.shutdown).run()
-        channel.close()
+        let session = Session(user: user, storages: context.storages, logger: sessionLogger)
+        switch service {
+        case .sftp:
+            let engine = SFTPEngine(session: session, environment: SFTPEngineEnvironment(
+                settings: context.settings, logger: sessionLogger, observer: context.observer, remoteHost: clientHost))
+            SFTPServerLoop(engine: engine, channel: channel, shutdown: context.shutdown).run()
+            channel.close()
+        case .scp(let command):
+            var scpLogger = sessionLogger
+            scpLogger[metadataKey: "protocol"] = "scp"
+            let exitStatus = SCPSession(command: command, session: session, channel: channel,
+                                        idleTimeout: context.settings.idleTimeout, logger: scpLogger,
+                                        observer: context.observer, remoteHost: clientHost).run()
+            channel.close(exitStatus: exitStatus)
+        }
         waitForClientToLeave()
-        sessionLogger.info("SFTP session ended")
+        sessionLogger.info("SSH session ended")
     }
 
     /// After our channel close, the client answers with its own and disconnects; waiting for that
@@ -109,7 +118,7 @@ public final class SSHConnection {
         }
     }
 
-    /// Key exchange, authentication and the subsystem request, within the login grace time.
+    /// Key exchange, authentication and the service request, within the login grace time.
     private func login() -> SSHChannelStream? {
         var timeout = Int(context.settings.loginGraceTime.rounded(.up))
         ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout)
@@ -124,9 +133,9 @@ public final class SSHConnection {
         ssh_event_add_session(event, session)
         defer { ssh_event_remove_session(event, session) }
         let deadline = Date().addingTimeInterval(context.settings.loginGraceTime)
-        while !state.subsystemStarted {
+        while state.service == nil {
             if ssh_event_dopoll(event, Self.pollInterval) == SSH_ERROR {
-                logger.debug("SSH connection closed before the SFTP subsystem started",
+                logger.debug("SSH connection closed before a service started",
                              metadata: ["reason": "\(Self.lastError(session))"])
                 return nil
             }

@@ -16,7 +16,8 @@ final class SSHLoginState {
     /// A wrong password was already counted by the defender (a refused key then is not counted again).
     private(set) var passwordFailureRecorded = false
     private(set) var channel: OpaquePointer?
-    private(set) var subsystemStarted = false
+    /// What the session channel asked for: the `sftp` subsystem or a legacy scp exec.
+    private(set) var service: SSHService?
 
     private let serverCallbacks = UnsafeMutablePointer<ssh_server_callbacks_struct>.allocate(capacity: 1)
     private let channelCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
@@ -131,7 +132,7 @@ final class SSHLoginState {
             SSHLoginState.from(userdata).startSubsystem(subsystem.map { String(cString: $0) } ?? "")
         }
         channelCallbacks.pointee.channel_exec_request_function = { _, _, command, userdata in
-            SSHLoginState.from(userdata).refuse("exec", detail: command.map { String(cString: $0) } ?? "")
+            SSHLoginState.from(userdata).startExec(command.map { String(cString: $0) } ?? "")
         }
         channelCallbacks.pointee.channel_shell_request_function = { _, _, userdata in
             SSHLoginState.from(userdata).refuse("shell", detail: "")
@@ -145,14 +146,27 @@ final class SSHLoginState {
     }
 
     private func startSubsystem(_ name: String) -> Int32 {
-        guard name == "sftp", !subsystemStarted else { return refuse("subsystem", detail: name) }
-        subsystemStarted = true
+        guard name == "sftp", service == nil else { return refuse("subsystem", detail: name) }
+        service = .sftp
+        return Self.accepted
+    }
+
+    /// Only a legacy scp transfer (`scp -t`/`scp -f`, see `SCPCommand`) may be executed.
+    private func startExec(_ command: String) -> Int32 {
+        guard service == nil, let scp = SCPCommand.parse(command) else { return refuse("exec", detail: command) }
+        service = .scp(scp)
         return Self.accepted
     }
 
     private func refuse(_ request: String, detail: String) -> Int32 {
-        logger.info("SSH request refused: this server offers SFTP only",
+        logger.info("SSH request refused: this server offers SFTP and scp only",
                     metadata: ["request": "\(request)", "detail": "\(detail)"])
         return Self.refused
     }
+}
+
+/// The one service a session channel runs.
+enum SSHService {
+    case sftp
+    case scp(SCPCommand)
 }

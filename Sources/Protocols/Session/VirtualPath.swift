@@ -4,6 +4,8 @@ public enum PathError: Error, Sendable, Equatable, CustomStringConvertible {
     case controlCharacter
     case nameTooLong
     case pathTooLong
+    /// A protocol that names one entry (scp's C and D lines) got a path or `..` instead.
+    case notASingleName
 
     public var description: String {
         switch self {
@@ -11,6 +13,7 @@ public enum PathError: Error, Sendable, Equatable, CustomStringConvertible {
         case .controlCharacter: "the path contains a control character"
         case .nameTooLong: "a name in the path is longer than \(VirtualPath.maxNameBytes) bytes"
         case .pathTooLong: "the path is longer than \(VirtualPath.maxPathBytes) bytes"
+        case .notASingleName: "a single file name was expected"
         }
     }
 }

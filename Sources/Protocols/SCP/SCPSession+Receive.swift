@@ -1,0 +1,116 @@
+import Foundation
+import Storage
+
+/// `scp -t`: the client sends files (and directories with -r) into the target.
+extension SCPSession {
+    func receiveFiles() throws {
+        let target: VirtualPath
+        do {
+            target = try session.resolve(command.paths[0], from: .root)
+        } catch {
+            try sendError(.fatal, "\(command.paths[0]): \(reason(error))")
+            return
+        }
+        let targetIsDirectory = (try? session.stat(target))?.isDirectory ?? false
+        if command.targetIsDirectory && !targetIsDirectory {
+            try sendError(.fatal, "\(target): Not a directory")
+            return
+        }
+        try sendOK()
+        // Directories entered with D lines; empty = at the target.
+        var stack: [VirtualPath] = []
+        func destination(_ name: String) throws(SessionError) -> VirtualPath {
+            guard !name.isEmpty, name != ".", name != "..", !name.contains("/") else {
+                throw .invalidPath(.notASingleName)
+            }
+            if let current = stack.last { return try session.resolve(name, from: current) }
+            return targetIsDirectory ? try session.resolve(name, from: target) : target
+        }
+        while let line = try readLine() {
+            guard let kind = line.first else { throw Stop.protocolError("empty control line") }
+            let rest = String(decoding: line.dropFirst(), as: UTF8.self)
+            switch kind {
+            case Status.warning.rawValue, Status.fatal.rawValue:
+                logger.info("scp client error", metadata: ["message": "\(rest)"])
+                hadErrors = true
+                if kind == Status.fatal.rawValue { return }
+            case UInt8(ascii: "T"):
+                try sendOK()  // times: object storage keeps its own
+            case UInt8(ascii: "C"):
+                guard let (size, name) = Self.parseEntry(rest) else { throw Stop.protocolError("bad C line") }
+                do {
+                    try receiveFile(at: try destination(name), size: size)
+                } catch let error as SessionError {
+                    try sendError(.warning, "\(name): \(reason(error))")
+                }
+            case UInt8(ascii: "D"):
+                guard command.recursive else { throw Stop.protocolError("D without -r") }
+                guard let (_, name) = Self.parseEntry(rest) else { throw Stop.protocolError("bad D line") }
+                do {
+                    let directory = try destination(name)
+                    if (try? session.stat(directory))?.isDirectory != true {
+                        try session.makeDirectory(directory)
+                    }
+                    stack.append(directory)
+                    try sendOK()
+                } catch let error as SessionError {
+                    try sendError(.fatal, "\(name): \(reason(error))")
+                    return
+                }
+            case UInt8(ascii: "E"):
+                guard stack.popLast() != nil else { throw Stop.protocolError("E outside a directory") }
+                try sendOK()
+            default:
+                throw Stop.protocolError("unknown control line")
+            }
+        }
+    }
+
+    /// `<mode> <size> <name>` after the C or D.
+    static func parseEntry(_ text: String) -> (size: UInt64, name: String)? {
+        let parts = text.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, UInt32(parts[0], radix: 8) != nil,
+              let size = UInt64(parts[1]) else { return nil }
+        return (size, String(parts[2]))
+    }
+
+    /// One file: accepted (or refused before its bytes come), streamed into an upload, published
+    /// only when all its bytes arrived and the client reported success for it.
+    private func receiveFile(at path: VirtualPath, size: UInt64) throws -> Void {
+        let upload = try session.beginUpload(path, mode: .replace)
+        let started = Date()
+        try sendOK()
+        var received: UInt64 = 0
+        var storageFailure: StorageError?
+        do {
+            try reader.data(size) { chunk in
+                received += UInt64(chunk.count)
+                guard storageFailure == nil else { return }  // keep reading: the protocol must stay in step
+                do {
+                    try chunk.withUnsafeBytes { raw in try upload.write(raw) }
+                } catch let error as StorageError {
+                    storageFailure = error
+                }
+            }
+        } catch {
+            upload.abort()
+            record(path, .upload, bytes: received, started: started, completed: false)
+            throw Stop.channel("\(error)")
+        }
+        guard try response() else {
+            upload.abort()  // the client could not read its file: nothing is published
+            record(path, .upload, bytes: received, started: started, completed: false)
+            return
+        }
+        do {
+            if let storageFailure { throw storageFailure }
+            try upload.commit()
+            record(path, .upload, bytes: received, started: started, completed: true)
+            try sendOK()
+        } catch let error as StorageError {
+            upload.abort()
+            record(path, .upload, bytes: received, started: started, completed: false)
+            try sendError(.warning, "\(path.name): \(reason(.storage(error)))")
+        }
+    }
+}
