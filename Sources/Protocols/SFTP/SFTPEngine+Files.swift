@@ -190,7 +190,13 @@ extension SFTPEngine {
         try position(file, at: offset)
         guard let reader = file.reader, length > 0 else { return [] }
         var data = [UInt8](repeating: 0, count: length)
-        let count = try storageCall { () throws(StorageError) in try Self.readFully(reader, into: &data) }
+        let count: Int
+        do throws(SFTPFailure) {
+            count = try storageCall { () throws(StorageError) in try Self.readFully(reader, into: &data) }
+        } catch {
+            file.close()  // where the stream stopped is unknown: the next READ reopens at its offset
+            throw error
+        }
         if count < length { data.removeLast(length - count) }
         file.position += UInt64(data.count)
         return data

@@ -44,6 +44,8 @@ struct SFTPServerLoop {
                 while let packet = try nextPacket(&framer) {
                     try channel.write(engine.respond(to: packet).encoded)
                 }
+                // A long request (a directory rename, a big copy) is activity, not idleness.
+                lastRequest = Date()
             }
         } catch let error as SFTPSessionEnd {
             logger.warning("SFTP session closed", metadata: ["reason": "\(error)"])
