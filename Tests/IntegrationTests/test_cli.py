@@ -1,5 +1,6 @@
 """The command line: version, hash-password, check-config (masking and every kind of error), serve."""
 
+import json
 import os
 import re
 import signal
@@ -9,6 +10,8 @@ import time
 import warnings
 
 import pytest
+
+import sshsupport
 
 from conftest import run
 
@@ -259,6 +262,8 @@ BAD_CONFIGS = {
                                  ["sftp.host_keys[1]"]),
     "sftp-host-key-not-a-key": ({}, '\n[sftp]\nlisten = "127.0.0.1:2222"\nhost_keys = ["/etc/hostname"]\n',
                                 ["sftp.host_keys[1]", "not a private key"]),
+    "sftp-two-keys-of-one-type": ({}, "\n[sftp]\nlisten = \"127.0.0.1:2222\"\nhost_keys = [{key}, {key}]\n".format(
+        key=json.dumps(str(sshsupport.keys()["host_ed25519"].private))), ["sftp.host_keys[2]", "only one key of each type"]),
     "file-unreadable": ({'secret_key = "literal-secret-key-5678"': 'secret_key = "file:/nonexistent/ferry-key"'},
                         "", ["storage[2].secret_key"]),
 }

@@ -175,13 +175,16 @@ struct ConfigLoader {
         if listen != nil && keys.isEmpty {
             table.issues.add(table.keyPath("host_keys"), "at least one host key file is needed to serve SFTP")
         }
+        var usable: [String] = []
         for (index, key) in keys.enumerated() {
             let keyPath = "\(table.keyPath("host_keys"))[\(index + 1)]"
             readableFile(table, "host_keys", key, keyPath: keyPath)
-            // Load it now, so that a file libssh cannot use is a configuration error, not a failed start.
+            // Load it now, so that a file libssh cannot use (or a second key of one type) is a
+            // configuration error, not a failed start.
             if checkFiles && FileManager.default.isReadableFile(atPath: key) {
                 do {
-                    _ = try SSHHostKeys(paths: [key])
+                    _ = try SSHHostKeys(paths: usable + [key])
+                    usable.append(key)
                 } catch {
                     table.issues.add(keyPath, error.description)
                 }

@@ -45,7 +45,14 @@ public final class SSHHostKeys: @unchecked Sendable {
                 ssh_bind_free(bind)
                 throw .hostKey(path: path, reason: "not a private key libssh can read (unencrypted OpenSSH or PEM format)")
             }
-            fingerprints.append("\(SSHKeys.typeName(key)) \(SSHKeys.fingerprint(key))")
+            let type = SSHKeys.typeName(key)
+            // libssh keeps one key per type: a second one would silently replace the first.
+            if fingerprints.contains(where: { $0.hasPrefix(type + " ") }) {
+                ssh_key_free(key)
+                ssh_bind_free(bind)
+                throw .hostKey(path: path, reason: "a second \(type) host key; only one key of each type can be served")
+            }
+            fingerprints.append("\(type) \(SSHKeys.fingerprint(key))")
             // The bind takes ownership of the key.
             guard ssh_bind_options_set(bind, SSH_BIND_OPTIONS_IMPORT_KEY, UnsafeRawPointer(key)) == SSH_OK else {
                 ssh_key_free(key)
