@@ -294,6 +294,29 @@ import Testing
         #expect(client.stored("dst.bin") == [])
     }
 
+    @Test func offsetsNear2To64AreErrorsNotTraps() throws {
+        let client = Client()
+        SessionFixture.put(client.driver, "users/tester/src.bin", "0123456789")
+        let handle = try #require(client.open("/o.bin", [.write, .create, .truncate]))
+        #expect(client.write(handle, UInt64.max - 10, Self.bytes(100, seed: 1)) == .failure)
+        #expect(client.close(handle) == .failure)
+        let source = try #require(client.open("/src.bin", [.read]))
+        #expect(client.read(source, UInt64.max, UInt32.max) == nil)
+        let target = try #require(client.open("/t.bin", [.write, .create, .truncate]))
+        let copy = client.send(.extended) {
+            $0.string(SFTPExtension.copyData.rawValue); $0.string(source); $0.uint64(5); $0.uint64(UInt64.max)
+            $0.string(target); $0.uint64(UInt64.max - 2)
+        }
+        #expect(client.status(copy) == .failure)
+        let partial = client.send(.extended) {
+            $0.string(SFTPExtension.copyData.rawValue); $0.string(source); $0.uint64(5); $0.uint64(UInt64.max)
+            $0.string(target); $0.uint64(0)
+        }
+        #expect(client.status(partial) == .ok)
+        #expect(client.close(target) == .ok)
+        #expect(client.stored("t.bin") == Array("56789".utf8))
+    }
+
     @Test func writeOrderReleasesHeldChunks() throws {
         var order = SFTPWriteOrder(window: 100, startingAt: 10)
         let nine = [UInt8](repeating: 1, count: 9)

@@ -130,10 +130,14 @@ extension SFTPEngine {
             logger.info("server-side copy", metadata: ["user": "\(session.user.name)", "from": "\(from)", "to": "\(to)"])
             return
         }
+        // Client-chosen offsets and lengths: saturating sums, never an overflow trap.
+        guard readOffset < source.info.size else { return }
+        let available = source.info.size - readOffset
+        let total = length == 0 ? available : min(available, length)
+        guard writeOffset <= UInt64.max - total else { throw .status(.failure, "copy-data: offset out of range") }
         var copied: UInt64 = 0
-        let end = length == 0 ? source.info.size : min(source.info.size, readOffset + length)
-        while readOffset + copied < end {
-            let chunk = Int(min(UInt64(settings.maxWriteLength), end - readOffset - copied))
+        while copied < total {
+            let chunk = Int(min(UInt64(settings.maxWriteLength), total - copied))
             let data = try readData(source, at: readOffset + copied, length: chunk)
             if data.isEmpty { break }
             try write(writeHandle, offset: writeOffset + copied, data: data[...])

@@ -34,8 +34,9 @@ struct SFTPWriteOrder {
         if data.isEmpty { return [] }
         if offset < expected { throw .rewrite(offset: offset, expected: expected) }
         if offset > expected {
-            let end = offset + UInt64(data.count)
-            guard end - expected <= UInt64(window) else {
+            // Written without `offset + count`: a client-chosen offset near 2^64 must not overflow.
+            let ahead = offset - expected
+            guard ahead <= UInt64(window), UInt64(data.count) <= UInt64(window) - ahead else {
                 throw .beyondWindow(offset: offset, expected: expected, window: window)
             }
             guard held[offset] == nil else { throw .rewrite(offset: offset, expected: expected) }
