@@ -16,6 +16,8 @@ final class SCPChannelReader {
     private let idleTimeout: TimeInterval
     private var buffer: [UInt8] = []
     private var start = 0
+    /// Where channel reads land before they join `buffer` (reused: no allocation per read).
+    private var chunk = [UInt8](repeating: 0, count: 256 * 1024)
 
     init(channel: any ChannelIO, idleTimeout: TimeInterval) {
         self.channel = channel
@@ -28,7 +30,6 @@ final class SCPChannelReader {
             buffer.removeAll(keepingCapacity: true)
             start = 0
         }
-        var chunk = [UInt8](repeating: 0, count: 256 * 1024)
         let deadline = Date().addingTimeInterval(idleTimeout)
         while true {
             let received: Int?
