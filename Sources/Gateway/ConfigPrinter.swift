@@ -20,6 +20,7 @@ enum ConfigPrinter {
         if let sftp = config.sftp {
             out += ["", "[sftp]", "listen = \(address(sftp.listen))", "host_keys = [\(sftp.hostKeys.map(quote).joined(separator: ", "))]",
                     "reorder_window = \(sftp.reorderWindow)"]
+            if let ciphers = sftp.ciphers { out.append("ciphers = [\(ciphers.map(quote).joined(separator: ", "))]") }
         }
         if let tls = config.tls {
             out += ["", "[tls]", "certificate = \(quote(tls.certificate))", "private_key = \(quote(tls.privateKey))",

@@ -125,6 +125,7 @@ final class Server: @unchecked Sendable {
             let hostKeys: SSHHostKeys
             do {
                 hostKeys = try SSHHostKeys(paths: sftp.hostKeys)
+                if let ciphers = sftp.ciphers { try hostKeys.restrictCiphers(to: ciphers) }
             } catch {
                 throw .ssh(reason: error.description)
             }

@@ -120,6 +120,8 @@ import Testing
         ("[metrics]\nlisten = \"1.2.3.4:99999\"", "metrics.listen: expected \"host:port\""),
         ("[tls]\ncertificate = \"/nonexistent/cert.pem\"\nprivate_key = \"/nonexistent/key.pem\"", "tls.certificate: cannot read the file"),
         ("[sftp]\nlisten = \"127.0.0.1:2222\"", "sftp.host_keys: at least one host key"),
+        ("[sftp]\nlisten = \"\"\nciphers = [\"aes128-gcm@openssh.com\", \"rc4\"]", "sftp.ciphers: not a cipher this SSH library offers: rc4"),
+        ("[sftp]\nlisten = \"\"\nciphers = []", "sftp.ciphers: name at least one cipher"),
         ("bogus = 1", "bogus: unknown key"),
         ("[[storage]]\nname = \"s3\"\ndriver = \"s3\"\nendpoint = \"http://127.0.0.1:9000\"\naccess_key = \"env:FERRY_TEST_UNSET_VAR\"\nsecret_key = \"x\"",
          "storage[1].access_key: the environment variable FERRY_TEST_UNSET_VAR is not set"),
@@ -138,6 +140,12 @@ import Testing
         let rest = snippet.hasPrefix("[ftp]") ? Self.storage : Self.base
         let messages = Self.issues(snippet + "\n" + rest + Self.user())
         #expect(messages.contains { $0.hasPrefix(expected) }, "got \(messages)")
+    }
+
+    @Test func sftpCipherListIsKeptInOrder() throws {
+        let config = try Self.load("[sftp]\nlisten = \"\"\nciphers = [\"aes256-gcm@openssh.com\", \"aes128-ctr\"]\n" + Self.base + Self.user())
+        #expect(config.sftp?.ciphers == ["aes256-gcm@openssh.com", "aes128-ctr"])
+        #expect(ConfigPrinter.render(config).contains("ciphers = [\"aes256-gcm@openssh.com\", \"aes128-ctr\"]"))
     }
 
     @Test func userMistakes() {

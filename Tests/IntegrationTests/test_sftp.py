@@ -224,6 +224,20 @@ def test_paramiko_out_of_order_writes_within_window(ferry, area):
     assert area.p("ooo.bin").read_bytes() == b"".join(blocks)
 
 
+def test_cipher_list_restricts_what_clients_may_negotiate(ferry_factory, area, tmp_path):
+    server = ferry_factory(sftp_toml='ciphers = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]')
+    write_file(tmp_path / "c.txt", b"cipher\n")
+    # OpenSSH's default preference starts with chacha20-poly1305: the server's list decides here.
+    r = sftp_batch(server.sftp_port, "rw", "put c.txt /c.txt\n", cwd=tmp_path)
+    assert_ok(r)
+    assert (server.home("rw") / "c.txt").read_bytes() == b"cipher\n"
+    assert "cipher=aes128-gcm@openssh.com" in server.log_text()
+    # A client that offers only a cipher the server left out cannot connect.
+    r = sftp_batch(server.sftp_port, "rw", "ls /\n", cwd=tmp_path, extra=["-c", "chacha20-poly1305@openssh.com"])
+    assert r.returncode != 0
+    assert "no match for method encryption" in server.log_text()
+
+
 def test_paramiko_write_beyond_window_fails_and_publishes_nothing(ferry_factory):
     server = ferry_factory(sftp_toml='reorder_window = "64KiB"')
     area_path = server.home("rw")

@@ -191,7 +191,17 @@ struct ConfigLoader {
             }
         }
         let window = size(table, "reorder_window", default: 4 << 20, in: (64 << 10)...(256 << 20), rangeText: "64KiB to 256MiB")
-        return FerryConfig.SFTP(listen: listen, hostKeys: keys, reorderWindow: window)
+        let ciphers = table.stringArray("ciphers")
+        if let ciphers {
+            let unsupported = SSHCiphers.unsupported(ciphers)
+            if ciphers.isEmpty {
+                table.issues.add(table.keyPath("ciphers"), "name at least one cipher, or leave the key out for the defaults")
+            } else if !unsupported.isEmpty {
+                table.issues.add(table.keyPath("ciphers"), "not a cipher this SSH library offers: \(unsupported.joined(separator: ", "))"
+                                 + " (e.g. aes128-gcm@openssh.com, aes256-gcm@openssh.com, chacha20-poly1305@openssh.com, aes128-ctr)")
+            }
+        }
+        return FerryConfig.SFTP(listen: listen, hostKeys: keys, reorderWindow: window, ciphers: ciphers)
     }
 
     private func readLimits(_ table: TableReader) -> FerryConfig.Limits {

@@ -25,6 +25,8 @@ struct FerryConfig: Sendable {
         var hostKeys: [String]
         /// How far ahead of the first missing byte out-of-order WRITEs are held (per upload).
         var reorderWindow: UInt64 = 4 << 20
+        /// Ciphers offered, in order; nil = libssh's defaults (ChaCha20-Poly1305, AES-GCM, AES-CTR).
+        var ciphers: [String]? = nil
     }
 
     struct TLS: Sendable {

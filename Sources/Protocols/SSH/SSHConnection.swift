@@ -128,6 +128,7 @@ public final class SSHConnection {
             logger.info("SSH key exchange failed", metadata: ["reason": "\(Self.lastError(session))"])
             return nil
         }
+        state.cipher = ssh_get_cipher_out(session).map { String(cString: $0) }
         guard let event = ssh_event_new() else { return nil }
         defer { ssh_event_free(event) }
         ssh_event_add_session(event, session)

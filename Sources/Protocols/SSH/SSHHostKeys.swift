@@ -38,6 +38,10 @@ public final class SSHHostKeys: @unchecked Sendable {
         _ = LibSSH.initialized
         guard let bind = ssh_bind_new() else { throw .setup("ssh_bind_new failed") }
         self.bind = bind
+        // Ferry's configuration is the only one: libssh would otherwise read a system-wide
+        // server configuration file (/etc/libssh/libssh_server.config) at the first accept.
+        var processConfig = false
+        _ = ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &processConfig)
         var fingerprints: [String] = []
         for path in paths {
             var key: OpaquePointer?
@@ -64,6 +68,20 @@ public final class SSHHostKeys: @unchecked Sendable {
     }
 
     deinit { ssh_bind_free(bind) }
+
+    /// Restricts the ciphers offered in both directions (RFC 4253 §7.1) to `names`, in that order.
+    /// The client's preference decides among them (its first cipher the server also offers).
+    public func restrictCiphers(to names: [String]) throws(SSHError) {
+        let unknown = SSHCiphers.unsupported(names)
+        guard unknown.isEmpty, !names.isEmpty else {
+            throw .setup("ciphers not supported: \(unknown.isEmpty ? "(empty list)" : unknown.joined(separator: ", "))")
+        }
+        let list = names.joined(separator: ",")
+        guard ssh_bind_options_set(bind, SSH_BIND_OPTIONS_CIPHERS_C_S, list) == SSH_OK,
+              ssh_bind_options_set(bind, SSH_BIND_OPTIONS_CIPHERS_S_C, list) == SSH_OK else {
+            throw .setup("libssh refused the cipher list \(list)")
+        }
+    }
 
     /// Attaches an accepted TCP connection to `session` (libssh owns the descriptor afterwards).
     func accept(descriptor: Int32, into session: OpaquePointer) -> Bool {

@@ -18,6 +18,8 @@ final class SSHLoginState {
     private(set) var channel: OpaquePointer?
     /// What the session channel asked for: the `sftp` subsystem or a legacy scp exec.
     private(set) var service: SSHService?
+    /// The cipher the key exchange chose (server to client), for the login log line.
+    var cipher: String?
 
     private let serverCallbacks = UnsafeMutablePointer<ssh_server_callbacks_struct>.allocate(capacity: 1)
     private let channelCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
@@ -113,6 +115,7 @@ final class SSHLoginState {
         var all = metadata
         all["user"] = "\(user.name)"
         all["method"] = "\(method)"
+        if let cipher { all["cipher"] = "\(cipher)" }
         logger.info("login", metadata: all)
         context.observer?.loginSucceeded(protocolName: "sftp")
     }
