@@ -229,7 +229,13 @@ extension SFTPEngine {
             var remaining = Int(offset - file.position)
             while remaining > 0 {
                 var scratch = [UInt8](repeating: 0, count: min(remaining, 64 * 1024))
-                let n = try storageCall { () throws(StorageError) in try Self.readFully(reader, into: &scratch) }
+                let n: Int
+                do throws(SFTPFailure) {
+                    n = try storageCall { () throws(StorageError) in try Self.readFully(reader, into: &scratch) }
+                } catch {
+                    file.close()  // as in readData: the stream's position is unknown now
+                    throw error
+                }
                 if n == 0 { break }
                 remaining -= n
                 file.position += UInt64(n)
