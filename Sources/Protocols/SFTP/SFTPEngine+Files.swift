@@ -190,16 +190,22 @@ extension SFTPEngine {
         try position(file, at: offset)
         guard let reader = file.reader, length > 0 else { return [] }
         var data = [UInt8](repeating: 0, count: length)
-        let count: Int
-        do throws(SFTPFailure) {
-            count = try storageCall { () throws(StorageError) in try Self.readFully(reader, into: &data) }
-        } catch {
-            file.close()  // where the stream stopped is unknown: the next READ reopens at its offset
-            throw error
-        }
+        let count = try readFully(file, reader, into: &data)
         if count < length { data.removeLast(length - count) }
         file.position += UInt64(data.count)
         return data
+    }
+
+    /// `readFully` for an open handle: a failure closes its stream, because where the stream stopped
+    /// is unknown; the next READ then reopens at its own offset.
+    private func readFully(_ file: SFTPReadHandle, _ reader: any ObjectReader,
+                           into buffer: inout [UInt8]) throws(SFTPFailure) -> Int {
+        do throws(SFTPFailure) {
+            return try storageCall { () throws(StorageError) in try Self.readFully(reader, into: &buffer) }
+        } catch {
+            file.close()
+            throw error
+        }
     }
 
     /// Fills `buffer` from the stream; fewer bytes only at the end of the object.
@@ -229,13 +235,7 @@ extension SFTPEngine {
             var remaining = Int(offset - file.position)
             while remaining > 0 {
                 var scratch = [UInt8](repeating: 0, count: min(remaining, 64 * 1024))
-                let n: Int
-                do throws(SFTPFailure) {
-                    n = try storageCall { () throws(StorageError) in try Self.readFully(reader, into: &scratch) }
-                } catch {
-                    file.close()  // as in readData: the stream's position is unknown now
-                    throw error
-                }
+                let n = try readFully(file, reader, into: &scratch)
                 if n == 0 { break }
                 remaining -= n
                 file.position += UInt64(n)

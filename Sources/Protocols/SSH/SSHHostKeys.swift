@@ -71,11 +71,8 @@ public final class SSHHostKeys: @unchecked Sendable {
 
     /// Restricts the ciphers offered in both directions (RFC 4253 §7.1) to `names`, in that order.
     /// The client's preference decides among them (its first cipher the server also offers).
+    /// The names are validated once, where the configuration is read (`SSHCiphers.unsupported`).
     public func restrictCiphers(to names: [String]) throws(SSHError) {
-        let unknown = SSHCiphers.unsupported(names)
-        guard unknown.isEmpty, !names.isEmpty else {
-            throw .setup("ciphers not supported: \(unknown.isEmpty ? "(empty list)" : unknown.joined(separator: ", "))")
-        }
         let list = names.joined(separator: ",")
         guard ssh_bind_options_set(bind, SSH_BIND_OPTIONS_CIPHERS_C_S, list) == SSH_OK,
               ssh_bind_options_set(bind, SSH_BIND_OPTIONS_CIPHERS_S_C, list) == SSH_OK else {
