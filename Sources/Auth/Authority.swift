@@ -30,23 +30,30 @@ public struct StorageBinding: Sendable, Hashable, CustomStringConvertible {
     public init(storage: String, bucket: String, prefix: String) {
         self.storage = storage
         self.bucket = bucket
-        let trimmed = prefix.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
+        // Split on the byte `/` only: a `/` followed by a combining mark is one Character but two names.
+        let names = prefix.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
+        let trimmed = names.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "/")
         self.prefix = trimmed.isEmpty ? "" : trimmed + "/"
     }
 
     /// Parses `storage:bucket[/prefix]`. Returns nil when the form is wrong (the caller names the key).
     public init?(parsing text: String) {
-        guard let colon = text.firstIndex(of: ":") else { return nil }
-        let storage = String(text[..<colon])
-        let rest = text[text.index(after: colon)...]
-        let parts = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        let bytes = Array(text.utf8)
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        let storage = String(decoding: bytes[..<colon], as: UTF8.self)
+        let parts = bytes[(colon + 1)...].split(separator: slash, maxSplits: 1, omittingEmptySubsequences: false)
         guard !storage.isEmpty, let bucket = parts.first, !bucket.isEmpty else { return nil }
-        let prefix = parts.count > 1 ? String(parts[1]) : ""
-        if prefix.split(separator: "/", omittingEmptySubsequences: false).dropLast(prefix.hasSuffix("/") ? 1 : 0)
-            .contains(where: { $0 == "." || $0 == ".." || ($0.isEmpty && !prefix.isEmpty) }) {
+        let prefix = parts.count > 1 ? parts[1] : []
+        let names = prefix.split(separator: slash, omittingEmptySubsequences: false).dropLast(prefix.last == slash ? 1 : 0)
+        // Every prefix component is a plain name, compared as bytes: no `.`, `..`, empty name or control byte.
+        if !prefix.isEmpty && names.contains(where: { name in
+            name.isEmpty || name.allSatisfy({ $0 == dot }) && name.count <= 2 || name.contains(where: { $0 < 0x20 || $0 == 0x7F })
+        }) {
             return nil
         }
-        self.init(storage: storage, bucket: String(bucket), prefix: prefix)
+        self.init(storage: storage, bucket: String(decoding: bucket, as: UTF8.self),
+                  prefix: String(decoding: prefix, as: UTF8.self))
     }
 
     public var description: String { "\(storage):\(bucket)/\(prefix)" }

@@ -41,7 +41,7 @@ public final class InMemoryDriver: StorageDriver {
 
     public func list(_ prefix: ObjectKey, delimiter: Character?, after: ListCursor?, limit: Int) throws(StorageError) -> ListPage {
         let snapshot: [(String, ObjectMetadata)] = try withBucket(prefix.bucket) { objects in
-            objects.filter { $0.key.hasPrefix(prefix.key) }
+            objects.filter { KeyBytes.hasPrefix($0.key, prefix.key) }
                 .map { ($0.key, ObjectMetadata(key: ObjectKey(bucket: prefix.bucket, key: $0.key),
                                                size: UInt64($0.value.bytes.count), modified: $0.value.modified)) }
         }

@@ -36,7 +36,7 @@ struct ListPageBuilder {
     /// seen, so a next page exists).
     mutating func offer(_ metadata: ObjectMetadata) -> Bool {
         let key = metadata.key.key
-        guard key.hasPrefix(prefix) else { return true }
+        guard KeyBytes.hasPrefix(key, prefix) else { return true }
         if let delimiter {
             let rest = key.utf8.dropFirst(prefix.utf8.count)
             if let index = rest.firstIndex(of: delimiter.asciiValue ?? UInt8(ascii: "/")) {

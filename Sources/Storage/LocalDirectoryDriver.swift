@@ -8,11 +8,14 @@ import Foundation
 ///
 /// Uploads are written to a hidden temporary file under `root/.ferry-uploads/` and renamed into place
 /// only on commit, so nothing half-written is ever visible and an aborted upload leaves nothing.
-/// Symbolic links and special files below a bucket are never followed or listed.
+/// Symbolic links and special files below a bucket are never followed or listed. Every key is
+/// resolved beneath the root on its own (a walk of plain names from the root's descriptor, see
+/// `DirectoryDescriptor`), so a mistake in the layers above can never reach outside the root.
 public final class LocalDirectoryDriver: StorageDriver {
     public let root: String
     public let capabilities: StorageCapabilities
-    let uploadsDirectory: String
+    private let rootDirectory: DirectoryDescriptor
+    let uploadsDirectory: DirectoryDescriptor
 
     /// Name of the directory for in-progress uploads; bucket names never start with a dot.
     static let uploadsDirectoryName = ".ferry-uploads"
@@ -21,80 +24,80 @@ public final class LocalDirectoryDriver: StorageDriver {
     /// from a crash and removed.
     public init(root: String, maxObjectSize: UInt64? = nil) throws(StorageError) {
         let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
-        self.root = absolute.count > 1 && absolute.hasSuffix("/") ? String(absolute.dropLast()) : absolute
+        self.root = absolute.utf8.count > 1 && absolute.utf8.last == KeyBytes.separator ? String(absolute.dropLast()) : absolute
         self.capabilities = StorageCapabilities(maxObjectSize: maxObjectSize, canKeepPrefixOnUpload: true)
-        self.uploadsDirectory = self.root + "/" + Self.uploadsDirectoryName
         try POSIX.makeDirectories(self.root)
-        try POSIX.makeDirectories(uploadsDirectory)
+        // The root itself is the operator's choice and may be reached through links; nothing below it is.
+        rootDirectory = DirectoryDescriptor(fd: try POSIX.open(self.root, O_RDONLY | O_DIRECTORY), description: self.root)
+        guard let uploads = try DirectoryDescriptor.open([Self.uploadsDirectoryName], below: rootDirectory, create: true) else {
+            throw .io(detail: "cannot open \(self.root)/\(Self.uploadsDirectoryName)")
+        }
+        uploadsDirectory = uploads
         removeStaleUploads(olderThan: 86_400)
     }
 
     /// Creates the bucket's directory if it is missing (used at startup for configured homes).
     public func ensureBucket(_ bucket: String) throws(StorageError) {
         try Self.validateBucket(bucket)
-        try POSIX.makeDirectories(root + "/" + bucket)
+        _ = try DirectoryDescriptor.open([bucket], below: rootDirectory, create: true)
     }
 
     private func removeStaleUploads(olderThan seconds: TimeInterval) {
-        guard let names = try? POSIX.directoryEntries(uploadsDirectory) else { return }
+        guard let names = try? POSIX.directoryEntries(uploadsDirectory.fd, what: uploadsDirectory.description) else { return }
         let now = Date()
         for name in names {
-            let path = uploadsDirectory + "/" + name
-            if let info = try? POSIX.stat(path), now.timeIntervalSince(POSIX.modificationDate(info)) > seconds {
-                try? POSIX.unlink(path)
+            let what = uploadsDirectory.description + "/" + name
+            if let info = try? POSIX.statAt(uploadsDirectory.fd, name, what: what),
+               now.timeIntervalSince(POSIX.modificationDate(info)) > seconds {
+                try? POSIX.unlinkAt(uploadsDirectory.fd, name, what: what)
             }
         }
     }
 
-    // MARK: Key → path
+    // MARK: Key → place
 
     static func validateBucket(_ bucket: String) throws(StorageError) {
-        guard !bucket.isEmpty, !bucket.hasPrefix("."), !bucket.contains("/"), !bucket.contains("\0") else {
+        guard KeyBytes.isPlainName(bucket), bucket.utf8.first != UInt8(ascii: ".") else {
             throw .invalidKey(detail: "bucket name \(bucket.debugDescription) is not usable as a directory")
         }
     }
 
-    private func bucketPath(_ bucket: String) throws(StorageError) -> String {
+    private func bucketDirectory(_ bucket: String) throws(StorageError) -> DirectoryDescriptor {
         try Self.validateBucket(bucket)
-        let path = root + "/" + bucket
-        guard let info = try POSIX.stat(path), POSIX.isDirectory(info) else { throw .bucketNotFound(bucket: bucket) }
-        return path
+        guard let directory = try DirectoryDescriptor.open([bucket], below: rootDirectory, create: false) else {
+            throw .bucketNotFound(bucket: bucket)
+        }
+        return directory
     }
 
-    /// The file-system path of a key. Every component must be a plain name: the key can never point
-    /// outside its bucket.
-    func path(for key: ObjectKey) throws(StorageError) -> String {
-        let base = try bucketPath(key.bucket)
-        var name = key.key
-        if name.hasSuffix("/") { name.removeLast() }
-        guard !name.isEmpty else { return base }
-        let components = name.split(separator: "/", omittingEmptySubsequences: false)
-        for component in components {
-            guard !component.isEmpty, component != ".", component != "..", !component.contains("\0") else {
-                throw .invalidKey(detail: "key \(key.key.debugDescription) has an empty, dot or NUL component")
-            }
-            guard component.utf8.count <= Int(NAME_MAX) else {
-                throw .invalidKey(detail: "a name in \(key.key.debugDescription) is longer than \(NAME_MAX) bytes")
-            }
-        }
-        // No directory on the way may be a symbolic link: a link inside a bucket could lead anywhere.
-        // (The last component is checked with lstat/O_NOFOLLOW by each operation.)
-        var current = base
-        for component in components.dropLast() {
-            current += "/" + component
-            guard let info = try POSIX.stat(current) else { break }
-            if (info.st_mode & S_IFMT) == S_IFLNK {
-                throw .accessDenied(detail: "\(current) is a symbolic link")
-            }
-        }
-        return base + "/" + name
+    /// Where a key lives: the directory that holds its last component, and that name ("" for the
+    /// bucket itself). nil when a directory on the way does not exist. Every component must be a
+    /// plain name: the key can never point outside its bucket.
+    struct Place {
+        let directory: DirectoryDescriptor
+        let name: String
+        var description: String { name.isEmpty ? directory.description : directory.description + "/" + name }
+    }
+
+    func place(of key: ObjectKey, creatingDirectories: Bool = false) throws(StorageError) -> Place? {
+        let bucket = try bucketDirectory(key.bucket)
+        let components = try KeyBytes.plainComponents(ofKey: key.key)
+        guard let last = components.last else { return Place(directory: bucket, name: "") }
+        guard let directory = try DirectoryDescriptor.open(components.dropLast(), below: bucket,
+                                                           create: creatingDirectories) else { return nil }
+        return Place(directory: directory, name: last)
+    }
+
+    /// What is at `place` (the bucket's own directory when its name is empty); nil when nothing is.
+    private func stat(_ place: Place) throws(StorageError) -> stat? {
+        if place.name.isEmpty { return try POSIX.stat(place.directory.fd, what: place.description) }
+        return try POSIX.statAt(place.directory.fd, place.name, what: place.description)
     }
 
     // MARK: StorageDriver
 
     public func metadata(_ key: ObjectKey) throws(StorageError) -> ObjectMetadata? {
-        let path = try path(for: key)
-        guard let info = try POSIX.stat(path) else { return nil }
+        guard let place = try place(of: key), let info = try stat(place) else { return nil }
         if key.isDirectoryMarker || key.key.isEmpty {
             guard POSIX.isDirectory(info) else { return nil }
             return ObjectMetadata(key: key, size: 0, modified: POSIX.modificationDate(info))
@@ -104,64 +107,60 @@ public final class LocalDirectoryDriver: StorageDriver {
     }
 
     public func list(_ prefix: ObjectKey, delimiter: Character?, after: ListCursor?, limit: Int) throws(StorageError) -> ListPage {
-        _ = try bucketPath(prefix.bucket)  // throws bucketNotFound for a missing bucket
+        let bucket = try bucketDirectory(prefix.bucket)  // throws bucketNotFound for a missing bucket
         var builder = ListPageBuilder(prefix: prefix.key, delimiter: delimiter, cursor: after, limit: limit)
-        // Split "a/b/na" into the directory "a/b/" and the name prefix "na".
-        let directoryKey: String
-        let namePrefix: String
-        if let slash = prefix.key.lastIndex(of: "/") {
-            directoryKey = String(prefix.key[...slash])
-            namePrefix = String(prefix.key[prefix.key.index(after: slash)...])
-        } else {
-            directoryKey = ""
-            namePrefix = prefix.key
-        }
-        let directoryPath: String
+        // Split "a/b/na" into the directory "a/b/" and the name prefix "na" (bytewise).
+        let (directoryKey, namePrefix) = KeyBytes.splitAtLastSeparator(prefix.key)
+        let directory: DirectoryDescriptor
         do throws(StorageError) {
-            directoryPath = try path(for: ObjectKey(bucket: prefix.bucket, key: directoryKey))
+            guard let opened = try DirectoryDescriptor.open(try KeyBytes.plainComponents(ofKey: directoryKey),
+                                                            below: bucket, create: false) else { return builder.page }
+            directory = opened
         } catch .invalidKey {
             return builder.page  // no stored key can have this prefix
+        } catch .accessDenied {
+            return builder.page  // a symbolic link on the way: never followed, so nothing is below it
         }
-        guard let info = try POSIX.stat(directoryPath), POSIX.isDirectory(info) else { return builder.page }
         if namePrefix.isEmpty && !directoryKey.isEmpty {
             // The directory itself is its own marker object, listed like S3 lists a `dir/` key.
+            let info = try POSIX.stat(directory.fd, what: directory.description)
             let marker = ObjectMetadata(key: ObjectKey(bucket: prefix.bucket, key: directoryKey), size: 0,
                                         modified: POSIX.modificationDate(info))
             guard builder.offer(marker) else { return builder.page }
         }
-        _ = try walk(directoryPath, keyPrefix: directoryKey, namePrefix: namePrefix, bucket: prefix.bucket,
+        _ = try walk(directory, keyPrefix: directoryKey, namePrefix: namePrefix, bucket: prefix.bucket,
                      recursive: delimiter == nil, cursor: after, builder: &builder)
         return builder.page
     }
 
     /// Visits a directory's entries in S3 key order (a directory sorts as `name/`). Returns false once
     /// the page is full.
-    private func walk(_ directoryPath: String, keyPrefix: String, namePrefix: String, bucket: String,
+    private func walk(_ directory: DirectoryDescriptor, keyPrefix: String, namePrefix: String, bucket: String,
                       recursive: Bool, cursor: ListCursor?, builder: inout ListPageBuilder) throws(StorageError) -> Bool {
-        guard let names = try POSIX.directoryEntries(directoryPath) else { return true }
-        var entries: [(sortKey: String, info: stat)] = []
-        for name in names where name.hasPrefix(namePrefix) && !name.contains("\u{FFFD}") {
-            guard let info = try POSIX.stat(directoryPath + "/" + name) else { continue }
+        let names = try POSIX.directoryEntries(directory.fd, what: directory.description)
+        var entries: [(sortKey: String, name: String, info: stat)] = []
+        for name in names where KeyBytes.hasPrefix(name, namePrefix) {
+            guard let info = try POSIX.statAt(directory.fd, name, what: directory.description + "/" + name) else { continue }
             if POSIX.isDirectory(info) {
-                entries.append((name + "/", info))
+                entries.append((name + "/", name, info))
             } else if POSIX.isRegularFile(info) {
-                entries.append((name, info))
+                entries.append((name, name, info))
             }  // symbolic links, sockets, devices: never listed, never followed
         }
         entries.sort { KeyOrder.precedes($0.sortKey, $1.sortKey) }
         for entry in entries {
             let key = keyPrefix + entry.sortKey
-            let isDirectory = entry.sortKey.hasSuffix("/")
+            let isDirectory = POSIX.isDirectory(entry.info)
             let metadata = ObjectMetadata(key: ObjectKey(bucket: bucket, key: key),
                                           size: isDirectory ? 0 : UInt64(entry.info.st_size),
                                           modified: POSIX.modificationDate(entry.info))
             if isDirectory && recursive {
-                if let cursor, !KeyOrder.precedes(cursor.token, key), !cursor.token.hasPrefix(key) {
+                if let cursor, !KeyOrder.precedes(cursor.token, key), !KeyBytes.hasPrefix(cursor.token, key) {
                     continue  // the whole subtree was listed on an earlier page
                 }
                 guard builder.offer(metadata) else { return false }
-                let childPath = directoryPath + "/" + String(entry.sortKey.dropLast())
-                guard try walk(childPath, keyPrefix: key, namePrefix: "", bucket: bucket, recursive: true,
+                guard let child = try DirectoryDescriptor.open([entry.name], below: directory, create: false) else { continue }
+                guard try walk(child, keyPrefix: key, namePrefix: "", bucket: bucket, recursive: true,
                                cursor: cursor, builder: &builder) else { return false }
             } else {
                 guard builder.offer(metadata) else { return false }
@@ -171,30 +170,42 @@ public final class LocalDirectoryDriver: StorageDriver {
     }
 
     public func openRead(_ key: ObjectKey, from offset: UInt64) throws(StorageError) -> any ObjectReader {
-        let path = try path(for: key)
-        guard !key.isDirectoryMarker, let info = try POSIX.stat(path), POSIX.isRegularFile(info) else {
+        guard !key.isDirectoryMarker, let place = try place(of: key), !place.name.isEmpty else {
             throw .notFound(key: key.key)
         }
-        let fd = try POSIX.open(path, O_RDONLY | O_NOFOLLOW)
+        let fd: Int32
         do throws(StorageError) {
-            try POSIX.seek(fd, to: offset, path)
+            fd = try POSIX.openAt(place.directory.fd, place.name, O_RDONLY | O_NONBLOCK, what: place.description)
+        } catch .notFound {
+            throw .notFound(key: key.key)
+        }
+        do throws(StorageError) {
+            // Checked on the open descriptor: what was opened is what is read (a FIFO opened
+            // non-blocking, a directory or a device is refused here).
+            guard POSIX.isRegularFile(try POSIX.stat(fd, what: place.description)) else { throw .notFound(key: key.key) }
+            guard fcntl(fd, F_SETFL, 0) == 0 else { throw POSIX.storageError(errno, place.description) }
+            try POSIX.seek(fd, to: offset, place.description)
         } catch {
             POSIX.close(fd)
             throw error
         }
-        return LocalFileReader(fd: fd, path: path)
+        return LocalFileReader(fd: fd, path: place.description)
     }
 
     public func beginUpload(_ key: ObjectKey, options: UploadOptions) throws(StorageError) -> any ObjectUpload {
-        let target = try path(for: key)
+        let components = try KeyBytes.plainComponents(ofKey: key.key)
+        let bucket = try bucketDirectory(key.bucket)
         if key.isDirectoryMarker {
-            return LocalMarkerUpload(path: target)
+            return LocalMarkerUpload(bucket: bucket, components: components)
         }
-        let upload = try LocalFileUpload(target: target, temporaryDirectory: uploadsDirectory,
+        guard !components.isEmpty else { throw .invalidKey(detail: "an object needs a name") }
+        // Refuse at once what the commit would refuse: a symbolic link or a file on the way.
+        _ = try DirectoryDescriptor.open(components.dropLast(), below: bucket, create: false)
+        let upload = try LocalFileUpload(bucket: bucket, components: components, temporaryDirectory: uploadsDirectory,
                                          limit: capabilities.maxObjectSize)
         if options.keepingPrefix > 0 {
             do throws(StorageError) {
-                try upload.copyPrefix(of: target, length: options.keepingPrefix)
+                try upload.copyPrefix(of: self.openRead(key, from: 0), length: options.keepingPrefix)
             } catch {
                 upload.abort()
                 throw error
@@ -206,7 +217,7 @@ public final class LocalDirectoryDriver: StorageDriver {
     public func copy(_ source: ObjectKey, to target: ObjectKey) throws(StorageError) {
         if source.isDirectoryMarker {
             guard try metadata(source) != nil else { throw .notFound(key: source.key) }
-            try LocalMarkerUpload(path: try path(for: target)).commit()
+            try beginUpload(target, options: UploadOptions()).commit()
             return
         }
         let reader = try openRead(source, from: 0)
@@ -216,12 +227,12 @@ public final class LocalDirectoryDriver: StorageDriver {
 
     public func delete(_ keys: [ObjectKey]) throws(StorageError) {
         for key in keys {
-            let path = try path(for: key)
-            guard let info = try POSIX.stat(path) else { continue }
+            guard let place = try place(of: key), !place.name.isEmpty,
+                  let info = try stat(place) else { continue }
             if key.isDirectoryMarker {
-                guard POSIX.isDirectory(info), !key.key.isEmpty else { continue }
+                guard POSIX.isDirectory(info) else { continue }
                 do throws(StorageError) {
-                    try POSIX.rmdir(path)
+                    try POSIX.unlinkAt(place.directory.fd, place.name, flags: AT_REMOVEDIR, what: place.description)
                 } catch .conflict {
                     continue  // not empty: like S3, the directory lives on through the keys below it
                 } catch .notFound {
@@ -229,7 +240,7 @@ public final class LocalDirectoryDriver: StorageDriver {
                 }
             } else if POSIX.isRegularFile(info) {
                 do throws(StorageError) {
-                    try POSIX.unlink(path)
+                    try POSIX.unlinkAt(place.directory.fd, place.name, what: place.description)
                 } catch .notFound {
                     continue
                 }
@@ -261,20 +272,22 @@ final class LocalFileReader: ObjectReader {
     deinit { close() }
 }
 
-/// A directory marker "upload": creating the directory is the whole commit.
+/// A directory marker "upload": creating the directory (and its parents) is the whole commit.
 final class LocalMarkerUpload: ObjectUpload {
-    private let path: String
-    init(path: String) { self.path = path }
+    private let bucket: DirectoryDescriptor
+    private let components: [String]
+
+    init(bucket: DirectoryDescriptor, components: [String]) {
+        self.bucket = bucket
+        self.components = components
+    }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
         if bytes.count > 0 { throw .conflict(detail: "a directory marker cannot hold data") }
     }
 
     func commit() throws(StorageError) -> UInt64 {
-        if let info = try POSIX.stat(path), !POSIX.isDirectory(info) {
-            throw .conflict(detail: "\(path) is a file where a directory is needed")
-        }
-        try POSIX.makeDirectories(path)
+        _ = try DirectoryDescriptor.open(components, below: bucket, create: true)
         return 0
     }
 
@@ -283,36 +296,39 @@ final class LocalMarkerUpload: ObjectUpload {
 
 /// A file being written under a temporary name, renamed into place on commit.
 final class LocalFileUpload: ObjectUpload {
-    private let target: String
-    private let temporaryPath: String
+    private let bucket: DirectoryDescriptor
+    private let components: [String]
+    private let temporaryDirectory: DirectoryDescriptor
+    private let temporaryName: String
     private var fd: Int32
     private let limit: UInt64?
     private var written: UInt64 = 0
     private var finished = false
 
-    init(target: String, temporaryDirectory: String, limit: UInt64?) throws(StorageError) {
-        self.target = target
+    private var temporaryDescription: String { temporaryDirectory.description + "/" + temporaryName }
+    private var targetDescription: String { bucket.description + "/" + components.joined(separator: "/") }
+
+    init(bucket: DirectoryDescriptor, components: [String], temporaryDirectory: DirectoryDescriptor,
+         limit: UInt64?) throws(StorageError) {
+        self.bucket = bucket
+        self.components = components
+        self.temporaryDirectory = temporaryDirectory
         self.limit = limit
         var random = SystemRandomNumberGenerator()
-        let suffix = String(random.next(), radix: 16) + String(random.next(), radix: 16)
-        self.temporaryPath = temporaryDirectory + "/" + suffix + ".part"
-        self.fd = try POSIX.open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        self.temporaryName = String(random.next(), radix: 16) + String(random.next(), radix: 16) + ".part"
+        self.fd = try POSIX.openAt(temporaryDirectory.fd, temporaryName, O_WRONLY | O_CREAT | O_EXCL, 0o600,
+                                   what: temporaryDirectory.description + "/" + temporaryName)
     }
 
-    /// Starts the new content with the first `length` bytes of the file at `path` (resume, append).
-    func copyPrefix(of path: String, length: UInt64) throws(StorageError) {
-        guard let info = try POSIX.stat(path), POSIX.isRegularFile(info) else { throw .notFound(key: path) }
-        guard UInt64(info.st_size) >= length else {
-            throw .conflict(detail: "\(path) is shorter than the resume offset \(length)")
-        }
-        let source = try POSIX.open(path, O_RDONLY | O_NOFOLLOW)
-        defer { POSIX.close(source) }
+    /// Starts the new content with the first `length` bytes of `source` (resume, append).
+    func copyPrefix(of source: any ObjectReader, length: UInt64) throws(StorageError) {
+        defer { source.close() }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         var remaining = length
         while remaining > 0 {
-            let n = try POSIX.read(source, UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(remaining, 1 << 20))]), path)
-            if n == 0 { throw .conflict(detail: "\(path) shrank while it was being resumed") }
+            let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(remaining, 1 << 20))]))
+            if n == 0 { throw .conflict(detail: "\(targetDescription) is shorter than the resume offset \(length)") }
             try write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             remaining -= UInt64(n)
         }
@@ -325,7 +341,7 @@ final class LocalFileUpload: ObjectUpload {
             throw .objectTooLarge(limit: limit)
         }
         do throws(StorageError) {
-            try POSIX.writeAll(fd, bytes, temporaryPath)
+            try POSIX.writeAll(fd, bytes, temporaryDescription)
         } catch {
             abort()
             throw error
@@ -336,16 +352,20 @@ final class LocalFileUpload: ObjectUpload {
     func commit() throws(StorageError) -> UInt64 {
         guard !finished else { throw .aborted }
         do throws(StorageError) {
-            guard fchmod(fd, 0o644) == 0 else { throw POSIX.storageError(errno, temporaryPath) }
-            try POSIX.fsync(fd, temporaryPath)
+            guard fchmod(fd, 0o644) == 0 else { throw POSIX.storageError(errno, temporaryDescription) }
+            try POSIX.fsync(fd, temporaryDescription)
             POSIX.close(fd)
             fd = -1
-            let parent = String(target[..<(target.lastIndex(of: "/") ?? target.startIndex)])
-            try POSIX.makeDirectories(parent)
-            if let info = try POSIX.stat(target), POSIX.isDirectory(info) {
-                throw .conflict(detail: "\(target) is a directory")
+            // Object-store semantics: a key's "directories" need not exist before it (the session
+            // decides whether a client may create a file in a missing directory; it may not).
+            guard let name = components.last,
+                  let parent = try DirectoryDescriptor.open(components.dropLast(), below: bucket, create: true) else {
+                throw .io(detail: "cannot open the directory of \(targetDescription)")
             }
-            try POSIX.rename(temporaryPath, target)
+            if let info = try POSIX.statAt(parent.fd, name, what: targetDescription), POSIX.isDirectory(info) {
+                throw .conflict(detail: "\(targetDescription) is a directory")
+            }
+            try POSIX.renameAt(temporaryDirectory.fd, temporaryName, parent.fd, name, what: targetDescription)
             finished = true
             return written
         } catch {
@@ -359,7 +379,7 @@ final class LocalFileUpload: ObjectUpload {
         finished = true
         if fd >= 0 { POSIX.close(fd) }
         fd = -1
-        try? POSIX.unlink(temporaryPath)
+        try? POSIX.unlinkAt(temporaryDirectory.fd, temporaryName, what: temporaryDescription)
     }
 
     deinit { abort() }

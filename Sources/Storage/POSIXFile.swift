@@ -6,7 +6,9 @@ import Darwin
 import Foundation
 
 /// The local driver's only door to the file system: thin wrappers over POSIX calls that retry EINTR
-/// and turn `errno` into a `StorageError` right where it is returned.
+/// and turn `errno` into a `StorageError` right where it is returned. Below the storage root every
+/// call is relative to a directory descriptor (`openat`, `fstatat`, `renameat`…) and never follows a
+/// symbolic link; see `DirectoryDescriptor.open(_:below:create:)`.
 enum POSIX {
     static func storageError(_ code: Int32, _ what: String) -> StorageError {
         let reason = String(cString: strerror(code))
@@ -16,6 +18,7 @@ enum POSIX {
         case ENOSPC, EDQUOT, EFBIG: return .insufficientSpace(detail: "\(what): \(reason)")
         case ENAMETOOLONG: return .invalidKey(detail: "\(what): \(reason)")
         case EEXIST, ENOTDIR, EISDIR, ENOTEMPTY: return .conflict(detail: "\(what): \(reason)")
+        case ELOOP: return .accessDenied(detail: "\(what) is a symbolic link")
         default: return .io(detail: "\(what): \(reason)")
         }
     }
@@ -30,8 +33,15 @@ enum POSIX {
         }
     }
 
+    /// Opens a path given whole (only the storage root itself, which the operator configured).
     static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0o644) throws(StorageError) -> Int32 {
         try retrying(path) { Glibc.open(path, flags | O_CLOEXEC, mode) }
+    }
+
+    /// Opens `name` in the directory `directory`; never follows a symbolic link in `name`.
+    static func openAt(_ directory: Int32, _ name: String, _ flags: Int32, _ mode: mode_t = 0o644,
+                       what: String) throws(StorageError) -> Int32 {
+        try retrying(what) { Glibc.openat(directory, name, flags | O_CLOEXEC | O_NOFOLLOW, mode) }
     }
 
     static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, _ what: String) throws(StorageError) -> Int {
@@ -63,64 +73,132 @@ enum POSIX {
         _ = Glibc.close(fd)  // close is not retried on EINTR on Linux: the descriptor is gone either way.
     }
 
-    static func stat(_ path: String) throws(StorageError) -> stat? {
+    /// What `name` in `directory` is, without following a link; nil when it does not exist.
+    static func statAt(_ directory: Int32, _ name: String, what: String) throws(StorageError) -> stat? {
         var info = Glibc.stat()
-        if Glibc.lstat(path, &info) == 0 { return info }
+        if fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 { return info }
         if errno == ENOENT || errno == ENOTDIR { return nil }
-        throw storageError(errno, path)
+        throw storageError(errno, what)
+    }
+
+    static func stat(_ fd: Int32, what: String) throws(StorageError) -> stat {
+        var info = Glibc.stat()
+        guard fstat(fd, &info) == 0 else { throw storageError(errno, what) }
+        return info
     }
 
     static func isDirectory(_ info: stat) -> Bool { (info.st_mode & S_IFMT) == S_IFDIR }
     static func isRegularFile(_ info: stat) -> Bool { (info.st_mode & S_IFMT) == S_IFREG }
+    static func isSymbolicLink(_ info: stat) -> Bool { (info.st_mode & S_IFMT) == S_IFLNK }
 
     static func modificationDate(_ info: stat) -> Date {
         Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
     }
 
-    static func rename(_ from: String, _ to: String) throws(StorageError) {
-        try retrying(to) { Glibc.rename(from, to) }
+    static func renameAt(_ fromDirectory: Int32, _ from: String, _ toDirectory: Int32, _ to: String,
+                         what: String) throws(StorageError) {
+        try retrying(what) { Glibc.renameat(fromDirectory, from, toDirectory, to) }
     }
 
-    static func unlink(_ path: String) throws(StorageError) {
-        try retrying(path) { Glibc.unlink(path) }
-    }
-
-    static func rmdir(_ path: String) throws(StorageError) {
-        try retrying(path) { Glibc.rmdir(path) }
+    /// unlinkat: a file, or with `AT_REMOVEDIR` an empty directory.
+    static func unlinkAt(_ directory: Int32, _ name: String, flags: Int32 = 0, what: String) throws(StorageError) {
+        try retrying(what) { Glibc.unlinkat(directory, name, flags) }
     }
 
     static func fsync(_ fd: Int32, _ what: String) throws(StorageError) {
         try retrying(what) { Glibc.fsync(fd) }
     }
 
-    /// `mkdir -p`: creates every missing directory of `path`.
+    /// `mkdir -p` of a whole path (only for the storage root the operator configured).
     static func makeDirectories(_ path: String) throws(StorageError) {
-        var current = ""
-        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+        var current = path.utf8.first == KeyBytes.separator ? "" : "."
+        for component in KeyBytes.segments(path) where !component.isEmpty {
             current += "/" + component
             if Glibc.mkdir(current, 0o755) != 0 && errno != EEXIST {
                 throw storageError(errno, current)
             }
-            if let info = try stat(current), !isDirectory(info) {
-                throw .conflict(detail: "\(current) is a file where a directory is needed")
-            }
         }
     }
 
-    /// Names in a directory (without `.` and `..`), or nil when it does not exist.
-    static func directoryEntries(_ path: String) throws(StorageError) -> [String]? {
-        guard let dir = opendir(path) else {
-            if errno == ENOENT || errno == ENOTDIR { return nil }
-            throw storageError(errno, path)
+    /// Names in the directory open as `fd` (without `.` and `..`), as bytes: a name that is not valid
+    /// UTF-8 cannot be a key and is left out.
+    static func directoryEntries(_ fd: Int32, what: String) throws(StorageError) -> [String] {
+        let copy = dup(fd)
+        guard copy >= 0 else { throw storageError(errno, what) }
+        guard let dir = fdopendir(copy) else {
+            let code = errno
+            Glibc.close(copy)
+            throw storageError(code, what)
         }
         defer { closedir(dir) }
+        rewinddir(dir)  // the duplicate shares the offset of a descriptor that may have been read before
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
+            guard !KeyBytes.isDotOrDotDot(bytes), let name = String(validating: bytes, as: UTF8.self) else { continue }
+            names.append(name)
         }
         return names
+    }
+}
+
+/// An open directory below the storage root. Every directory the local driver touches is reached by
+/// walking from the root's descriptor one plain name at a time with `O_NOFOLLOW | O_DIRECTORY`, so no
+/// key can lead outside the root: not `..` (refused by name), not a symbolic link (refused by the
+/// kernel), whatever the layers above did with the path. (openat2's `RESOLVE_BENEATH` would give the
+/// same guarantee; this walk also runs where that system call is not available.)
+///
+/// Sendable: both properties are constants, and the *at calls made with the descriptor are safe from
+/// any thread (none of them uses the descriptor's file offset; listings read through a `dup`).
+final class DirectoryDescriptor: Sendable {
+    let fd: Int32
+    /// For messages: the path below the root.
+    let description: String
+
+    init(fd: Int32, description: String) {
+        self.fd = fd
+        self.description = description
+    }
+
+    deinit { POSIX.close(fd) }
+
+    /// Opens the directory `components` below `base`. Each component must be a plain name (checked
+    /// here again, bytewise). Returns nil when a directory on the way does not exist (or is a file)
+    /// and `create` is false; with `create`, missing directories are made. A symbolic link on the
+    /// way is refused.
+    static func open(_ components: some Sequence<String>, below base: DirectoryDescriptor,
+                     create: Bool) throws(StorageError) -> DirectoryDescriptor? {
+        var current = base
+        for name in components {
+            if let problem = KeyBytes.problem(withName: name.utf8) {
+                throw .invalidKey(detail: "\(name.debugDescription) below \(base.description) is not a plain name (\(problem))")
+            }
+            let what = current.description + "/" + name
+            var fd = Glibc.openat(current.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if fd < 0 && errno == ENOENT && create {
+                if Glibc.mkdirat(current.fd, name, 0o755) != 0 && errno != EEXIST {
+                    throw POSIX.storageError(errno, what)
+                }
+                fd = Glibc.openat(current.fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            }
+            if fd < 0 {
+                let code = errno
+                switch code {
+                case ENOENT where !create:
+                    return nil
+                case ENOTDIR, ELOOP:
+                    // O_NOFOLLOW | O_DIRECTORY fails on a link with ELOOP or ENOTDIR: tell them apart.
+                    if let info = try POSIX.statAt(current.fd, name, what: what), POSIX.isSymbolicLink(info) {
+                        throw .accessDenied(detail: "\(what) is a symbolic link")
+                    }
+                    if !create { return nil }
+                    throw .conflict(detail: "\(what) is a file where a directory is needed")
+                default:
+                    throw POSIX.storageError(code, what)
+                }
+            }
+            current = DirectoryDescriptor(fd: fd, description: what)
+        }
+        return current
     }
 }

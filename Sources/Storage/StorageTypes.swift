@@ -12,7 +12,7 @@ public struct ObjectKey: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// True for a directory marker key (`dir/`).
-    public var isDirectoryMarker: Bool { key.hasSuffix("/") }
+    public var isDirectoryMarker: Bool { key.utf8.last == KeyBytes.separator }
 
     public var description: String { "\(bucket)/\(key)" }
 }

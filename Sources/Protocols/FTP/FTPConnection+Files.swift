@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 
 /// File and directory commands that need no data connection.
 extension FTPConnection {
@@ -135,8 +136,8 @@ extension FTPConnection {
             return
         }
         let directoryPart: String
-        if let slash = request.path.lastIndex(of: "/"), request.path != "." {
-            directoryPart = String(request.path[...slash])
+        if KeyBytes.containsSeparator(request.path), request.path != "." {
+            directoryPart = KeyBytes.splitAtLastSeparator(request.path).directory
         } else if request.path != "." && request.pattern == nil {
             directoryPart = request.path + "/"
         } else {

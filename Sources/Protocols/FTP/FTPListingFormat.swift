@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Storage
 
 /// MLST/MLSD facts Ferry reports (RFC 3659 §7.5).
 enum FTPFact: String, CaseIterable, Sendable {
@@ -28,11 +29,10 @@ struct FTPListRequest {
         }
         var path = String(rest)
         var pattern: String?
-        let nameStart = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
-        let name = path[nameStart...]
-        if name.contains(where: { "*?[".contains($0) }) {
-            pattern = String(name)
-            path = String(path[..<nameStart])
+        let (directory, name) = KeyBytes.splitAtLastSeparator(path)  // bytewise: see KeyBytes
+        if name.utf8.contains(where: { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "[") }) {
+            pattern = name
+            path = directory
         }
         self.path = path.isEmpty ? "." : path
         self.pattern = pattern

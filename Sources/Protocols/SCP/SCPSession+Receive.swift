@@ -19,12 +19,14 @@ extension SCPSession {
         try sendOK()
         // Directories entered with D lines; empty = at the target.
         var stack: [VirtualPath] = []
+        /// A C or D line names one entry: a plain name (checked bytewise by `appending`), never a path.
         func destination(_ name: String) throws(SessionError) -> VirtualPath {
-            guard !name.isEmpty, name != ".", name != "..", !name.contains("/") else {
-                throw .invalidPath(.notASingleName)
+            do throws(PathError) {
+                if let current = stack.last { return try current.appending(name) }
+                return targetIsDirectory ? try target.appending(name) : target
+            } catch {
+                throw .invalidPath(error)
             }
-            if let current = stack.last { return try session.resolve(name, from: current) }
-            return targetIsDirectory ? try session.resolve(name, from: target) : target
         }
         while let line = try readLine() {
             guard let kind = line.first else { throw Stop.protocolError("empty control line") }

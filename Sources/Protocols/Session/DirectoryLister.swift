@@ -52,21 +52,28 @@ public final class DirectoryLister {
         if page.next == nil { stage = .mounts }
         if !page.objects.isEmpty || !page.commonPrefixes.isEmpty { sawAnything = true }
         // A store that drops a marker's trailing slash lists `dir` (empty) beside the prefix `dir/`.
-        let directoryNames = Set(page.commonPrefixes.map { String($0.dropFirst(prefix.key.count).dropLast()) })
+        let directoryNames = Set(page.commonPrefixes.compactMap { Self.name(of: $0, below: prefix.key) })
         var entries: [FileInfo] = []
         for object in page.objects {
-            let name = String(object.key.key.dropFirst(prefix.key.count))
-            guard Session.isListableName(name), !mounted.contains(name) else { continue }
+            guard let name = Self.name(of: object.key.key, below: prefix.key), Session.isListableName(name), !mounted.contains(name) else { continue }
             if object.size == 0 && directoryNames.contains(name) { continue }
             entries.append(FileInfo(name: name, isDirectory: false, size: object.size, modified: object.modified,
                                     permissions: location.permissions))
         }
         for commonPrefix in page.commonPrefixes {
-            let name = String(commonPrefix.dropFirst(prefix.key.count).dropLast())
-            guard Session.isListableName(name), !mounted.contains(name) else { continue }
+            guard let name = Self.name(of: commonPrefix, below: prefix.key), Session.isListableName(name), !mounted.contains(name) else { continue }
             entries.append(FileInfo(name: name, isDirectory: true, size: 0, modified: listedAt,
                                     permissions: location.permissions))
         }
         return entries
+    }
+
+    /// The entry name of a listed key or common prefix below `prefix`, cut by bytes (a key's first
+    /// Characters need not line up with the prefix's bytes); nil if the key is not below the prefix.
+    static func name(of key: String, below prefix: String) -> String? {
+        guard KeyBytes.hasPrefix(key, prefix) else { return nil }
+        var name = Array(key.utf8.dropFirst(prefix.utf8.count))
+        if name.last == KeyBytes.separator { name.removeLast() }
+        return String(decoding: name, as: UTF8.self)
     }
 }

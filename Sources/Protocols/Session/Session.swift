@@ -37,7 +37,7 @@ public final class Session {
         var objectKey: ObjectKey { ObjectKey(bucket: binding.bucket, key: key) }
         /// The key prefix of the path as a directory (`a/b/`, or the binding prefix at its root).
         var directoryKey: ObjectKey {
-            ObjectKey(bucket: binding.bucket, key: key.isEmpty || key.hasSuffix("/") ? key : key + "/")
+            ObjectKey(bucket: binding.bucket, key: key.isEmpty || key.utf8.last == KeyBytes.separator ? key : key + "/")
         }
         var permissions: FilePermissions {
             FilePermissions(canRead: authority.canRead, canWrite: authority.canWrite,
@@ -73,6 +73,12 @@ public final class Session {
         }
         guard let driver = storages.driver(named: binding.storage) else { throw .unknownStorage(binding.storage) }
         let relative = path.components.dropFirst(base.components.count)
+        // VirtualPath only holds plain names; checked again here, at the one place a path becomes a
+        // key, so that the key is under the binding's prefix even if that invariant were ever broken.
+        for component in relative where !KeyBytes.isPlainName(component) {
+            logger.error("refused a path component that is not a plain name", metadata: ["path": "\(path)"])
+            throw .invalidPath(.notASingleName)
+        }
         let key = binding.prefix + relative.joined(separator: "/")
         let isMountParent = folderPaths.contains { $0.path.isInside(path) && $0.path != path }
         return Location(path: path, binding: binding, driver: driver, authority: authority, mayDelete: mayDelete,
@@ -177,7 +183,9 @@ public final class Session {
     func mountedEntries(_ location: Location, names: Set<String>) throws(SessionError) -> [FileInfo] {
         var entries: [FileInfo] = []
         for name in names.sorted() {
-            let child = try locate(location.path.appending(name))
+            let childPath: VirtualPath
+            do { childPath = try location.path.appending(name) } catch { throw .invalidPath(error) }
+            let child = try locate(childPath)
             entries.append(FileInfo(name: name, isDirectory: true, size: 0, modified: Date(), permissions: child.permissions))
         }
         return entries
@@ -206,8 +214,7 @@ public final class Session {
 
     /// Keys written by other tools may hold names a client cannot address; they are not listed.
     static func isListableName(_ name: String) -> Bool {
-        !name.isEmpty && name != "." && name != ".." && !name.contains("/")
-            && !name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+        KeyBytes.isPlainName(name)
     }
 
     // MARK: Reading and writing
@@ -342,6 +349,9 @@ public final class Session {
         if let targetInfo {
             if targetInfo.isDirectory || sourceInfo.isDirectory || !replacing { throw .alreadyExists(target.description) }
             try authorize(.replaceExisting, to)
+        } else {
+            // Like an upload or MKD: the target's directory must exist (a rename never creates one).
+            try requireDirectory(target.parent)
         }
         if sourceInfo.isDirectory {
             if !mountedNames(below: source).isEmpty { throw .bindingRoot(source.description) }
@@ -365,7 +375,8 @@ public final class Session {
                     try from.driver.list(sourcePrefix, delimiter: nil, after: cursor, limit: 1000)
                 }
                 for object in page.objects {
-                    let rest = object.key.key.dropFirst(sourcePrefix.key.count)
+                    guard KeyBytes.hasPrefix(object.key.key, sourcePrefix.key) else { continue }
+                    let rest = KeyBytes.dropping(sourcePrefix.key, from: object.key.key)
                     let targetKey = ObjectKey(bucket: targetPrefix.bucket, key: targetPrefix.key + rest)
                     try copyObject(object.key, in: from, to: targetKey, in: to)
                     copiedSources.append(object.key)
@@ -428,7 +439,7 @@ public final class Session {
             if existing.isDirectory { throw SessionError.isADirectory(target.description) }
             try authorize(.replaceExisting, to)
         } catch .notFound {
-            // a new file
+            try requireDirectory(target.parent)  // a new file: its directory must exist
         }
         try copyObject(from.objectKey, in: from, to: to.objectKey, in: to)
     }
