@@ -30,7 +30,7 @@ enum ConfigPrinter {
         let limits = config.limits
         out += ["", "[limits]", "max_connections = \(limits.maxConnections)", "max_connections_per_ip = \(limits.maxConnectionsPerIP)",
                 "idle_timeout = \(seconds(limits.idleTimeout))", "max_login_failures = \(limits.maxLoginFailures)",
-                "ban_time = \(seconds(limits.banTime))"]
+                "ban_time = \(seconds(limits.banTime))", "transfer_memory = \(limits.transferMemory)"]
         out += ["", "[log]", "level = \(quote(config.log.level.rawValue))", "transfer_log = \(quote(config.log.transferLog))"]
         out += ["", "[metrics]", "listen = \(address(config.metrics.listen))"]
         for storage in config.storages {

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Logging
 import Protocols
+import Storage
 import Synchronization
 
 /// Counts what happens (for GET /metrics) and writes the xferlog transfer log. Shared by every
@@ -18,10 +19,12 @@ final class GatewayObserver: SessionObserver {
     private let activeConnections = Mutex([String: Int]())
     private let transferLog: Mutex<Int32>
     private let logger: Logger
+    private let transferMemory: TransferMemory
 
     /// Opens (appending) the transfer log; an empty path disables it.
-    init(transferLogPath: String, logger: Logger) {
+    init(transferLogPath: String, transferMemory: TransferMemory, logger: Logger) {
         self.logger = logger
+        self.transferMemory = transferMemory
         var fd: Int32 = -1
         if !transferLogPath.isEmpty {
             let directory = (transferLogPath as NSString).deletingLastPathComponent
@@ -94,6 +97,15 @@ final class GatewayObserver: SessionObserver {
         for (proto, count) in activeConnections.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
             text += "ferry_connections_active{protocol=\"\(proto)\"} \(count)\n"
         }
+        let memory = transferMemory.usage
+        text += "# HELP ferry_transfer_memory_bytes Bytes of [limits] transfer_memory leased by transfers now.\n"
+        text += "# TYPE ferry_transfer_memory_bytes gauge\nferry_transfer_memory_bytes \(memory.inUse)\n"
+        text += "# HELP ferry_transfer_memory_limit_bytes The transfer memory budget.\n"
+        text += "# TYPE ferry_transfer_memory_limit_bytes gauge\nferry_transfer_memory_limit_bytes \(transferMemory.limit)\n"
+        text += "# HELP ferry_transfer_memory_peak_bytes The most transfer memory leased at once since start.\n"
+        text += "# TYPE ferry_transfer_memory_peak_bytes gauge\nferry_transfer_memory_peak_bytes \(memory.peak)\n"
+        text += "# HELP ferry_transfer_memory_waiting Transfers waiting for transfer memory now.\n"
+        text += "# TYPE ferry_transfer_memory_waiting gauge\nferry_transfer_memory_waiting \(memory.waiting)\n"
         let values = counters.withLock { $0.values }
         var typed: Set<String> = []
         for key in values.keys.sorted() {

@@ -40,16 +40,23 @@ final class Server: @unchecked Sendable {
     init(config: FerryConfig, logger: Logger) throws(StartupError) {
         self.config = config
         self.logger = logger
-        self.observer = GatewayObserver(transferLogPath: config.log.transferLog, logger: logger)
+        let memory = TransferMemory(limit: Int(clamping: config.limits.transferMemory), maximumWait: config.limits.idleTimeout)
+        self.observer = GatewayObserver(transferLogPath: config.log.transferLog, transferMemory: memory, logger: logger)
         self.limiter = ConnectionLimiter(maxTotal: config.limits.maxConnections, maxPerAddress: config.limits.maxConnectionsPerIP)
         let defender = LoginDefender(maxFailures: config.limits.maxLoginFailures, banTime: config.limits.banTime)
         self.users = UserDirectory(users: config.users, defender: defender)
-        self.storages = try Self.makeStorages(config, logger: logger)
+        self.storages = try Self.makeStorages(config, memory: memory, logger: logger)
     }
 
     /// Opens every storage; local buckets named by a home or folder are created if missing.
-    private static func makeStorages(_ config: FerryConfig, logger: Logger) throws(StartupError) -> StorageRegistry {
+    private static func makeStorages(_ config: FerryConfig, memory: TransferMemory,
+                                     logger: Logger) throws(StartupError) -> StorageRegistry {
         var drivers: [String: any StorageDriver] = [:]
+        // Part uploads of every S3 storage share one pool, as large as the budget can keep busy.
+        let smallestPart = config.storages.compactMap { storage -> UInt64? in
+            if case .s3(let s3) = storage.driver { return s3.partSize } else { return nil }
+        }.min() ?? (16 << 20)
+        let workers = WorkerPool(name: "s3-part", maxThreads: Int(min(64, max(2, config.limits.transferMemory / smallestPart))))
         for storage in config.storages {
             switch storage.driver {
             case .local(let root):
@@ -67,13 +74,18 @@ final class Server: @unchecked Sendable {
                 let settings = S3Settings(endpoint: s3.endpoint, region: s3.region, accessKey: s3.accessKey?.value ?? "",
                                           secretKey: s3.secretKey?.value ?? "", sessionToken: s3.sessionToken?.value,
                                           pathStyle: s3.addressing == "path", caFile: s3.caFile, partSize: s3.partSize,
-                                          uploadConcurrency: s3.uploadConcurrency, maxObjectSize: s3.maxObjectSize)
+                                          uploadConcurrency: s3.uploadConcurrency, maxObjectSize: s3.maxObjectSize,
+                                          transferMemory: memory, partWorkers: workers)
                 var storageLogger = logger
                 storageLogger[metadataKey: "storage"] = "\(storage.name)"
                 do {
                     drivers[storage.name] = try S3Driver(settings: settings, logger: storageLogger)
                 } catch {
                     throw .storage(name: storage.name, reason: error.description)
+                }
+                if settings.effectivePartSize > config.limits.transferMemory {
+                    logger.warning("part_size is larger than [limits] transfer_memory: uploads to this storage run one at a time",
+                                   metadata: ["storage": "\(storage.name)", "part_size": "\(settings.effectivePartSize)"])
                 }
                 if settings.effectivePartSize != s3.partSize {
                     logger.info("part_size raised so that max_object_size fits in 10,000 parts",

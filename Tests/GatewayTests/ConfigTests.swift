@@ -115,6 +115,8 @@ import Testing
         ("[ftp]\ntls = \"required\"", "ftp.tls: \"required\" needs a [tls] section"),
         ("[ftp]\nactive_mode = \"yes\"", "ftp.active_mode: expected true or false"),
         ("[limits]\nidle_timeout = \"5 minutes\"", "limits.idle_timeout: expected a duration"),
+        ("[limits]\ntransfer_memory = \"1MiB\"", "limits.transfer_memory: expected a size from 16MiB to 1TiB"),
+        ("[limits]\ntransfer_memory = \"lots\"", "limits.transfer_memory: expected a size"),
         ("[limits]\nmax_connections = 0", "limits.max_connections: expected an integer from 1"),
         ("[log]\nlevel = \"loud\"", "log.level: expected one of"),
         ("[metrics]\nlisten = \"1.2.3.4:99999\"", "metrics.listen: expected \"host:port\""),

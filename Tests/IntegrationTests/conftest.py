@@ -500,6 +500,10 @@ class ServerOptions:
     # client keys `ed25519` and `rsa`), with these extra `[sftp]` lines.
     sftp: bool = True
     sftp_toml: str = ""
+    # How many passive ports the server gets (each concurrent FTP transfer holds one).
+    passive_port_count: int = PASSIVE_RANGE_SIZE
+    # More lines for the `[limits]` table (e.g. `transfer_memory = "256MiB"`).
+    limits_toml: str = ""
 
 
 def render_config(root: Path, xferlog: Path, port: int, passive: tuple[int, int], opts: ServerOptions,
@@ -533,6 +537,7 @@ max_connections_per_ip = {opts.max_connections_per_ip}
 idle_timeout = {toml_str(opts.idle_timeout)}
 max_login_failures = {opts.max_login_failures}
 ban_time = {toml_str(opts.ban_time)}
+{opts.limits_toml.strip()}
 
 [log]
 level = {toml_str(opts.log_level)}
@@ -590,7 +595,7 @@ class FerryServer:
             if attempt:
                 self._release_ports()  # the previous attempt's ports (one was busy after all)
             self.port = free_port()
-            self.passive = free_port_range()
+            self.passive = free_port_range(self.opts.passive_port_count)
             self.implicit_port = free_port() if self.opts.implicit_tls else 0
             self.sftp_port = free_port() if self.opts.sftp else 0
             self.config_path.write_text(

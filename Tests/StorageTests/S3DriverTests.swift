@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 @testable import Storage
 import Testing
@@ -13,13 +14,13 @@ enum S3TestServer {
     static var mayBeAbsent: Bool { environment["FERRY_S3_OPTIONAL"] == "1" }
 
     static func driver(partSize: UInt64 = 5 << 20, concurrency: Int = 3, maxObjectSize: UInt64 = 1 << 34,
-                       maxAttempts: Int = 5) throws -> S3Driver {
+                       maxAttempts: Int = 5, memory: TransferMemory = .unconfigured) throws -> S3Driver {
         let settings = S3Settings(endpoint: environment["S3_ENDPOINT"] ?? "http://127.0.0.1:1",
                                   region: environment["S3_REGION"] ?? "us-east-1",
                                   accessKey: environment["S3_ACCESS_KEY"] ?? "testkey",
                                   secretKey: environment["S3_SECRET_KEY"] ?? "testsecret",
                                   pathStyle: true, partSize: partSize, uploadConcurrency: concurrency,
-                                  maxObjectSize: maxObjectSize, maxAttempts: maxAttempts)
+                                  maxObjectSize: maxObjectSize, maxAttempts: maxAttempts, transferMemory: memory)
         return try S3Driver(settings: settings, logger: Logger(label: "s3-test"))
     }
 
@@ -135,5 +136,42 @@ struct S3DriverConformance {
                 return
             }
         }
+    }
+
+    /// Uploads and downloads share one budget: with room for two part buffers, six concurrent
+    /// uploads of four parts each all complete (each goes on with its one buffer, sending parts
+    /// itself), downloads wait for their window, and the budget is never exceeded.
+    @Test func transfersStayWithinOneMemoryBudget() throws {
+        let memory = TransferMemory(limit: 10 << 20, maximumWait: 60)
+        let driver = try S3TestServer.driver(partSize: 5 << 20, concurrency: 3, memory: memory)
+        let root = S3TestServer.freshRoot()
+        let keys = (0..<6).map { ObjectKey(bucket: S3TestServer.bucket, key: root + "budget-\($0).bin") }
+        let failures = Mutex<[String]>([])
+        let group = DispatchGroup()
+        for (index, key) in keys.enumerated() {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                do {
+                    let upload = try driver.beginUpload(key, options: UploadOptions())
+                    try upload.write(Self.pattern(17 << 20, seed: UInt8(index)))
+                    try upload.commit()
+                    let reader = try driver.openRead(key, from: 0)
+                    defer { reader.close() }
+                    if try reader.readAll() != Self.pattern(17 << 20, seed: UInt8(index)) {
+                        failures.withLock { $0.append("\(key): content differs") }
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(key): \(error)") }
+                }
+            }.start()
+        }
+        #expect(group.wait(timeout: .now() + 240) == .success)
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+        let usage = memory.usage
+        #expect(usage.peak <= 10 << 20)
+        #expect(usage.peak >= 5 << 20)
+        #expect(usage.inUse == 0)
+        #expect(try driver.pendingUploads(bucket: S3TestServer.bucket, prefix: root).isEmpty)
     }
 }

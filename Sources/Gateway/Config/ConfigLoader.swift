@@ -212,6 +212,8 @@ struct ConfigLoader {
         limits.idleTimeout = duration(table, "idle_timeout", default: limits.idleTimeout)
         limits.maxLoginFailures = table.integer("max_login_failures", in: 0...1_000_000) ?? limits.maxLoginFailures
         limits.banTime = duration(table, "ban_time", default: limits.banTime)
+        limits.transferMemory = size(table, "transfer_memory", default: limits.transferMemory,
+                                     in: (16 << 20)...(1 << 40), rangeText: "16MiB to 1TiB")
         return limits
     }
 

@@ -42,6 +42,8 @@ struct FerryConfig: Sendable {
         var idleTimeout: TimeInterval = 300
         var maxLoginFailures = 5
         var banTime: TimeInterval = 900
+        /// One budget for every upload part buffer and download read-ahead window of the process.
+        var transferMemory: UInt64 = 1 << 30
     }
 
     struct Log: Sendable {

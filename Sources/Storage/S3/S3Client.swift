@@ -16,10 +16,17 @@ public struct S3Settings: Sendable {
     public var maxObjectSize: UInt64
     /// Attempts for a retryable request (1 = no retry).
     public var maxAttempts: Int
+    /// The process-wide budget that part buffers and download windows are leased from.
+    public var transferMemory: TransferMemory
+    /// The threads that send upload parts (shared by every driver of the process).
+    public var partWorkers: WorkerPool
 
     public init(endpoint: String, region: String, accessKey: String, secretKey: String, sessionToken: String? = nil,
                 pathStyle: Bool, caFile: String? = nil, partSize: UInt64 = 16 << 20, uploadConcurrency: Int = 4,
-                maxObjectSize: UInt64 = 5 << 40, maxAttempts: Int = 5) {
+                maxObjectSize: UInt64 = 5 << 40, maxAttempts: Int = 5,
+                transferMemory: TransferMemory = .unconfigured, partWorkers: WorkerPool = .defaultPartUploads) {
+        self.transferMemory = transferMemory
+        self.partWorkers = partWorkers
         self.endpoint = endpoint
         self.region = region
         self.accessKey = accessKey

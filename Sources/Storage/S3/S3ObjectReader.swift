@@ -81,14 +81,31 @@ final class ChunkQueue: @unchecked Sendable {
 /// A streamed GetObject from an offset. A producer thread runs the ranged GET and feeds a bounded
 /// queue; if the connection breaks mid-stream, it resumes with a new Range request at the byte where
 /// it stopped, pinned to the same object version with If-Match.
+///
+/// The read-ahead window is leased from the process-wide `TransferMemory`: the full window when it is
+/// free, else the smallest window that still streams (waited for), given back at close.
 final class S3ObjectReader: ObjectReader {
     static let window = 8 << 20
+    static let smallestWindow = 1 << 20
+    /// What one push may add beyond the queue's capacity: curl hands over at most this much at once
+    /// (CURL_MAX_WRITE_SIZE is 16 KiB; kept generous).
+    static let chunkAllowance = 64 << 10
 
-    private let queue = ChunkQueue(capacity: S3ObjectReader.window)
+    private let queue: ChunkQueue
+    private var lease: TransferMemory.Lease?
     private var current: [UInt8] = []
     private var position = 0
 
     init(client: S3Client, key: ObjectKey, offset: UInt64) throws(StorageError) {
+        let memory = client.settings.transferMemory
+        let lease: TransferMemory.Lease
+        if let full = memory.tryLease(Self.window) {
+            lease = full
+        } else {
+            lease = try memory.lease(Self.smallestWindow)
+        }
+        self.lease = lease
+        self.queue = ChunkQueue(capacity: lease.bytes - Self.chunkAllowance)
         let queue = self.queue
         let thread = Thread {
             S3ObjectReader.produce(client: client, key: key, offset: offset, queue: queue)
@@ -154,7 +171,11 @@ final class S3ObjectReader: ObjectReader {
         return count
     }
 
-    func close() { queue.cancel() }
+    func close() {
+        queue.cancel()
+        lease?.release()
+        lease = nil
+    }
 
-    deinit { queue.cancel() }
+    deinit { close() }
 }

@@ -2,16 +2,19 @@ import Foundation
 import Synchronization
 
 /// A streamed upload to S3 with bounded memory: bytes fill one part buffer; a full part goes to a
-/// worker thread (its own curl handle) while the next one fills, with at most `concurrency` parts in
-/// flight, so memory is at most `partSize × (concurrency + 1)`. An object smaller than one part is one
-/// PutObject at commit. Nothing is visible before CompleteMultipartUpload; abort (or dropping the
-/// upload uncommitted) aborts the multipart upload.
+/// worker of the process-wide pool (`S3Settings.partWorkers`) while the next one fills, with at most
+/// `concurrency` parts in flight. Every buffer is leased from the process-wide `TransferMemory`: the
+/// first one is waited for (back-pressure), further ones only taken when free at once; without one the
+/// part is sent from this thread with the one buffer the upload holds, so an upload always makes
+/// progress. An object smaller than one part is one PutObject at commit. Nothing is visible before
+/// CompleteMultipartUpload; abort (or dropping the upload uncommitted) aborts the multipart upload.
 final class S3ObjectUpload: ObjectUpload {
     private let client: S3Client
     private let key: ObjectKey
     private let partSize: Int
     private let maxObjectSize: UInt64
-    private var buffer: UnsafeMutableRawBufferPointer
+    /// The part being filled; leased at the first byte (an empty upload leases nothing).
+    private var buffer: PartBuffer?
     private var filled = 0
     private var total: UInt64 = 0
     private var uploadID: String?
@@ -25,32 +28,26 @@ final class S3ObjectUpload: ObjectUpload {
         }
     }
 
+    /// A leased part buffer. `@unchecked Sendable`: it belongs to one thread at a time; the uploading
+    /// thread hands it to a worker, which hands it back through `SpareBuffers`.
+    private final class PartBuffer: @unchecked Sendable {
+        let leased: LeasedBuffer
+        init(_ leased: LeasedBuffer) { self.leased = leased }
+        var bytes: UnsafeMutableRawBufferPointer { leased.bytes }
+    }
+
     /// Part buffers handed back by the workers, reused for the next parts: a fresh 16 MiB buffer
-    /// costs 4,096 page faults and as many zeroed pages (large blocks are mmapped, see MemoryTuning),
-    /// which was a fifth of an upload's CPU time. At most `concurrency + 1` buffers ever exist.
-    /// `@unchecked Sendable`: the list of free buffers is only touched under `lock`.
-    private final class PartBufferPool: @unchecked Sendable {
-        private let lock = NSLock()
-        private var free: [UnsafeMutableRawBufferPointer] = []
-        let byteCount: Int
-
-        init(byteCount: Int) { self.byteCount = byteCount }
-
-        func take() -> UnsafeMutableRawBufferPointer {
-            lock.withLock { free.popLast() } ?? .allocate(byteCount: byteCount, alignment: 64)
-        }
-
-        func put(_ buffer: UnsafeMutableRawBufferPointer) {
-            lock.withLock { free.append(buffer) }
-        }
-
-        deinit {
-            for buffer in free { buffer.deallocate() }
-        }
+    /// costs 4,096 page faults and as many zeroed pages (large blocks are mmapped, see MemoryTuning).
+    /// Emptied (and the leases given back) when the upload ends.
+    private final class SpareBuffers: Sendable {
+        private let free = Mutex<[PartBuffer]>([])
+        func take() -> PartBuffer? { free.withLock { $0.popLast() } }
+        func put(_ buffer: PartBuffer) { free.withLock { $0.append(buffer) } }
+        func drop() { free.withLock { $0.removeAll() } }
     }
 
     private let results = PartResults()
-    private let pool: PartBufferPool
+    private let spares = SpareBuffers()
     private let slots: DispatchSemaphore
     private let inFlight = DispatchGroup()
 
@@ -60,8 +57,6 @@ final class S3ObjectUpload: ObjectUpload {
         self.partSize = Int(client.settings.effectivePartSize)
         self.maxObjectSize = client.settings.maxObjectSize
         self.slots = DispatchSemaphore(value: max(1, client.settings.uploadConcurrency))
-        self.pool = PartBufferPool(byteCount: partSize)
-        self.buffer = pool.take()
         if keepingPrefix > 0 {
             do throws(StorageError) {
                 try keepPrefix(keepingPrefix)
@@ -74,7 +69,28 @@ final class S3ObjectUpload: ObjectUpload {
 
     deinit {
         abort()
-        buffer.deallocate()
+    }
+
+    /// A part buffer: a spare one, else a new lease (waited for when `waiting`, else only if free now).
+    private func takeBuffer(waiting: Bool) throws(StorageError) -> PartBuffer? {
+        if let spare = spares.take() { return spare }
+        let memory = client.settings.transferMemory
+        if waiting { return PartBuffer(LeasedBuffer(try memory.lease(partSize))) }
+        return memory.tryLease(partSize).map { PartBuffer(LeasedBuffer($0)) }
+    }
+
+    /// The buffer being filled, leased on first use.
+    private func currentBuffer() throws(StorageError) -> UnsafeMutableRawBufferPointer {
+        if let buffer { return buffer.bytes }
+        let leased = try takeBuffer(waiting: true)!
+        buffer = leased
+        return leased.bytes
+    }
+
+    /// Gives every buffer back once the upload is over (the workers have finished).
+    private func releaseBuffers() {
+        buffer = nil
+        spares.drop()
     }
 
     // MARK: Resume and append
@@ -88,11 +104,12 @@ final class S3ObjectUpload: ObjectUpload {
         guard size >= length else { throw .conflict(detail: "\(key) is shorter than the resume offset \(length)") }
         let etag = head.headers["etag"] ?? ""
         if length < S3Limits.minPartSize {
+            let buffer = try currentBuffer()
             var received = 0
             _ = try client.send(S3Client.Request(method: "GET", bucket: key.bucket, key: key.key,
                                                  headers: [("range", "bytes=0-\(length - 1)"), ("if-match", etag)])) { bytes, _ in
                 let count = min(bytes.count, Int(length) - received)
-                (self.buffer.baseAddress! + received).copyMemory(from: bytes.baseAddress!, byteCount: count)
+                (buffer.baseAddress! + received).copyMemory(from: bytes.baseAddress!, byteCount: count)
                 received += count
                 return true
             }
@@ -148,6 +165,13 @@ final class S3ObjectUpload: ObjectUpload {
         }
         var offset = 0
         while offset < bytes.count {
+            let buffer: UnsafeMutableRawBufferPointer
+            do throws(StorageError) {
+                buffer = try currentBuffer()
+            } catch {
+                abort()
+                throw error
+            }
             let count = min(bytes.count - offset, partSize - filled)
             (buffer.baseAddress! + filled).copyMemory(from: bytes.baseAddress! + offset, byteCount: count)
             filled += count
@@ -164,51 +188,62 @@ final class S3ObjectUpload: ObjectUpload {
         total += UInt64(bytes.count)
     }
 
-    /// Hands the full buffer to a worker thread (waiting for a free slot) and starts a new one.
+    /// Sends the full buffer: on a worker (waiting for one of the upload's `concurrency` slots) while
+    /// a second buffer fills, or, when no memory is free for a second buffer, from this thread.
     private func sendPart() throws(StorageError) {
         if uploadID == nil { try createMultipartUpload() }
+        _ = try currentBuffer()
+        let full = buffer!
         slots.wait()
         if let failure {
             slots.signal()
             throw failure
         }
-        let part = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<filled])
-        let whole = buffer
-        buffer = pool.take()
-        filled = 0
         let partNumber = nextPartNumber
         nextPartNumber += 1
+        nonisolated(unsafe) let bytes = UnsafeRawBufferPointer(rebasing: full.bytes[0..<filled])
+        let uploadID = self.uploadID!
+        guard let next = try takeBuffer(waiting: false) else {
+            // The budget is spent: this upload goes on with the one buffer it holds.
+            defer { slots.signal() }
+            let etag = try Self.uploadPart(client: client, key: key, uploadID: uploadID, number: partNumber, bytes: bytes)
+            results.withLock { $0.etags[partNumber] = etag }
+            filled = 0
+            return
+        }
+        buffer = next
+        filled = 0
         let client = self.client
         let key = self.key
-        let uploadID = self.uploadID!
         let results = self.results
         let slots = self.slots
         let group = self.inFlight
-        let pool = self.pool
-        nonisolated(unsafe) let bytes = UnsafeRawBufferPointer(part)
-        nonisolated(unsafe) let owned = whole
+        let spares = self.spares
         group.enter()
-        let worker = Thread {
+        client.settings.partWorkers.submit {
             defer {
-                pool.put(owned)
+                spares.put(full)
                 slots.signal()
                 group.leave()
             }
-            let hash = Digest.hex(Digest.sha256(bytes))
             do throws(StorageError) {
-                let response = try client.send(S3Client.Request(
-                    method: "PUT", bucket: key.bucket, key: key.key,
-                    query: [("partNumber", "\(partNumber)"), ("uploadId", uploadID)],
-                    body: bytes, payloadHash: hash))
-                guard let etag = response.headers["etag"] else { throw StorageError.io(detail: "UploadPart: no ETag") }
+                let etag = try Self.uploadPart(client: client, key: key, uploadID: uploadID, number: partNumber, bytes: bytes)
                 results.withLock { $0.etags[partNumber] = etag }
             } catch {
                 results.withLock { if $0.failure == nil { $0.failure = error } }
             }
         }
-        worker.name = "s3-part"
-        worker.stackSize = 1 << 20
-        worker.start()
+    }
+
+    /// UploadPart of one part; returns its ETag.
+    private static func uploadPart(client: S3Client, key: ObjectKey, uploadID: String, number: Int,
+                                   bytes: UnsafeRawBufferPointer) throws(StorageError) -> String {
+        let response = try client.send(S3Client.Request(
+            method: "PUT", bucket: key.bucket, key: key.key,
+            query: [("partNumber", "\(number)"), ("uploadId", uploadID)],
+            body: bytes, payloadHash: Digest.hex(Digest.sha256(bytes))))
+        guard let etag = response.headers["etag"] else { throw StorageError.io(detail: "UploadPart: no ETag") }
+        return etag
     }
 
     func commit() throws(StorageError) -> UInt64 {
@@ -216,10 +251,12 @@ final class S3ObjectUpload: ObjectUpload {
         do throws(StorageError) {
             if uploadID == nil {
                 // One part or less: a single PutObject.
-                let body = UnsafeRawBufferPointer(rebasing: buffer[0..<filled])
+                let body = buffer.map { UnsafeRawBufferPointer(rebasing: $0.bytes[0..<filled]) }
+                    ?? UnsafeRawBufferPointer(start: nil, count: 0)
                 _ = try client.send(S3Client.Request(method: "PUT", bucket: key.bucket, key: key.key, body: body,
                                                      payloadHash: Digest.hex(Digest.sha256(body))))
                 finished = true
+                releaseBuffers()
                 return total
             }
             if filled > 0 || nextPartNumber == 1 { try sendPart() }
@@ -234,6 +271,7 @@ final class S3ObjectUpload: ObjectUpload {
                 throw StorageError.unavailable(detail: "CompleteMultipartUpload: \(error.code)")
             }
             finished = true
+            releaseBuffers()
             client.logger.debug("s3 multipart upload completed", metadata: ["key": "\(key)", "parts": "\(parts.count)", "bytes": "\(total)"])
             return total
         } catch {
@@ -246,6 +284,7 @@ final class S3ObjectUpload: ObjectUpload {
         guard !finished else { return }
         finished = true
         inFlight.wait()
+        releaseBuffers()
         guard let uploadID else { return }
         do throws(StorageError) {
             _ = try client.send(S3Client.Request(method: "DELETE", bucket: key.bucket, key: key.key, query: [("uploadId", uploadID)]))
