@@ -37,6 +37,7 @@ test-deps: deps
 	@test -d "$(TESTBED)" || { echo "ferry: $(TESTBED) not found (the shared test bed must sit beside the repository)" >&2; exit 1; }
 	@"$(TESTBED)/peers-install" >/dev/null
 	@$(PYTHON) -c "import pytest" 2>/dev/null || $(VENV)/bin/pip install -q pytest
+	@$(VENV)/bin/ssh-audit --help >/dev/null 2>&1 || $(VENV)/bin/pip install -q "ssh-audit==3.9.0"
 
 unit-test: deps
 	$(SWIFT) build --build-tests

@@ -1,7 +1,7 @@
 """SSH keys and SFTP clients for the integration tests (OpenSSH `sftp`/`scp`, paramiko, rclone).
 
 - `keys()`          the run's SSH keys, made once with ssh-keygen: host keys (`host_ed25519`,
-                    `host_ecdsa`) for every test server, client keys (`ed25519`, `rsa`, `ecdsa`) that the
+                    `host_rsa`) for every test server, client keys (`ed25519`, `rsa`, `ecdsa`) that the
                     standard users accept, and `stranger` (an ed25519 key no user has).
 - `sftp_batch(...)` runs `sftp -b` with a key or a password (through SSH_ASKPASS) and returns the
                     CompletedProcess (stdout and stderr merged into stdout).
@@ -40,7 +40,8 @@ def keys() -> dict[str, KeyPair]:
     made = {}
     for name, args in {
         "host_ed25519": ["-t", "ed25519"],
-        "host_ecdsa": ["-t", "ecdsa", "-b", "256"],
+        "host_rsa": ["-t", "rsa", "-b", "3072"],
+        "host_ecdsa": ["-t", "ecdsa", "-b", "256"],  # refused as a host key (NIST curve)
         "ed25519": ["-t", "ed25519"],
         "rsa": ["-t", "rsa", "-b", "2048"],
         "ecdsa": ["-t", "ecdsa", "-b", "384"],
@@ -58,7 +59,7 @@ def user_key_lines() -> list[str]:
 
 
 def host_key_paths() -> list[Path]:
-    return [keys()["host_ed25519"].private, keys()["host_ecdsa"].private]
+    return [keys()["host_ed25519"].private, keys()["host_rsa"].private]
 
 
 def _askpass_env(password: str) -> dict[str, str]:

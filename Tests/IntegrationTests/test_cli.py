@@ -264,6 +264,8 @@ BAD_CONFIGS = {
                                 ["sftp.host_keys[1]", "not a private key"]),
     "sftp-unknown-cipher": ({}, '\n[sftp]\nlisten = "127.0.0.1:2222"\nhost_keys = []\nciphers = ["aes128-gcm@openssh.com", "rot13"]\n',
                             ["sftp.ciphers", "rot13"]),
+    "sftp-ecdsa-host-key": ({}, "\n[sftp]\nlisten = \"127.0.0.1:2222\"\nhost_keys = [{key}]\n".format(
+        key=json.dumps(str(sshsupport.keys()["host_ecdsa"].private))), ["sftp.host_keys[1]", "use ed25519 or RSA"]),
     "sftp-two-keys-of-one-type": ({}, "\n[sftp]\nlisten = \"127.0.0.1:2222\"\nhost_keys = [{key}, {key}]\n".format(
         key=json.dumps(str(sshsupport.keys()["host_ed25519"].private))), ["sftp.host_keys[2]", "only one key of each type"]),
     "file-unreadable": ({'secret_key = "literal-secret-key-5678"': 'secret_key = "file:/nonexistent/ferry-key"'},

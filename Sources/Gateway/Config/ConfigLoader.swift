@@ -197,7 +197,7 @@ struct ConfigLoader {
             if ciphers.isEmpty {
                 table.issues.add(table.keyPath("ciphers"), "name at least one cipher, or leave the key out for the defaults")
             } else if !unsupported.isEmpty {
-                table.issues.add(table.keyPath("ciphers"), "not a cipher this SSH library offers: \(unsupported.joined(separator: ", "))"
+                table.issues.add(table.keyPath("ciphers"), "not a cipher Ferry offers (unknown to this SSH library, or weak: CBC, 3DES): \(unsupported.joined(separator: ", "))"
                                  + " (e.g. aes128-gcm@openssh.com, aes256-gcm@openssh.com, chacha20-poly1305@openssh.com, aes128-ctr)")
             }
         }

@@ -121,7 +121,10 @@ public final class SSHConnection {
     /// Key exchange, authentication and the service request, within the login grace time.
     private func login() -> SSHChannelStream? {
         var timeout = Int(context.settings.loginGraceTime.rounded(.up))
-        ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout)
+        guard ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout) == SSH_OK else {
+            logger.error("SSH session refused: libssh did not take the login timeout")
+            return nil
+        }
         state.installServerCallbacks(on: session)
         ssh_set_auth_methods(session, Int32(SSH_AUTH_METHOD_PASSWORD | SSH_AUTH_METHOD_PUBLICKEY))
         guard ssh_handle_key_exchange(session) == SSH_OK else {

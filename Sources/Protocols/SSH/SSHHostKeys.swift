@@ -18,7 +18,8 @@ public enum SSHError: Error, CustomStringConvertible {
 }
 
 /// The server's host keys (RFC 4253 §6.6), loaded once into one libssh `ssh_bind` that every
-/// connection is accepted through. One key per algorithm family (ed25519, RSA, ECDSA).
+/// connection is accepted through, with the algorithm lists of `SSHAlgorithms`. One key per type:
+/// ed25519 and RSA (NIST-curve ECDSA host keys are refused, see `SSHAlgorithms`).
 public final class SSHHostKeys: @unchecked Sendable {
     public enum Kind: Sendable {
         case ed25519, rsa
@@ -41,7 +42,25 @@ public final class SSHHostKeys: @unchecked Sendable {
         // Ferry's configuration is the only one: libssh would otherwise read a system-wide
         // server configuration file (/etc/libssh/libssh_server.config) at the first accept.
         var processConfig = false
-        _ = ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &processConfig)
+        guard ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &processConfig) == SSH_OK else {
+            ssh_bind_free(bind)
+            throw .setup("libssh cannot be kept from reading its system-wide configuration")
+        }
+        let lists: [(ssh_bind_options_e, String, [String])] = [
+            (SSH_BIND_OPTIONS_KEY_EXCHANGE, "key exchange", SSHAlgorithms.keyExchange),
+            (SSH_BIND_OPTIONS_HMAC_C_S, "MAC", SSHAlgorithms.macs),
+            (SSH_BIND_OPTIONS_HMAC_S_C, "MAC", SSHAlgorithms.macs),
+            (SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, "host key", SSHAlgorithms.hostKeys),
+            (SSH_BIND_OPTIONS_CIPHERS_C_S, "cipher", SSHAlgorithms.ciphers),
+            (SSH_BIND_OPTIONS_CIPHERS_S_C, "cipher", SSHAlgorithms.ciphers),
+        ]
+        for (option, what, names) in lists {
+            let list = names.joined(separator: ",")
+            guard ssh_bind_options_set(bind, option, list) == SSH_OK else {
+                ssh_bind_free(bind)
+                throw .setup("libssh refused the \(what) list \(list)")
+            }
+        }
         var fingerprints: [String] = []
         for path in paths {
             var key: OpaquePointer?
@@ -50,6 +69,11 @@ public final class SSHHostKeys: @unchecked Sendable {
                 throw .hostKey(path: path, reason: "not a private key libssh can read (unencrypted OpenSSH or PEM format)")
             }
             let type = SSHKeys.typeName(key)
+            guard ssh_key_type(key) == SSH_KEYTYPE_ED25519 || ssh_key_type(key) == SSH_KEYTYPE_RSA else {
+                ssh_key_free(key)
+                ssh_bind_free(bind)
+                throw .hostKey(path: path, reason: "\(type) host keys are not served (NIST curves fail SSH audits); use ed25519 or RSA")
+            }
             // libssh keeps one key per type: a second one would silently replace the first.
             if fingerprints.contains(where: { $0.hasPrefix(type + " ") }) {
                 ssh_key_free(key)
