@@ -222,9 +222,14 @@ extension FTPConnection {
         logger.debug("data connection protected", metadata: ["tls": "\(stream.protocolVersion)", "cipher": "\(stream.cipher)",
                                                           "resumed": "\(stream.sessionReused)", "path": "\(path)"])
         if context.settings.tls?.sessionReuse == .required && !stream.sessionReused {
-            logger.warning("refused a data connection that did not resume the control connection's TLS session")
-            stream.close()
-            reply(.tlsNegotiationFailed, "TLS session of the data connection was not resumed from the control connection.")
+            // As vsftpd does: the handshake completed, the reason goes to the control connection, and
+            // the data connection ends with a close_notify, so that the client's TLS layer shuts down
+            // cleanly and shows the 522 (a bare TCP close left Python's ssl "in init" and it reported
+            // SHUTDOWN_WHILE_IN_INIT instead).
+            logger.warning("refused a data connection that did not resume the control connection's TLS session",
+                           metadata: ["policy": "tls_session_reuse = required"])
+            reply(.tlsNegotiationFailed, "Data connection refused: its TLS session must be resumed from the control connection (session reuse required).")
+            stream.finish(timeout: 2)
             return nil
         }
         return stream
