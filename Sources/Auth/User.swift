@@ -8,9 +8,12 @@ public struct User: Sendable {
     /// May delete files and directories, and rename onto an existing name.
     public var mayDelete: Bool
     public var folders: [FolderBinding]
+    /// Sessions of this user at once, all protocols together; 0 = unlimited (`max_sessions`).
+    public var maxSessions: Int
 
     public init(name: String, passwordHash: PasswordHash?, sshKeys: [SSHPublicKey], home: StorageBinding,
-                authority: Authority, mayDelete: Bool, folders: [FolderBinding]) {
+                authority: Authority, mayDelete: Bool, folders: [FolderBinding], maxSessions: Int = 0) {
+        self.maxSessions = maxSessions
         self.name = name
         self.passwordHash = passwordHash
         self.sshKeys = sshKeys

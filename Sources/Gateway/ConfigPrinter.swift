@@ -30,7 +30,10 @@ enum ConfigPrinter {
         let limits = config.limits
         out += ["", "[limits]", "max_connections = \(limits.maxConnections)", "max_connections_per_ip = \(limits.maxConnectionsPerIP)",
                 "idle_timeout = \(seconds(limits.idleTimeout))", "max_login_failures = \(limits.maxLoginFailures)",
-                "ban_time = \(seconds(limits.banTime))", "transfer_memory = \(limits.transferMemory)"]
+                "ban_time = \(seconds(limits.banTime))", "login_timeout = \(seconds(limits.loginTimeout))",
+                "tls_handshake_timeout = \(seconds(limits.tlsHandshakeTimeout))",
+                "data_connection_timeout = \(seconds(limits.dataConnectionTimeout))",
+                "transfer_memory = \(limits.transferMemory)"]
         out += ["", "[log]", "level = \(quote(config.log.level.rawValue))", "transfer_log = \(quote(config.log.transferLog))"]
         out += ["", "[metrics]", "listen = \(address(config.metrics.listen))"]
         for storage in config.storages {
@@ -56,7 +59,8 @@ enum ConfigPrinter {
             if !user.sshKeys.isEmpty {
                 out.append("ssh_keys = [\(user.sshKeys.map { quote("\($0.algorithm) … \($0.comment)") }.joined(separator: ", "))]")
             }
-            out += ["home = \(quote(user.home.description))", "authority = \(quote(user.authority.rawValue))", "delete = \(user.mayDelete)"]
+            out += ["home = \(quote(user.home.description))", "authority = \(quote(user.authority.rawValue))", "delete = \(user.mayDelete)",
+                    "max_sessions = \(user.maxSessions)"]
             for folder in user.folders {
                 out += ["[[user.folder]]", "path = \(quote(folder.path))", "target = \(quote(folder.target.description))",
                         "authority = \(quote(folder.authority.rawValue))", "delete = \(folder.mayDelete)"]

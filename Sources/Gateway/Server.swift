@@ -15,6 +15,8 @@ final class Server: @unchecked Sendable {
     let logger: Logger
     let observer: GatewayObserver
     let limiter: ConnectionLimiter
+    /// At most this many GET /metrics or /healthz requests are served at once.
+    let metricsLimiter = ConnectionLimiter(maxTotal: 8, maxPerAddress: 8)
     let users: UserDirectory
     let storages: StorageRegistry
     private let stopping = Atomic<Bool>(false)
@@ -102,7 +104,9 @@ final class Server: @unchecked Sendable {
         signal(SIGPIPE, SIG_IGN)
         if let ftp = config.ftp {
             var settings = FTPSettings(passivePorts: ftp.passivePorts, masqueradeAddress: ftp.masqueradeAddress,
-                                       activeModeEnabled: ftp.activeMode, idleTimeout: config.limits.idleTimeout)
+                                       activeModeEnabled: ftp.activeMode, idleTimeout: config.limits.idleTimeout,
+                                       dataTimeout: config.limits.dataConnectionTimeout, loginTimeout: config.limits.loginTimeout,
+                                       tlsHandshakeTimeout: config.limits.tlsHandshakeTimeout)
             if let tls = config.tls, ftp.tls != .off || ftp.implicitTLSListen != nil {
                 let context: TLSContext
                 do {
@@ -146,7 +150,8 @@ final class Server: @unchecked Sendable {
             }
             var sftpLogger = logger
             sftpLogger[metadataKey: "protocol"] = "sftp"
-            let settings = SFTPSettings(reorderWindow: Int(sftp.reorderWindow), idleTimeout: config.limits.idleTimeout)
+            let settings = SFTPSettings(reorderWindow: Int(sftp.reorderWindow), idleTimeout: config.limits.idleTimeout,
+                                        loginGraceTime: config.limits.loginTimeout)
             let context = SSHServerContext(settings: settings, hostKeys: hostKeys, users: users, storages: storages,
                                            observer: observer, logger: sftpLogger, shutdown: shutdown)
             try listen(on: address, name: "sftp") { socket in
@@ -156,6 +161,7 @@ final class Server: @unchecked Sendable {
         if let address = config.metrics.listen {
             let endpoint = MetricsEndpoint(observer: observer, logger: logger)
             try listen(on: address, name: "metrics", limited: false) { socket in endpoint.serve(socket) }
+            // (limited: false = no bans and no client limits; `metricsLimiter` caps it instead.)
         }
     }
 
@@ -189,7 +195,16 @@ final class Server: @unchecked Sendable {
             }
             guard let connection = accepted else { continue }
             guard limited else {
-                spawn(name: name) { handler(connection) }
+                // The metrics listener: a handful of scrapers at once, never a thread per flood.
+                let metricsLimiter = self.metricsLimiter
+                guard metricsLimiter.acquire("metrics") == nil else {
+                    connection.close()
+                    continue
+                }
+                spawn(name: name) {
+                    handler(connection)
+                    metricsLimiter.release("metrics")
+                }
                 continue
             }
             let host = connection.remoteAddress?.host ?? "?"
@@ -253,8 +268,12 @@ struct MetricsEndpoint: Sendable {
         defer { socket.close() }
         var request: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
+        // Five seconds for the whole request line, however slowly it trickles in.
+        let deadline = Date().addingTimeInterval(5)
         while request.count < 16_384, !request.contains(UInt8(ascii: "\n")) {
-            let count = (try? buffer.withUnsafeMutableBytes { raw throws(SocketError) in try socket.read(into: raw, timeout: 5) }) ?? 0
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0 else { return }
+            let count = (try? buffer.withUnsafeMutableBytes { raw throws(SocketError) in try socket.read(into: raw, timeout: remaining) }) ?? 0
             if count == 0 { return }
             request += buffer[0..<count]
         }

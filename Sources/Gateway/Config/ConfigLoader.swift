@@ -6,6 +6,8 @@ import Protocols
 /// Turns TOML text into a validated `FerryConfig`, or into the complete list of mistakes, each
 /// naming its key path, what was found and what was expected.
 struct ConfigLoader {
+    /// The longest duration any setting accepts: a year.
+    static let longestDuration: TimeInterval = 365 * 86_400
     var environment: [String: String] = ProcessInfo.processInfo.environment
     /// Whether referenced files (certificates, keys, CA files) must be readable now.
     var checkFiles = true
@@ -77,6 +79,11 @@ struct ConfigLoader {
         guard let text = table.string(key) else { return value }
         guard let parsed = ConfigValues.duration(text), parsed > 0 else {
             table.issues.add(table.keyPath(key), "expected \(ConfigValues.durationExpectation), found \(text.debugDescription)")
+            return value
+        }
+        // A bound keeps every timer and every "N s" in a reply representable (no overflow trap).
+        guard parsed <= Self.longestDuration else {
+            table.issues.add(table.keyPath(key), "expected a duration of at most 365 days, found \(text.debugDescription)")
             return value
         }
         return parsed
@@ -212,6 +219,9 @@ struct ConfigLoader {
         limits.idleTimeout = duration(table, "idle_timeout", default: limits.idleTimeout)
         limits.maxLoginFailures = table.integer("max_login_failures", in: 0...1_000_000) ?? limits.maxLoginFailures
         limits.banTime = duration(table, "ban_time", default: limits.banTime)
+        limits.loginTimeout = duration(table, "login_timeout", default: limits.loginTimeout)
+        limits.tlsHandshakeTimeout = duration(table, "tls_handshake_timeout", default: limits.tlsHandshakeTimeout)
+        limits.dataConnectionTimeout = duration(table, "data_connection_timeout", default: limits.dataConnectionTimeout)
         limits.transferMemory = size(table, "transfer_memory", default: limits.transferMemory,
                                      in: (16 << 20)...(1 << 40), rangeText: "16MiB to 1TiB")
         return limits
@@ -417,12 +427,13 @@ struct ConfigLoader {
             let home = binding(table, "home", storages: storages)
             let userAuthority = authority(table, default: .readOnly)
             let mayDelete = table.bool("delete") ?? true
+            let maxSessions = table.integer("max_sessions", in: 0...1_000_000) ?? 0
             let folders = readFolders(table.tableArray("folder"), storages: storages, authority: userAuthority,
                                       mayDelete: mayDelete, issues: issues)
             table.rejectUnknownKeys()
             if let name, let home {
                 users.append(User(name: name, passwordHash: hash, sshKeys: keys, home: home, authority: userAuthority,
-                                  mayDelete: mayDelete, folders: folders))
+                                  mayDelete: mayDelete, folders: folders, maxSessions: maxSessions))
             }
         }
         return users

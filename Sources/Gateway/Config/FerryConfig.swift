@@ -42,6 +42,12 @@ struct FerryConfig: Sendable {
         var idleTimeout: TimeInterval = 300
         var maxLoginFailures = 5
         var banTime: TimeInterval = 900
+        /// FTP: from connect to a successful login; SSH: key exchange and authentication.
+        var loginTimeout: TimeInterval = 60
+        /// Each TLS handshake (AUTH TLS, implicit TLS, PROT P data connections).
+        var tlsHandshakeTimeout: TimeInterval = 15
+        /// Waiting for an FTP data connection, and for a stalled one to move.
+        var dataConnectionTimeout: TimeInterval = 30
         /// One budget for every upload part buffer and download read-ahead window of the process.
         var transferMemory: UInt64 = 1 << 30
     }

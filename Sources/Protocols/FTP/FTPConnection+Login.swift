@@ -34,6 +34,14 @@ extension FTPConnection {
         }
         switch context.users.authenticate(name: name, password: password, from: clientAddress.host) {
         case .success(let user):
+            guard let slot = context.users.sessions.open(for: user) else {
+                loginState = .awaitingUser
+                context.observer?.loginFailed(protocolName: "ftp")
+                logger.warning("login refused", metadata: ["user": "\(user.name)", "reason": "\(AuthError.tooManySessions(limit: user.maxSessions))"])
+                reply(.notLoggedIn, "Login refused: \(user.name) already has the most sessions allowed (\(user.maxSessions)).")
+                return
+            }
+            sessionSlot = slot
             var sessionLogger = logger
             sessionLogger[metadataKey: "user"] = "\(user.name)"
             logger = sessionLogger
@@ -77,7 +85,7 @@ extension FTPConnection {
         }
         reply(.securityDataExchangeComplete, "AUTH \(mechanism.uppercased()) successful.")
         do {
-            try control.upgrade(context: tls.context, timeout: context.settings.dataTimeout)
+            try control.upgrade(context: tls.context, timeout: context.settings.tlsHandshakeTimeout)
         } catch {
             logger.info("control TLS handshake failed", metadata: ["error": "\(error)"])
             isClosing = true

@@ -212,7 +212,7 @@ extension FTPConnection {
         let stream: TLSStream
         do {
             stream = try TLSStream(accepting: connection, context: tlsContext, isDataConnection: true,
-                                   timeout: context.settings.dataTimeout)
+                                   timeout: context.settings.tlsHandshakeTimeout)
         } catch {
             logger.warning("data connection TLS handshake failed", metadata: ["error": "\(error)"])
             connection.close()

@@ -52,12 +52,17 @@ public final class FTPConnection {
     /// An implicit-TLS listener's connection: TLS from the first byte, PROT P implied.
     let implicitTLS: Bool
     var isClosing = false
+    /// Until a login succeeds, the connection must be done with it by then (`loginTimeout`).
+    let loginDeadline: Date
+    /// The user's place among its `max_sessions`, held while logged in.
+    var sessionSlot: SessionSlot?
     /// Lines that arrived during a transfer and wait their turn.
     var queuedLines: [FTPControlInput] = []
 
     /// Takes ownership of an accepted control socket.
     public init?(socket: Socket, context: FTPServerContext, implicitTLS: Bool = false) {
         self.implicitTLS = implicitTLS
+        self.loginDeadline = Date().addingTimeInterval(context.settings.loginTimeout)
         guard let remote = socket.remoteAddress, let local = socket.localAddress else { return nil }
         self.context = context
         self.clientAddress = remote
@@ -90,6 +95,7 @@ public final class FTPConnection {
         logger.info("ftp connection opened")
         defer {
             closeDataEndpoint()
+            sessionSlot?.release()
             control.socket.close()
             context.observer?.connectionClosed(protocolName: "ftp")
             logger.info("ftp connection closed", metadata: ["user": "\(userName)"])
@@ -97,7 +103,7 @@ public final class FTPConnection {
         if implicitTLS {
             guard let tls = context.settings.tls else { return }
             do {
-                try control.upgrade(context: tls.context, timeout: context.settings.dataTimeout)
+                try control.upgrade(context: tls.context, timeout: context.settings.tlsHandshakeTimeout)
             } catch {
                 logger.info("implicit TLS handshake failed", metadata: ["error": "\(error)"])
                 return
@@ -119,6 +125,10 @@ public final class FTPConnection {
                 reply(.syntaxError, "Command line too long (limit \(FTPControlChannel.maxLineBytes) bytes).")
             case .invalidEncoding:
                 reply(.syntaxError, "Command line is not valid UTF-8.")
+            case .timedOut where session == nil && Date() >= loginDeadline:
+                reply(.serviceNotAvailable, "Login timeout (\(Int(context.settings.loginTimeout)) s): closing control connection.")
+                logger.info("login timeout", metadata: ["seconds": "\(Int(context.settings.loginTimeout))"])
+                return
             case .timedOut:
                 reply(.serviceNotAvailable, "Timeout: closing control connection.")
                 logger.info("idle timeout")
@@ -132,7 +142,8 @@ public final class FTPConnection {
     /// Waits for the next command in one-second slices, so that a gateway stop is noticed while the
     /// connection is idle. `.timedOut` means the idle timeout or a stop.
     private func nextCommand() -> FTPControlInput {
-        let deadline = Date().addingTimeInterval(context.settings.idleTimeout)
+        var deadline = Date().addingTimeInterval(context.settings.idleTimeout)
+        if session == nil { deadline = min(deadline, loginDeadline) }
         while true {
             let remaining = deadline.timeIntervalSinceNow
             if remaining <= 0 || context.shutdown.isRequested { return .timedOut }

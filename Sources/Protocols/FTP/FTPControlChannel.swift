@@ -52,13 +52,16 @@ final class FTPControlChannel {
         stream = try TLSStream(accepting: stream.socket, context: context, isDataConnection: false, timeout: timeout)
     }
 
-    /// Waits up to `timeout` for the next complete line.
+    /// Waits up to `timeout` for the next complete line. The time is for the whole line, not for
+    /// each byte: a client that trickles a byte every few seconds (slow-loris) still times out.
     func readLine(timeout: TimeInterval?) -> FTPControlInput {
+        let deadline = timeout.map { Date().addingTimeInterval($0) }
         while true {
             if let input = takeLine() { return input }
             if closedByPeer { return .closed }
             do {
-                guard try stream.waitReadable(timeout: timeout) else { return .timedOut }
+                let remaining = deadline.map { max(0, $0.timeIntervalSinceNow) }
+                guard try stream.waitReadable(timeout: remaining) else { return .timedOut }
                 if try !fill() { return .closed }
             } catch {
                 return .closed

@@ -75,7 +75,10 @@ public final class SSHConnection {
 
     public func run() {
         context.observer?.connectionOpened(protocolName: "sftp")
-        defer { context.observer?.connectionClosed(protocolName: "sftp") }
+        defer {
+            state.sessionSlot?.release()
+            context.observer?.connectionClosed(protocolName: "sftp")
+        }
         guard let channel = login() else {
             if state.user == nil && state.refusedAttempts > 0 && !state.passwordFailureRecorded {
                 // Offered keys were all refused: one failed login for the defender.

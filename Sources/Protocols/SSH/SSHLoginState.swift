@@ -11,6 +11,8 @@ final class SSHLoginState {
     let clientHost: String
     let logger: Logger
     private(set) var user: User?
+    /// The user's place among its `max_sessions`, held for the connection's life.
+    private(set) var sessionSlot: SessionSlot?
     /// Authentication requests refused (keys not authorized, wrong passwords).
     private(set) var refusedAttempts = 0
     /// A wrong password was already counted by the defender (a refused key then is not counted again).
@@ -73,8 +75,7 @@ final class SSHLoginState {
         if user != nil { return Self.denied }
         switch context.users.authenticate(name: name, password: password, from: clientHost) {
         case .success(let user):
-            loggedIn(user, method: "password", metadata: [:])
-            return Self.success
+            return loggedIn(user, method: "password", metadata: [:]) ? Self.success : Self.denied
         case .failure(let reason):
             refusedAttempts += 1
             passwordFailureRecorded = true
@@ -101,8 +102,7 @@ final class SSHLoginState {
                 return Self.denied
             }
             context.users.recordSuccess(from: clientHost)
-            loggedIn(user, method: "publickey", metadata: metadata)
-            return Self.success
+            return loggedIn(user, method: "publickey", metadata: metadata) ? Self.success : Self.denied
         case .failure(let reason):
             refusedAttempts += 1
             logger.info("SSH public key refused", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
@@ -110,7 +110,16 @@ final class SSHLoginState {
         }
     }
 
-    private func loggedIn(_ user: User, method: String, metadata: Logger.Metadata) {
+    /// Completes a login whose credentials were right, unless the user has `max_sessions` already.
+    private func loggedIn(_ user: User, method: String, metadata: Logger.Metadata) -> Bool {
+        guard let slot = context.users.sessions.open(for: user) else {
+            logger.warning("SSH login refused", metadata: metadata.merging([
+                "user": "\(user.name)", "method": "\(method)",
+                "reason": "\(AuthError.tooManySessions(limit: user.maxSessions))"]) { $1 })
+            context.observer?.loginFailed(protocolName: "sftp")
+            return false
+        }
+        sessionSlot = slot
         self.user = user
         var all = metadata
         all["user"] = "\(user.name)"
@@ -118,6 +127,7 @@ final class SSHLoginState {
         if let cipher { all["cipher"] = "\(cipher)" }
         logger.info("login", metadata: all)
         context.observer?.loginSucceeded(protocolName: "sftp")
+        return true
     }
 
     // MARK: Channels (RFC 4254 §6)

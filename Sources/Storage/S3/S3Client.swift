@@ -149,7 +149,7 @@ final class S3Client: @unchecked Sendable {
         while true {
             attempt += 1
             let started = Date()
-            let headers = signer.sign(method: request.method, encodedPath: encodedPath, query: request.query,
+            let headers = try signer.sign(method: request.method, encodedPath: encodedPath, query: request.query,
                                       headers: [("host", hostHeader)] + request.headers, payloadHash: request.payloadHash,
                                       date: started)
             var body: [UInt8] = []
@@ -203,11 +203,15 @@ final class S3Client: @unchecked Sendable {
     func send(_ request: Request, document: String) throws(StorageError) -> S3Response {
         let bytes = Array(document.utf8)
         let outcome: Result<S3Response, StorageError> = bytes.withUnsafeBytes { raw in
-            var withBody = request
-            withBody.body = raw
-            withBody.payloadHash = Digest.hex(Digest.sha256(raw))
-            withBody.headers.append(("content-type", "application/xml"))
-            do throws(StorageError) { return .success(try send(withBody)) } catch { return .failure(error) }
+            do throws(StorageError) {
+                var withBody = request
+                withBody.body = raw
+                withBody.payloadHash = Digest.hex(try Digest.sha256(raw))
+                withBody.headers.append(("content-type", "application/xml"))
+                return .success(try send(withBody))
+            } catch {
+                return .failure(error)
+            }
         }
         return try outcome.get()
     }

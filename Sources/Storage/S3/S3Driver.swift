@@ -113,7 +113,7 @@ public final class S3Driver: StorageDriver {
                     continue
                 }
                 let document = S3XML.deleteObjects(batch)
-                let md5 = Data(Digest.md5(Array(document.utf8))).base64EncodedString()
+                let md5 = Data(try Digest.md5(Array(document.utf8))).base64EncodedString()
                 let response = try client.send(S3Client.Request(method: "POST", bucket: bucket, query: [("delete", "")],
                                                                 headers: [("content-md5", md5)]),
                                                document: document)

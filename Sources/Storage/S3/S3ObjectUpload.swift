@@ -241,7 +241,7 @@ final class S3ObjectUpload: ObjectUpload {
         let response = try client.send(S3Client.Request(
             method: "PUT", bucket: key.bucket, key: key.key,
             query: [("partNumber", "\(number)"), ("uploadId", uploadID)],
-            body: bytes, payloadHash: Digest.hex(Digest.sha256(bytes))))
+            body: bytes, payloadHash: Digest.hex(try Digest.sha256(bytes))))
         guard let etag = response.headers["etag"] else { throw StorageError.io(detail: "UploadPart: no ETag") }
         return etag
     }

@@ -49,7 +49,7 @@ struct S3Signer: Sendable {
     /// Signs a request. `headers` must include `host`; `x-amz-date`, `x-amz-content-sha256` and the
     /// session token are added here. Returns every header to send, Authorization included.
     func sign(method: String, encodedPath: String, query: [(String, String)], headers: [(String, String)],
-              payloadHash: String, date: Date) -> [(String, String)] {
+              payloadHash: String, date: Date) throws(StorageError) -> [(String, String)] {
         let amzDate = Self.timestamp(date)
         let day = String(amzDate.prefix(8))
         var all = headers.map { ($0.0.lowercased(), $0.1.trimmingCharacters(in: .whitespaces)) }
@@ -62,12 +62,12 @@ struct S3Signer: Sendable {
         let canonicalRequest = [method, encodedPath, Self.canonicalQuery(query), canonicalHeaders, signedHeaders, payloadHash]
             .joined(separator: "\n")
         let scope = "\(day)/\(region)/\(service)/aws4_request"
-        let stringToSign = "AWS4-HMAC-SHA256\n\(amzDate)\n\(scope)\n\(Digest.hex(Digest.sha256(canonicalRequest)))"
-        var key = Digest.hmacSHA256(key: Array("AWS4\(secretKey)".utf8), day)
-        key = Digest.hmacSHA256(key: key, region)
-        key = Digest.hmacSHA256(key: key, service)
-        key = Digest.hmacSHA256(key: key, "aws4_request")
-        let signature = Digest.hex(Digest.hmacSHA256(key: key, stringToSign))
+        let stringToSign = "AWS4-HMAC-SHA256\n\(amzDate)\n\(scope)\n\(Digest.hex(try Digest.sha256(canonicalRequest)))"
+        var key = try Digest.hmacSHA256(key: Array("AWS4\(secretKey)".utf8), day)
+        key = try Digest.hmacSHA256(key: key, region)
+        key = try Digest.hmacSHA256(key: key, service)
+        key = try Digest.hmacSHA256(key: key, "aws4_request")
+        let signature = Digest.hex(try Digest.hmacSHA256(key: key, stringToSign))
         all.append(("authorization", "AWS4-HMAC-SHA256 Credential=\(accessKey)/\(scope),SignedHeaders=\(signedHeaders),Signature=\(signature)"))
         return all
     }
