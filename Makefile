@@ -12,9 +12,9 @@ PYTHON      := $(VENV)/bin/python
 # Debian packages the build needs (C headers of the libraries Ferry wraps).
 BUILD_PACKAGES := pkg-config libssl-dev libssh-dev libcurl4-openssl-dev libcrypt-dev
 # What the test suite needs besides the test bed's own installs (real FTP clients, Python venv).
-TEST_PACKAGES  := curl lftp python3-venv
+TEST_PACKAGES  := curl lftp python3-venv testssl.sh
 
-.PHONY: run test bench build release deps test-deps unit-test integration-test check-swift clean
+.PHONY: run test bench bench-logins fuzz soak test-asan test-tsan build release deps test-deps unit-test integration-test check-swift clean
 
 check-swift:
 	@command -v $(SWIFT) >/dev/null || { echo "ferry: the Swift 6 toolchain (swift) is not on PATH; install it from swift.org first" >&2; exit 1; }
@@ -55,5 +55,29 @@ test: test-deps
 bench: test-deps
 	SHARED="$(SHARED)" scripts/bench
 
+## make bench-logins: FTP logins per second with the verified-login cache on and off (not a test).
+bench-logins: release
+	FERRY_BIN="$$($(SWIFT) build -c release --show-bin-path)/ferry" scripts/bench-logins
+
+## make test-asan / make test-tsan: the integration suite against Ferry built with AddressSanitizer
+## or ThreadSanitizer; fails on any sanitizer report (not part of make test).
+test-asan: test-deps
+	SHARED="$(SHARED)" PYTHON="$(PYTHON)" scripts/with-s3 scripts/sanitized-test address
+
+test-tsan: test-deps
+	SHARED="$(SHARED)" PYTHON="$(PYTHON)" scripts/with-s3 scripts/sanitized-test thread
+
+## make fuzz: libFuzzer on every parser that takes client or server bytes (not part of make test).
+## FUZZ_SECONDS=N per target (default 60), FUZZ_TARGETS="path sftp ..." to choose.
+fuzz: deps
+	scripts/fuzz
+
+## make soak: 50+ concurrent FTP, FTPS, SFTP and scp clients with random ABOR, dropped and killed
+## clients, S3 failing 10 % of requests; then S3 is checked against the clients' record and Ferry's
+## RSS, fds and threads for flatness (not part of make test). MINUTES=N (default 30).
+soak: test-deps release
+	SHARED="$(SHARED)" FERRY_BIN="$$($(SWIFT) build -c release --show-bin-path)/ferry" MINUTES="$(or $(MINUTES),30)" \
+	  scripts/with-s3 $(PYTHON) scripts/soak
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz .build-asan .build-tsan

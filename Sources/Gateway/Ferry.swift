@@ -13,8 +13,14 @@ struct Ferry: ParsableCommand {
         commandName: "ferry",
         abstract: "FTP, FTPS and SFTP gateway to object storage.",
         version: "ferry \(version)",
-        subcommands: [Serve.self, CheckConfig.self, HashPassword.self, Version.self]
+        subcommands: subcommands
     )
+
+    #if FERRY_FUZZ
+    static let subcommands: [ParsableCommand.Type] = [Serve.self, CheckConfig.self, HashPassword.self, Version.self, Fuzz.self]
+    #else
+    static let subcommands: [ParsableCommand.Type] = [Serve.self, CheckConfig.self, HashPassword.self, Version.self]
+    #endif
 }
 
 /// Prints to stderr.

@@ -46,7 +46,8 @@ final class Server: @unchecked Sendable {
         self.observer = GatewayObserver(transferLogPath: config.log.transferLog, transferMemory: memory, logger: logger)
         self.limiter = ConnectionLimiter(maxTotal: config.limits.maxConnections, maxPerAddress: config.limits.maxConnectionsPerIP)
         let defender = LoginDefender(maxFailures: config.limits.maxLoginFailures, banTime: config.limits.banTime)
-        self.users = UserDirectory(users: config.users, defender: defender)
+        self.users = UserDirectory(users: config.users, defender: defender,
+                                   loginCache: VerifiedLoginCache(lifetime: config.limits.loginCache))
         self.storages = try Self.makeStorages(config, memory: memory, logger: logger)
     }
 

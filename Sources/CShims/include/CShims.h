@@ -46,3 +46,7 @@ const char *ferry_ssl_cipher_name(const SSL *ssl);
 /// Generates an ECDSA P-256 key and a self-signed X.509 certificate for `common_name` valid for
 /// `days`, written as PEM to the two paths (the key file with mode 0600). Returns 1 on success.
 int ferry_generate_self_signed(const char *certificate_path, const char *key_path, const char *common_name, int days);
+
+/* libFuzzer's driver (LLVM libclang_rt.fuzzer): linked only into `make fuzz` builds, where
+   `ferry fuzz` calls it (Sources/Gateway/Fuzzing/FuzzCommand.swift). */
+int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));

@@ -222,6 +222,11 @@ struct ConfigLoader {
         limits.loginTimeout = duration(table, "login_timeout", default: limits.loginTimeout)
         limits.tlsHandshakeTimeout = duration(table, "tls_handshake_timeout", default: limits.tlsHandshakeTimeout)
         limits.dataConnectionTimeout = duration(table, "data_connection_timeout", default: limits.dataConnectionTimeout)
+        if let text = table.string("login_cache"), ConfigValues.duration(text) == 0 {
+            limits.loginCache = 0  // "0s": the cache is off
+        } else {
+            limits.loginCache = duration(table, "login_cache", default: limits.loginCache)
+        }
         limits.transferMemory = size(table, "transfer_memory", default: limits.transferMemory,
                                      in: (16 << 20)...(1 << 40), rangeText: "16MiB to 1TiB")
         return limits

@@ -48,6 +48,8 @@ struct FerryConfig: Sendable {
         var tlsHandshakeTimeout: TimeInterval = 15
         /// Waiting for an FTP data connection, and for a stalled one to move.
         var dataConnectionTimeout: TimeInterval = 30
+        /// How long a verified password login is remembered (0 = never: every login hashes).
+        var loginCache: TimeInterval = 120
         /// One budget for every upload part buffer and download read-ahead window of the process.
         var transferMemory: UInt64 = 1 << 30
     }

@@ -68,38 +68,25 @@ extension FTPConnection {
     }
 
     func handlePORT(_ argument: String) {
-        let numbers = argument.split(separator: ",").map { UInt8($0.trimmingCharacters(in: .whitespaces)) }
-        guard numbers.count == 6, numbers.allSatisfy({ $0 != nil }) else {
+        guard let address = FTPArguments.port(argument) else {
             reply(.syntaxErrorInParameters, "Illegal PORT command.")
             return
         }
-        let bytes = numbers.map { $0! }
-        let host = bytes[0..<4].map(String.init).joined(separator: ".")
-        let port = UInt16(bytes[4]) << 8 | UInt16(bytes[5])
-        setActiveEndpoint(SocketAddress(host: host, port: port), command: "PORT")
+        setActiveEndpoint(address, command: "PORT")
     }
 
     /// `EPRT |1|132.235.1.2|6275|` or `EPRT |2|::1|6275|`; any printable delimiter (RFC 2428 §2).
     func handleEPRT(_ argument: String) {
-        guard let delimiter = argument.first, delimiter.isASCII, !delimiter.isLetter, !delimiter.isNumber else {
+        switch FTPArguments.eprt(argument) {
+        case .address(let address):
+            setActiveEndpoint(address, command: "EPRT")
+        case .malformed:
             reply(.syntaxErrorInParameters, "Illegal EPRT command.")
-            return
-        }
-        let fields = argument.split(separator: delimiter, omittingEmptySubsequences: false)
-        guard fields.count == 5, fields[0].isEmpty, fields[4].isEmpty, let port = UInt16(fields[3]) else {
-            reply(.syntaxErrorInParameters, "Illegal EPRT command.")
-            return
-        }
-        guard fields[1] == "1" || fields[1] == "2" else {
+        case .unsupportedFamily:
             reply(.networkProtocolNotSupported, "Network protocol not supported, use (1,2).")
-            return
-        }
-        guard let address = SocketAddress(host: String(fields[2]), port: port),
-              (address.family == .ipv4) == (fields[1] == "1") else {
+        case .badAddress:
             reply(.syntaxErrorInParameters, "Illegal EPRT address.")
-            return
         }
-        setActiveEndpoint(address, command: "EPRT")
     }
 
     private func setActiveEndpoint(_ address: SocketAddress?, command: String) {

@@ -85,10 +85,7 @@ extension FTPConnection {
             // Ferry always speaks UTF-8 (RFC 2640); OFF is acknowledged but changes nothing.
             reply(.commandOkay, "Always in UTF8 mode.")
         case "MLST":
-            var selection: Set<FTPFact> = []
-            for name in value.split(separator: ";") {
-                if let fact = FTPFact(rawValue: name.lowercased()) { selection.insert(fact) }
-            }
+            let selection = FTPArguments.mlstFacts(value)
             selectedFacts = selection
             let names = FTPFact.allCases.filter { selection.contains($0) }.map { $0.name + ";" }.joined()
             reply(.commandOkay, "MLST OPTS \(names)")

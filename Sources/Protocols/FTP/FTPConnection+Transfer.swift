@@ -23,7 +23,7 @@ extension FTPConnection {
     static let transferBufferSize = 256 * 1024
 
     func handleREST(_ argument: String) {
-        guard let offset = UInt64(argument.trimmingCharacters(in: .whitespaces)) else {
+        guard let offset = FTPArguments.restartOffset(argument) else {
             reply(.syntaxErrorInParameters, "REST needs a byte offset.")
             return
         }

@@ -21,8 +21,14 @@ public final class TLSStream: ByteStream {
         self.ssl = ssl
         self.socket = socket
         socket.setNonBlocking()
-        SSL_set_fd(ssl, socket.descriptor)
-        if isDataConnection { SSL_set_num_tickets(ssl, 0) }
+        // (On a throw from here on, deinit frees `ssl`: every stored property is set.)
+        guard SSL_set_fd(ssl, socket.descriptor) == 1 else {
+            throw .tls(TLSError.drain("SSL_set_fd").description)
+        }
+        // Fail closed: a data connection that would send tickets could truncate uploads (see above).
+        if isDataConnection && SSL_set_num_tickets(ssl, 0) != 1 {
+            throw .tls(TLSError.drain("SSL_set_num_tickets").description)
+        }
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             ERR_clear_error()

@@ -1,0 +1,86 @@
+import Storage
+
+/// Entry points for the fuzzer (`make fuzz`) and for the corpus replay in the unit tests: each takes
+/// arbitrary bytes and drives one parser the way the server does. A target must never crash on any
+/// input; the ones with a property (`path`) trap when it is violated, which the fuzzer reports.
+public enum ProtocolFuzzTargets {
+    /// The FTP control stream: the bytes (fed in two pieces, split where the first byte says) become
+    /// lines; each line is split into verb and argument by the command table, and the argument goes
+    /// through the parser of its verb (PORT, EPRT, REST, OPTS MLST, LIST options).
+    public static func ftpControl(_ data: [UInt8]) {
+        var reader = FTPLineReader()
+        let split = data.isEmpty ? 0 : Int(data[0]) % (data.count + 1)
+        reader.feed(data[..<split])
+        var lines: [String] = []
+        while let input = reader.nextLine() { if case .line(let text) = input { lines.append(text) } }
+        reader.feed(data[split...])
+        while let input = reader.nextLine() { if case .line(let text) = input { lines.append(text) } }
+        for line in lines {
+            let (verb, argument) = FTPCommandTable.parse(line)
+            switch verb {
+            case "PORT": _ = FTPArguments.port(argument)
+            case "EPRT": _ = FTPArguments.eprt(argument)
+            case "REST": _ = FTPArguments.restartOffset(argument)
+            case "OPTS": _ = FTPArguments.mlstFacts(FTPCommandTable.parse(argument).argument)
+            case "LIST", "NLST", "STAT", "MLSD":
+                let request = FTPListRequest(argument: argument)
+                _ = try? VirtualPath.resolve(request.path)
+            default: _ = FTPCommandTable.byVerb[verb]
+            }
+        }
+    }
+
+    /// The path resolver's promise, as a property: the bytes up to the first NUL are a working
+    /// directory, the rest a client path. Whatever they are, the result's components are plain names,
+    /// the key built under a home prefix stays under it, and resolving the result again changes nothing.
+    public static func path(_ data: [UInt8]) {
+        let cut = data.firstIndex(of: 0) ?? data.count
+        let directory = (try? VirtualPath.resolve(bytes: Array(data[..<cut]))) ?? .root
+        let input = cut < data.count ? Array(data[(cut + 1)...]) : Array(data)
+        guard let path = try? VirtualPath.resolve(bytes: input, from: directory) else { return }
+        for component in path.components {
+            precondition(KeyBytes.problem(withName: component.utf8) == nil, "resolver produced \(component.debugDescription)")
+        }
+        let home = "users/alice/"
+        let key = home + path.components.joined(separator: "/")
+        let segments = (try? KeyBytes.plainComponents(ofKey: key)) ?? []
+        precondition(segments.count == path.components.count + 2 || (path.isRoot && segments.count == 2),
+                     "key \(key.debugDescription) does not split back into its components")
+        precondition(segments.prefix(2) == ["users", "alice"], "key \(key.debugDescription) left the home")
+        precondition(path.description.utf8.count <= VirtualPath.maxPathBytes)
+        precondition((try? VirtualPath.resolve(path.description)) == path, "resolving \(path) again changed it")
+    }
+
+    /// The SFTP framer and request decoder: the bytes arrive in pieces of sizes the input chooses;
+    /// every complete packet is decoded (attributes, strings, extensions).
+    public static func sftp(_ data: [UInt8]) {
+        var framer = SFTPFramer(maximumPacketLength: 256 * 1024 + 1024)
+        var offset = 0
+        var step = 1
+        while offset < data.count {
+            step = Int(data[offset]) % 64 + step % 7 + 1
+            let end = min(data.count, offset + step)
+            framer.append(data[offset..<end])
+            offset = end
+            while true {
+                guard let packet = try? framer.nextPacket() else { return }  // oversized: the session ends
+                _ = try? SFTPRequest.decode(packet)
+            }
+        }
+    }
+
+    /// scp: the command line of an exec request, and the C/D lines of the rcp protocol, whose names
+    /// must come out as single plain names or be refused.
+    public static func scp(_ data: [UInt8]) {
+        let text = String(decoding: data, as: UTF8.self)
+        if let command = SCPCommand.parse(text) {
+            for path in command.paths { _ = try? VirtualPath.resolve(path) }
+        }
+        for line in text.split(separator: "\n") {
+            guard let (_, name) = SCPSession.parseEntry(String(line.dropFirst())) else { continue }
+            if let child = try? VirtualPath.root.appending(name) {
+                precondition(child.components.count == 1, "scp name \(name.debugDescription) became \(child)")
+            }
+        }
+    }
+}
