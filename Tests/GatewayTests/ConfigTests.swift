@@ -186,6 +186,17 @@ import Testing
         #expect(messages.first?.contains("line 1") == true)
     }
 
+    /// Headers the TOML library would abort on are refused with a line number (found by fuzzing);
+    /// brackets inside values, strings and comments are not headers.
+    @Test func unsafeTableHeadersAreRefusedNotFatal() {
+        for (text, line) in [("[ = 1", 1), ("a = 1\n[]\n", 2), ("[[[storage]]]\n", 1), ("x = \"[\"\n  [ = 2", 2)] {
+            #expect(TOMLHeaderCheck.firstUnsafeHeader(text) == line, "\(text.debugDescription)")
+            #expect(Self.issues(text).first?.contains("line \(line): a table header") == true)
+        }
+        let fine = "[sftp]\nciphers = [\n  [],\n  [ \"x\" ],\n  \"]\\\"[\",\n]\n# [ = comment\nkey = \"\"\"\n[ =\n\"\"\"\n[[user]]\n[ \"quoted\" ]\n"
+        #expect(TOMLHeaderCheck.firstUnsafeHeader(fine) == nil)
+    }
+
     @Test func secretsComeFromTheEnvironmentAndAreMasked() throws {
         let text = Self.base + """
         [[storage]]

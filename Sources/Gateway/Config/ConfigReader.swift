@@ -31,8 +31,8 @@ final class TableReader {
 
     /// Parses a whole document; a syntax error is reported with its line and column.
     static func parse(_ text: String, issues: ConfigIssues) -> TableReader? {
-        if let line = firstUnparsableLine(text) {
-            issues.add("(syntax)", "line \(line): a table header has at most two brackets ([table] or [[array]])")
+        if let line = TOMLHeaderCheck.firstUnsafeHeader(text) {
+            issues.add("(syntax)", "line \(line): a table header is [name] or [[name]], the name a key or a quoted string")
             return nil
         }
         do {
@@ -41,18 +41,6 @@ final class TableReader {
             issues.add("(syntax)", "line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
         } catch {
             issues.add("(syntax)", "\(error)")
-        }
-        return nil
-    }
-
-    /// Input the TOML library would abort on instead of reporting (an assertion in toml++, found by
-    /// the config fuzz target): a header opening with three or more brackets. Returns its line.
-    static func firstUnparsableLine(_ text: String) -> Int? {
-        var number = 0
-        for line in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            number += 1
-            let start = line.drop(while: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
-            if start.prefix(3).elementsEqual("[[[".utf8) { return number }
         }
         return nil
     }

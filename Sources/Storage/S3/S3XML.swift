@@ -16,17 +16,33 @@ final class XMLElement {
     func all(_ name: String) -> [XMLElement] { children.filter { $0.name == name } }
     func value(_ name: String) -> String? { child(name)?.text }
 
-    /// Parses a document; nil if it is not well-formed XML. S3 documents are UTF-8: anything else is
-    /// refused before the parser sees it (Foundation's XMLParser traps on an element name that is
-    /// not valid UTF-8, found by the s3-xml fuzz target).
+    /// Parses a document; nil if it is not well-formed XML. What S3 never sends is refused before
+    /// Foundation's XMLParser sees it, because the parser crashes on some of it (found by the s3-xml
+    /// fuzz target): bytes that are not UTF-8 (a trap on the element name), NUL, processing
+    /// instructions (a NULL dereference on one without data), and document types (entities are
+    /// an amplification risk). A leading XML declaration is dropped here.
     static func parse(_ bytes: [UInt8]) -> XMLElement? {
-        guard String(validating: bytes, as: UTF8.self) != nil else { return nil }
+        guard let body = acceptableBody(bytes) else { return nil }
         let builder = Builder()
-        let parser = XMLParser(data: Data(bytes))
+        let parser = XMLParser(data: Data(body))
         parser.delegate = builder
         parser.shouldProcessNamespaces = true  // element names without the S3 namespace prefix
         guard parser.parse() else { return nil }
         return builder.root
+    }
+
+    private static func acceptableBody(_ bytes: [UInt8]) -> ArraySlice<UInt8>? {
+        guard !bytes.contains(0), String(validating: bytes, as: UTF8.self) != nil else { return nil }
+        var body = bytes[...].drop(while: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D })
+        if body.starts(with: "<?xml ".utf8) {
+            guard let end = body.firstRange(of: "?>".utf8) else { return nil }
+            body = body[end.upperBound...]
+        }
+        if body.firstRange(of: "<?".utf8) != nil || body.firstRange(of: "<!DOCTYPE".utf8) != nil
+            || body.firstRange(of: "<!ENTITY".utf8) != nil {
+            return nil
+        }
+        return body
     }
 
     private final class Builder: NSObject, XMLParserDelegate {
