@@ -165,3 +165,26 @@ def test_slow_loris_does_not_delay_a_new_login(strict):
         for s in sockets:
             with contextlib.suppress(OSError):
                 s.close()
+
+
+def test_a_client_gone_while_its_data_connection_is_awaited_is_noticed(ferry):
+    """The data-connection wait (30 s by default) ends as soon as the client's control connection
+    closes, instead of holding the session for the whole timeout."""
+    needle = "the client closed the control connection"
+    before = ferry.log_text().count(needle)
+    with RawFTP(ferry.port) as c:
+        c.reply()
+        c.send("USER rw")
+        c.reply()
+        c.send("PASS " + ferry.passwords["rw"])
+        assert c.reply()[0] == 230
+        c.send("PASV")
+        assert c.reply()[0] == 227
+        c.send("LIST")
+        assert c.reply()[0] == 150
+    started = time.monotonic()
+    while time.monotonic() - started < 10:
+        if ferry.log_text().count(needle) > before:
+            break
+        time.sleep(0.2)
+    assert time.monotonic() - started < 5, ferry.log_text()[-2000:]

@@ -134,6 +134,12 @@ extension FTPConnection {
                 guard remaining > 0 else { throw .failed("no data connection within \(Int(context.settings.dataTimeout)) s") }
                 // A transfer that has not started does not hold up a stop of the gateway.
                 if context.shutdown.isRequested { throw .failed("the server is shutting down") }
+                // Nor does a client that has gone: its control connection is watched meanwhile (a line
+                // that arrives, such as ABOR, waits its turn).
+                if let input = control.pollLine() {
+                    if input == .closed { throw .failed("the client closed the control connection") }
+                    queuedLines.append(input)
+                }
                 let accepted: Socket?
                 do {
                     accepted = try listener.accept(timeout: min(remaining, 1))
