@@ -133,8 +133,13 @@ enum POSIX {
         defer { closedir(dir) }
         rewinddir(dir)  // the duplicate shares the offset of a descriptor that may have been read before
         var names: [String] = []
+        // The name is read in place, up to its NUL: a dirent record is only as long as its name, so
+        // copying the declared 256-byte `d_name` reads past the end of the last record of glibc's
+        // buffer (AddressSanitizer found it in `make test-asan`).
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
         while let entry = readdir(dir) {
-            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix(while: { $0 != 0 })) }
+            let name = UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: CChar.self)
+            let bytes = Array(UnsafeRawBufferPointer(start: name, count: strlen(name)))
             guard !KeyBytes.isDotOrDotDot(bytes), let name = String(validating: bytes, as: UTF8.self) else { continue }
             names.append(name)
         }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ftplib
 import hashlib
+import os
 import threading
 import time
 from pathlib import Path
@@ -125,9 +126,11 @@ def test_64_concurrent_transfers_stay_within_the_budget(ferry_factory, s3_target
     download_seconds = run_all([ftp_download, sftp_download])
     assert not failures, failures
 
+    s3_bucket.delete_prefix(prefix + "/")
     peak_kib = status_kib(pid, "VmHWM")
     print(f"\nmemory: idle {idle_kib / 1024:.0f} MiB, peak {peak_kib / 1024:.0f} MiB with a 256 MiB budget; "
           f"64 uploads in {upload_seconds:.1f} s, 64 downloads in {download_seconds:.1f} s")
+    if os.environ.get("FERRY_SANITIZER"):
+        return  # sanitizers add shadow memory and quarantines: only correctness is judged then
     assert peak_kib * 1024 <= BUDGET + idle_kib * 1024 + MARGIN, (
         f"peak RSS {peak_kib / 1024:.0f} MiB > budget 256 MiB + idle {idle_kib / 1024:.0f} MiB + margin {MARGIN // MiB} MiB")
-    s3_bucket.delete_prefix(prefix + "/")
