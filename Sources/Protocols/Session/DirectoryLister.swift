@@ -72,8 +72,8 @@ public final class DirectoryLister {
     /// Characters need not line up with the prefix's bytes); nil if the key is not below the prefix.
     static func name(of key: String, below prefix: String) -> String? {
         guard KeyBytes.hasPrefix(key, prefix) else { return nil }
-        var name = Array(key.utf8.dropFirst(prefix.utf8.count))
-        if name.last == KeyBytes.separator { name.removeLast() }
-        return String(decoding: name, as: UTF8.self)
+        let name = KeyBytes.dropping(prefix, from: key)
+        // The trailing `/` of a common prefix goes by bytes too (dropLast would drop a Character).
+        return name.utf8.last == KeyBytes.separator ? String(decoding: name.utf8.dropLast(), as: UTF8.self) : name
     }
 }
