@@ -21,21 +21,23 @@ let package = Package(
         .systemLibrary(name: "CCrypt", pkgConfig: "libxcrypt", providers: [.apt(["libcrypt-dev"])]),
         // Typed C wrappers for variadic functions and macros Swift cannot call directly.
         .target(name: "CShims", dependencies: ["CCrypt", "CCurl", "COpenSSL"]),
+        // Shared-state primitive every module uses (see Locked.swift for why not Mutex).
+        .target(name: "Locking"),
 
         .target(name: "Storage", dependencies: [
-            "CShims", "CCurl", "COpenSSL",
+            "CShims", "CCurl", "COpenSSL", "Locking",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Auth", dependencies: [
-            "CCrypt", "CShims", "COpenSSL",
+            "CCrypt", "CShims", "COpenSSL", "Locking",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Protocols", dependencies: [
-            "Auth", "Storage", "COpenSSL", "CLibSSH", "CShims",
+            "Auth", "Storage", "COpenSSL", "CLibSSH", "CShims", "Locking",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Gateway", dependencies: [
-            "Protocols", "Auth", "Storage", "CShims",
+            "Protocols", "Auth", "Storage", "CShims", "Locking",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "TOMLKit", package: "TOMLKit"),

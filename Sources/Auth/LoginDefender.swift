@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// Counts failed logins per client address. After `maxFailures` failures within `banTime`, the address
 /// is refused at connect until `banTime` has passed since its last failure. Shared by every protocol.
@@ -11,7 +11,7 @@ public final class LoginDefender: Sendable {
 
     public let maxFailures: Int
     public let banTime: TimeInterval
-    private let records = Mutex<[String: Record]>([:])
+    private let records = Locked<[String: Record]>([:])
     private let now: @Sendable () -> Date
 
     public init(maxFailures: Int, banTime: TimeInterval, now: @escaping @Sendable () -> Date = { Date() }) {

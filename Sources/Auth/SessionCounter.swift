@@ -1,8 +1,8 @@
-import Synchronization
+import Locking
 
 /// Counts each user's sessions across all protocols, for `max_sessions`.
 public final class SessionCounter: Sendable {
-    private let counts = Mutex<[String: Int]>([:])
+    private let counts = Locked<[String: Int]>([:])
 
     public init() {}
 
@@ -31,7 +31,7 @@ public final class SessionCounter: Sendable {
 public final class SessionSlot: Sendable {
     private let counter: SessionCounter
     private let user: String
-    private let released = Mutex(false)
+    private let released = Locked(false)
 
     fileprivate init(counter: SessionCounter, user: String) {
         self.counter = counter

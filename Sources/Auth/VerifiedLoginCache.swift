@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// Remembers recent successful password verifications for a short while, so that a script that
 /// connects once per file (or a client that opens many sessions) pays the password hash's CPU cost
@@ -13,7 +13,7 @@ public final class VerifiedLoginCache: Sendable {
     public let lifetime: TimeInterval
     public let capacity: Int
     private let key: [UInt8]
-    private let entries = Mutex<[String: (digest: [UInt8], expires: Date)]>([:])
+    private let entries = Locked<[String: (digest: [UInt8], expires: Date)]>([:])
 
     public init(lifetime: TimeInterval = 120, capacity: Int = 4096) {
         self.lifetime = lifetime

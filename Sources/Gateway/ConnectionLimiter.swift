@@ -1,10 +1,10 @@
-import Synchronization
+import Locking
 
 /// Enforces `max_connections` and `max_connections_per_ip` across every listener.
 final class ConnectionLimiter: Sendable {
     let maxTotal: Int
     let maxPerAddress: Int
-    private let state = Mutex((total: 0, perAddress: [String: Int]()))
+    private let state = Locked((total: 0, perAddress: [String: Int]()))
 
     init(maxTotal: Int, maxPerAddress: Int) {
         self.maxTotal = maxTotal

@@ -5,7 +5,7 @@ import Foundation
 import Logging
 import Protocols
 import Storage
-import Synchronization
+import Locking
 
 /// Counts what happens (for GET /metrics) and writes the xferlog transfer log. Shared by every
 /// connection thread; all state sits behind one mutex.
@@ -15,9 +15,9 @@ final class GatewayObserver: SessionObserver {
         mutating func add(_ name: String, _ amount: UInt64 = 1) { values[name, default: 0] += amount }
     }
 
-    private let counters = Mutex(Counters())
-    private let activeConnections = Mutex([String: Int]())
-    private let transferLog: Mutex<Int32>
+    private let counters = Locked(Counters())
+    private let activeConnections = Locked([String: Int]())
+    private let transferLog: Locked<Int32>
     private let logger: Logger
     private let transferMemory: TransferMemory
 
@@ -32,7 +32,7 @@ final class GatewayObserver: SessionObserver {
             fd = open(transferLogPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
             if fd < 0 { logger.error("cannot open the transfer log", metadata: ["path": "\(transferLogPath)"]) }
         }
-        transferLog = Mutex(fd)
+        transferLog = Locked(fd)
     }
 
     deinit {

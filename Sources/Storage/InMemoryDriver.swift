@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// The reference driver: objects in a dictionary. For unit tests and as the executable definition of
 /// the driver contract; it keeps whole objects in memory, so it is never used to serve real users.
@@ -9,13 +9,13 @@ public final class InMemoryDriver: StorageDriver {
         var modified: Date
     }
 
-    private let buckets: Mutex<[String: [String: StoredObject]]>
+    private let buckets: Locked<[String: [String: StoredObject]]>
     public let capabilities: StorageCapabilities
 
     public init(buckets names: [String], maxObjectSize: UInt64? = nil) {
         var initial: [String: [String: StoredObject]] = [:]
         for name in names { initial[name] = [:] }
-        buckets = Mutex(initial)
+        buckets = Locked(initial)
         capabilities = StorageCapabilities(maxObjectSize: maxObjectSize, canKeepPrefixOnUpload: true)
     }
 

@@ -20,6 +20,10 @@ struct FTPLineReader {
     private static let longLineMarker: [UInt8] = [0, newline]
 
     private var pending: [UInt8] = []
+    /// Where the unread part of `pending` begins: lines are taken by moving it, and the consumed
+    /// bytes are dropped only when all are read or they are most of the array, so a read holding
+    /// many short lines costs linear time, not a shift of the whole buffer per line.
+    private var readOffset = 0
     private var discardingLongLine = false
     /// Bytes still to be skipped from a Telnet sequence split across reads.
     private var telnetSkip = 0
@@ -27,9 +31,9 @@ struct FTPLineReader {
     private var currentLineLength = 0
 
     /// No bytes are held (not even part of a line).
-    var isEmpty: Bool { pending.isEmpty }
+    var isEmpty: Bool { readOffset == pending.count }
     /// A complete line is waiting.
-    var hasLine: Bool { pending.contains(Self.newline) }
+    var hasLine: Bool { pending[readOffset...].contains(Self.newline) }
 
     mutating func feed(_ bytes: some Sequence<UInt8>) {
         for byte in bytes { accept(byte) }
@@ -37,9 +41,16 @@ struct FTPLineReader {
 
     /// The next complete line, or nil until one has arrived.
     mutating func nextLine() -> FTPControlInput? {
-        guard let newline = pending.firstIndex(of: Self.newline) else { return nil }
-        var line = Array(pending[..<newline])
-        pending.removeSubrange(...newline)
+        guard let newline = pending[readOffset...].firstIndex(of: Self.newline) else { return nil }
+        var line = Array(pending[readOffset..<newline])
+        readOffset = newline + 1
+        if readOffset == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            readOffset = 0
+        } else if readOffset > pending.count / 2 {
+            pending.removeSubrange(..<readOffset)
+            readOffset = 0
+        }
         if line == [0] { return .tooLong }
         if line.last == UInt8(ascii: "\r") { line.removeLast() }
         guard let text = String(validating: line, as: UTF8.self) else { return .invalidEncoding }

@@ -210,7 +210,11 @@ struct SFTPFramer {
             end = pending
         }
         if buffer.count - end < space {
-            buffer.append(contentsOf: repeatElement(0, count: space - (buffer.count - end)))
+            // A zeroed array appended in one copy: appending `repeatElement(0, count:)` walks the
+            // generic Repeated sequence byte by byte in unoptimised builds, and under
+            // ThreadSanitizer each step takes a runtime lock (several sessions starting at once
+            // stalled for minutes in `make test-tsan`).
+            buffer.append(contentsOf: [UInt8](repeating: 0, count: space - (buffer.count - end)))
         }
         let end = self.end
         let outcome: Result<Int?, E> = buffer.withUnsafeMutableBytes { raw in

@@ -1,6 +1,5 @@
 import CLibSSH
 import Foundation
-import Synchronization
 
 /// Why the SSH server cannot start or a host key cannot be made.
 public enum SSHError: Error, CustomStringConvertible {
@@ -31,7 +30,8 @@ public final class SSHHostKeys: @unchecked Sendable {
     /// `@unchecked Sendable`: after `init` the bind is only read, and `ssh_bind_accept_fd` (which
     /// copies the keys into the new session) runs under `acceptLock`.
     private let bind: OpaquePointer
-    private let acceptLock = Mutex<Void>(())
+    /// Guards a C call, not a Swift value, hence a bare lock rather than `Locked`.
+    private let acceptLock = NSLock()
     /// "ssh-ed25519 SHA256:…" per key, for the startup log.
     public let fingerprints: [String]
 
@@ -106,7 +106,9 @@ public final class SSHHostKeys: @unchecked Sendable {
 
     /// Attaches an accepted TCP connection to `session` (libssh owns the descriptor afterwards).
     func accept(descriptor: Int32, into session: OpaquePointer) -> Bool {
-        acceptLock.withLock { _ in ssh_bind_accept_fd(bind, session, descriptor) == SSH_OK }
+        acceptLock.lock()
+        defer { acceptLock.unlock() }
+        return ssh_bind_accept_fd(bind, session, descriptor) == SSH_OK
     }
 
     /// Writes a new private key (OpenSSH format, mode 0600), e.g. for the quick start.

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Synchronization
+import Locking
 
 /// How to reach one S3-compatible service.
 public struct S3Settings: Sendable {
@@ -75,7 +75,7 @@ final class S3Client: @unchecked Sendable {
     private let basePath: String
     private let curlSettings: CurlSettings
     /// Idle handles, kept for their live connections (keep-alive).
-    private let idleHandles = Mutex<[CurlEasy]>([])
+    private let idleHandles = Locked<[CurlEasy]>([])
 
     init(settings: S3Settings, logger: Logger) throws(StorageError) {
         guard let components = URLComponents(string: settings.endpoint), let scheme = components.scheme,

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// A streamed upload to S3 with bounded memory: bytes fill one part buffer; a full part goes to a
 /// worker of the process-wide pool (`S3Settings.partWorkers`) while the next one fills, with at most
@@ -22,7 +22,7 @@ final class S3ObjectUpload: ObjectUpload {
     private var finished = false
     /// ETags by part number and the first failure, shared with the worker threads.
     private final class PartResults: Sendable {
-        let state = Mutex<(etags: [Int: String], failure: StorageError?)>(([:], nil))
+        let state = Locked<(etags: [Int: String], failure: StorageError?)>(([:], nil))
         func withLock<R>(_ body: (inout (etags: [Int: String], failure: StorageError?)) -> R) -> R {
             state.withLock { body(&$0) }
         }
@@ -40,7 +40,7 @@ final class S3ObjectUpload: ObjectUpload {
     /// costs 4,096 page faults and as many zeroed pages (large blocks are mmapped, see MemoryTuning).
     /// Emptied (and the leases given back) when the upload ends.
     private final class SpareBuffers: Sendable {
-        private let free = Mutex<[PartBuffer]>([])
+        private let free = Locked<[PartBuffer]>([])
         func take() -> PartBuffer? { free.withLock { $0.popLast() } }
         func put(_ buffer: PartBuffer) { free.withLock { $0.append(buffer) } }
         func drop() { free.withLock { $0.removeAll() } }
