@@ -14,7 +14,7 @@ BUILD_PACKAGES := pkg-config libssl-dev libssh-dev libcurl4-openssl-dev libcrypt
 # What the test suite needs besides the test bed's own installs (real FTP clients, Python venv).
 TEST_PACKAGES  := curl lftp python3-venv testssl.sh
 
-.PHONY: run test bench bench-logins bench-budget fuzz soak test-asan test-tsan build release deps test-deps unit-test integration-test check-swift clean
+.PHONY: run test bench bench-logins bench-memory fuzz soak test-asan test-tsan build release deps test-deps unit-test integration-test check-swift clean
 
 check-swift:
 	@command -v $(SWIFT) >/dev/null || { echo "ferry: the Swift 6 toolchain (swift) is not on PATH; install it from swift.org first" >&2; exit 1; }
@@ -59,10 +59,11 @@ bench: test-deps
 bench-logins: release
 	FERRY_BIN="$$($(SWIFT) build -c release --show-bin-path)/ferry" scripts/bench-logins
 
-## make bench-budget: one transfer's MiB/s with [limits] transfer_memory free and nearly spent (not a test).
-bench-budget: test-deps release
+## make bench-memory: RSS per idle FTP/SFTP session; one transfer's MiB/s with [limits] transfer_memory
+## free and nearly spent (not a test).
+bench-memory: test-deps release
 	SHARED="$(SHARED)" FERRY_BIN="$$($(SWIFT) build -c release --show-bin-path)/ferry" \
-	  scripts/with-s3 $(PYTHON) scripts/bench-budget
+	  scripts/with-s3 $(PYTHON) scripts/bench-memory
 
 ## make test-asan / make test-tsan: the integration suite against Ferry built with AddressSanitizer
 ## or ThreadSanitizer; fails on any sanitizer report (not part of make test).
