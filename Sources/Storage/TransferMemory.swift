@@ -24,8 +24,13 @@ public final class TransferMemory: @unchecked Sendable {
         self.maximumWait = maximumWait
     }
 
-    /// A default for drivers made without a configured budget (tests, tools): 1 GiB.
-    public static let unconfigured = TransferMemory(limit: 1 << 30)
+    /// `[limits] transfer_memory`'s default: 768 MiB, so that a gateway at full load (buffers plus
+    /// threads, libssh and libcurl) stays within 1 GiB of RSS (1050 MiB was measured with 1 GiB of
+    /// buffers for 64 concurrent 24 MiB transfers).
+    public static let defaultLimit = 768 << 20
+
+    /// A budget for drivers made without a configured one (tests, tools): the default.
+    public static let unconfigured = TransferMemory(limit: defaultLimit)
 
     /// Bytes leased now, the most ever leased at once, and transfers waiting for a lease.
     public var usage: (inUse: Int, peak: Int, waiting: Int) {

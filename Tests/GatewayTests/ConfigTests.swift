@@ -101,6 +101,7 @@ import Testing
         #expect(config.limits.maxConnections == 512)
         #expect(config.limits.idleTimeout == 300)
         #expect(config.limits.banTime == 900)
+        #expect(config.limits.transferMemory == 768 * 1024 * 1024)
         #expect(config.users.first?.mayDelete == true)
         #expect(config.users.first?.home.prefix == "alice/")
         #expect(config.warnings.count == 1)  // the plain password

@@ -136,6 +136,23 @@ def test_scp_up_and_down(ferry, area, tmp_path):
     assert expected
 
 
+def test_legacy_scp_refuses_names_that_are_not_utf8(ferry, area, tmp_path):
+    """A C line's name is checked like every client path: invalid UTF-8 is refused with a warning
+    (the client skips that file and goes on), never stored with U+FFFD in its place."""
+    src = tmp_path / "mixed"
+    src.mkdir()
+    write_file(src / "good.txt", b"good")
+    with open(os.path.join(os.fsencode(src), b"bad\xff.txt"), "wb") as f:
+        f.write(b"bad")
+    since = ferry.log_size()
+    r = scp(ferry.sftp_port, str(src), f"rw@{HOST}:{area.vpath}/", extra=["-O", "-r"])
+    assert r.returncode != 0
+    assert "Invalid path" in r.stdout, r.stdout  # the short reason SFTP gives too
+    assert "the path is not valid UTF-8" in ferry.log_text(since)
+    assert area.p("mixed/good.txt").read_bytes() == b"good"
+    assert os.listdir(os.fsencode(area.p("mixed"))) == [b"good.txt"]
+
+
 def test_server_side_copy_with_cp(ferry, area, tmp_path):
     """OpenSSH's `cp` uses copy-data: the whole file is copied by the storage, not through the client."""
     data = random_bytes(700 * KiB, seed=3)

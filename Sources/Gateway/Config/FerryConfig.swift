@@ -2,6 +2,7 @@ import Auth
 import Foundation
 import Logging
 import Protocols
+import Storage
 
 /// The validated configuration (design.md §5). Built only by `ConfigLoader`, so every value here has
 /// passed its checks.
@@ -51,7 +52,7 @@ struct FerryConfig: Sendable {
         /// How long a verified password login is remembered (0 = never: every login hashes).
         var loginCache: TimeInterval = 120
         /// One budget for every upload part buffer and download read-ahead window of the process.
-        var transferMemory: UInt64 = 1 << 30
+        var transferMemory = UInt64(TransferMemory.defaultLimit)
     }
 
     struct Log: Sendable {

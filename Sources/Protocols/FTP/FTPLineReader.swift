@@ -35,9 +35,29 @@ struct FTPLineReader {
     /// A complete line is waiting.
     var hasLine: Bool { pending[readOffset...].contains(Self.newline) }
 
-    mutating func feed(_ bytes: some Sequence<UInt8>) {
-        for byte in bytes { accept(byte) }
+    mutating func feed(_ bytes: ArraySlice<UInt8>) {
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            // Fast path: ordinary bytes (no Telnet sequence in progress, no IAC, no line end) are
+            // appended in one piece, up to the line limit; every other byte, and the one that goes
+            // past the limit, goes through `accept`. Each byte is scanned once: linear time.
+            if telnetSkip == 0 && !sawIAC && !discardingLongLine {
+                let runEnd = bytes[index...].firstIndex { $0 == Telnet.interpretAsCommand || $0 == Self.newline }
+                    ?? bytes.endIndex
+                let take = min(runEnd - index, Self.maxLineBytes - currentLineLength)
+                if take > 0 {
+                    pending.append(contentsOf: bytes[index..<index + take])
+                    currentLineLength += take
+                    index += take
+                    continue
+                }
+            }
+            accept(bytes[index])
+            index += 1
+        }
     }
+
+    mutating func feed(_ bytes: [UInt8]) { feed(bytes[...]) }
 
     /// The next complete line, or nil until one has arrived.
     mutating func nextLine() -> FTPControlInput? {

@@ -76,8 +76,11 @@ public enum ProtocolFuzzTargets {
         if let command = SCPCommand.parse(text) {
             for path in command.paths { _ = try? VirtualPath.resolve(path) }
         }
-        for line in text.split(separator: "\n") {
-            guard let (_, name) = SCPSession.parseEntry(String(line.dropFirst())) else { continue }
+        // Control lines are bytes up to "\n", as `SCPSession.readLine` reads them; the kind byte
+        // comes first and the rest is decoded the way the receive loop does.
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            let rest = String(decoding: line.dropFirst(), as: UTF8.self)
+            guard let (_, name) = SCPSession.parseEntry(rest) else { continue }
             if let child = try? VirtualPath.root.appending(name) {
                 precondition(child.components.count == 1, "scp name \(name.debugDescription) became \(child)")
             }

@@ -19,8 +19,10 @@ extension SCPSession {
         try sendOK()
         // Directories entered with D lines; empty = at the target.
         var stack: [VirtualPath] = []
-        /// A C or D line names one entry: a plain name (checked bytewise by `appending`), never a path.
-        func destination(_ name: String) throws(SessionError) -> VirtualPath {
+        /// A C or D line names one entry: a plain name (checked bytewise by `appending`), never a path,
+        /// and valid UTF-8 (`isUTF8`: the line was decoded with replacement, which would store "�").
+        func destination(_ name: String, isUTF8: Bool) throws(SessionError) -> VirtualPath {
+            guard isUTF8 else { throw .invalidPath(.invalidUTF8) }
             do throws(PathError) {
                 if let current = stack.last { return try current.appending(name) }
                 return targetIsDirectory ? try target.appending(name) : target
@@ -31,6 +33,7 @@ extension SCPSession {
         while let line = try readLine() {
             guard let kind = line.first else { throw Stop.protocolError("empty control line") }
             let rest = String(decoding: line.dropFirst(), as: UTF8.self)
+            let isUTF8 = String(validating: line.dropFirst(), as: UTF8.self) != nil
             switch kind {
             case Status.warning.rawValue, Status.fatal.rawValue:
                 logger.info("scp client error", metadata: ["message": "\(rest)"])
@@ -41,7 +44,7 @@ extension SCPSession {
             case UInt8(ascii: "C"):
                 guard let (size, name) = Self.parseEntry(rest) else { throw Stop.protocolError("bad C line") }
                 do {
-                    try receiveFile(at: try destination(name), size: size)
+                    try receiveFile(at: try destination(name, isUTF8: isUTF8), size: size)
                 } catch let error as SessionError {
                     try sendError(.warning, "\(name): \(reason(error))")
                 }
@@ -49,7 +52,7 @@ extension SCPSession {
                 guard command.recursive else { throw Stop.protocolError("D without -r") }
                 guard let (_, name) = Self.parseEntry(rest) else { throw Stop.protocolError("bad D line") }
                 do {
-                    let directory = try destination(name)
+                    let directory = try destination(name, isUTF8: isUTF8)
                     if (try? session.stat(directory))?.isDirectory != true {
                         try session.makeDirectory(directory)
                     }
