@@ -73,4 +73,25 @@ import Testing
         #expect(done.withLock { $0 } == 50)
         #expect(pool.threadCount <= 3)
     }
+
+    /// Threads end after idleLifetime without a job, and the pool starts new ones when work returns.
+    @Test func idleWorkerThreadsEnd() {
+        let pool = WorkerPool(name: "test", maxThreads: 4, idleLifetime: 0.2)
+        let group = DispatchGroup()
+        for _ in 0..<8 {
+            group.enter()
+            pool.submit {
+                Thread.sleep(forTimeInterval: 0.05)
+                group.leave()
+            }
+        }
+        #expect(group.wait(timeout: .now() + 30) == .success)
+        #expect(pool.threadCount >= 1)
+        let deadline = Date(timeIntervalSinceNow: 10)
+        while pool.threadCount > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(pool.threadCount == 0)
+        group.enter()
+        pool.submit { group.leave() }
+        #expect(group.wait(timeout: .now() + 30) == .success)
+    }
 }
