@@ -1,5 +1,6 @@
 import Foundation
 @testable import Gateway
+import Protocols
 import Testing
 
 /// Replays the fuzz targets' seed corpus (`Fuzz/corpus/<target>/`) and every input that once made a
@@ -23,6 +24,14 @@ import Testing
         #expect(!seeds.isEmpty, "no seed corpus for \(target)")
         for file in seeds + Self.inputs("regressions", target) {
             run(Array(try Data(contentsOf: file)))
+        }
+    }
+
+    /// A target that returns early reaches nothing: every SFTP seed must get requests decoded.
+    @Test func everySFTPSeedReachesTheDecoder() throws {
+        for file in Self.inputs("corpus", "sftp") {
+            let decoded = Protocols.ProtocolFuzzTargets.sftp(Array(try Data(contentsOf: file)))
+            #expect(decoded > 0, "\(file.lastPathComponent): no request decoded")
         }
     }
 }

@@ -7,7 +7,7 @@ enum FuzzTargets {
     static let all: [(name: String, run: @Sendable ([UInt8]) -> Void)] = [
         ("ftp-control", ProtocolFuzzTargets.ftpControl),
         ("path", ProtocolFuzzTargets.path),
-        ("sftp", ProtocolFuzzTargets.sftp),
+        ("sftp", { ProtocolFuzzTargets.sftp($0) }),
         ("scp", ProtocolFuzzTargets.scp),
         ("config", config),
         ("s3-xml", StorageFuzzTargets.s3XML),
