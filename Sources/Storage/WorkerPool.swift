@@ -3,8 +3,8 @@ import Foundation
 /// A bounded pool of worker threads for blocking storage work (S3 part uploads), shared by the whole
 /// process instead of a new thread per part. Threads are started on demand up to `maxThreads`; jobs
 /// beyond that wait in order. A thread that has had no job for `idleLifetime` ends, so an idle
-/// gateway goes back to its idle thread count after a burst (the soak checks it). Jobs never run on Swift's cooperative pool (design.md
-/// §2: blocking C calls would starve it).
+/// gateway goes back to its idle thread count after a burst (the soak checks it). Jobs never run
+/// on Swift's cooperative pool (design.md §2: blocking C calls would starve it).
 ///
 /// `@unchecked Sendable`: `jobs`, `threads` and `idle` are only touched with `condition` locked.
 public final class WorkerPool: @unchecked Sendable {

@@ -32,8 +32,9 @@ extension SCPSession {
         }
         while let line = try readLine() {
             guard let kind = line.first else { throw Stop.protocolError("empty control line") }
-            let rest = String(decoding: line.dropFirst(), as: UTF8.self)
-            let isUTF8 = String(validating: line.dropFirst(), as: UTF8.self) != nil
+            let validated = String(validating: line.dropFirst(), as: UTF8.self)
+            let rest = validated ?? String(decoding: line.dropFirst(), as: UTF8.self)
+            let isUTF8 = validated != nil
             switch kind {
             case Status.warning.rawValue, Status.fatal.rawValue:
                 logger.info("scp client error", metadata: ["message": "\(rest)"])
