@@ -19,25 +19,29 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CCrypt", pkgConfig: "libxcrypt", providers: [.apt(["libcrypt-dev"])]),
-        // Typed C wrappers for variadic functions and macros Swift cannot call directly.
-        .target(name: "CShims", dependencies: ["CCrypt", "CCurl", "COpenSSL"]),
+        // Typed C wrappers for variadic functions and macros Swift cannot call directly: one target
+        // per C library, so that a module sees only the C it wraps.
+        .target(name: "CCryptShims", dependencies: ["CCrypt"]),
+        .target(name: "CCurlShims", dependencies: ["CCurl"]),
+        .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
+        .target(name: "CProcessShims"),
         // Shared-state primitive every module uses (see Locked.swift for why not Mutex).
         .target(name: "Locking"),
 
         .target(name: "Storage", dependencies: [
-            "CShims", "CCurl", "COpenSSL", "Locking",
+            "CCurl", "CCurlShims", "COpenSSL", "Locking",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Auth", dependencies: [
-            "CCrypt", "CShims", "COpenSSL", "Locking",
+            "CCrypt", "CCryptShims", "COpenSSL", "Locking",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Protocols", dependencies: [
-            "Auth", "Storage", "COpenSSL", "CLibSSH", "CShims", "Locking",
+            "Auth", "Storage", "COpenSSL", "COpenSSLShims", "CLibSSH", "Locking",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Gateway", dependencies: [
-            "Protocols", "Auth", "Storage", "CShims", "Locking",
+            "Protocols", "Auth", "Storage", "CProcessShims", "Locking",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "TOMLKit", package: "TOMLKit"),

@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// HMAC-SHA256 from OpenSSL, for the verified-login cache: the only Auth file that imports COpenSSL.
 enum LoginDigest {

@@ -1,4 +1,4 @@
-import CShims
+internal import CCryptShims
 
 /// A stored password: a crypt(3) hash verified with libxcrypt (yescrypt `$y$`, sha512-crypt `$6$`,
 /// sha256-crypt `$5$`, bcrypt `$2b$`/`$2y$`), or — for legacy configs — a plain password, compared in

@@ -3,6 +3,7 @@ import Auth
 import Dispatch
 import Foundation
 import Logging
+import Protocols
 
 /// Ferry's command line (design.md §4).
 @main
@@ -15,6 +16,19 @@ struct Ferry: ParsableCommand {
         version: "ferry \(version)",
         subcommands: subcommands
     )
+
+    /// Process start: the C libraries and malloc are set up here, before any thread exists (each
+    /// command may start threads), then the command line runs.
+    static func main() {
+        MemoryTuning.apply()
+        do {
+            try CLibraries.initialize()
+        } catch {
+            printError("ferry: \(error)")
+            Foundation.exit(1)
+        }
+        main(nil)
+    }
 
     #if FERRY_FUZZ
     static let subcommands: [ParsableCommand.Type] = [Serve.self, CheckConfig.self, HashPassword.self, Version.self, Fuzz.self]
@@ -39,7 +53,6 @@ struct Serve: ParsableCommand {
     static let defaultConfigPath = "conf/ferry.toml"
 
     func run() throws {
-        MemoryTuning.apply()
         var settings: FerryConfig
         var banner: String?
         if let path = config ?? (FileManager.default.fileExists(atPath: Self.defaultConfigPath) ? Self.defaultConfigPath : nil) {

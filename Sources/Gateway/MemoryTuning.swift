@@ -1,4 +1,4 @@
-import CShims
+internal import CProcessShims
 
 /// Process-wide memory settings, applied once at startup before any thread starts.
 enum MemoryTuning {

@@ -138,6 +138,7 @@ import Testing
         ]
         let environment = ProcessInfo.processInfo.environment
         if let endpoint = environment["S3_ENDPOINT"] {
+            try CLibraries.initialize()
             let settings = S3Settings(endpoint: endpoint, region: environment["S3_REGION"] ?? "us-east-1",
                                       accessKey: environment["S3_ACCESS_KEY"] ?? "", secretKey: environment["S3_SECRET_KEY"] ?? "",
                                       pathStyle: true, partSize: 5 << 20, uploadConcurrency: 2,

@@ -13,8 +13,16 @@ enum S3TestServer {
     static var isConfigured: Bool { environment["S3_ENDPOINT"] != nil }
     static var mayBeAbsent: Bool { environment["FERRY_S3_OPTIONAL"] == "1" }
 
+    struct CurlUnavailable: Error {}
+
+    /// libcurl's global setup, which `ferry` does at process start (CLibraries.initialize).
+    static func initializeCurl() throws {
+        guard CurlLibrary.initialize() else { throw CurlUnavailable() }
+    }
+
     static func driver(partSize: UInt64 = 5 << 20, concurrency: Int = 3, maxObjectSize: UInt64 = 1 << 34,
                        maxAttempts: Int = 5, memory: TransferMemory = .unconfigured) throws -> S3Driver {
+        try initializeCurl()
         let settings = S3Settings(endpoint: environment["S3_ENDPOINT"] ?? "http://127.0.0.1:1",
                                   region: environment["S3_REGION"] ?? "us-east-1",
                                   accessKey: environment["S3_ACCESS_KEY"] ?? "testkey",
@@ -124,6 +132,7 @@ struct S3DriverConformance {
     @Test func wrongCredentialsAreAccessDenied() throws {
         let settings = S3Settings(endpoint: S3TestServer.environment["S3_ENDPOINT"] ?? "", region: "us-east-1",
                                   accessKey: "testkey", secretKey: "wrong-secret", pathStyle: true, maxAttempts: 1)
+        try S3TestServer.initializeCurl()
         let driver = try S3Driver(settings: settings, logger: Logger(label: "t"))
         #expect(throws: StorageError.self) {
             _ = try driver.list(ObjectKey(bucket: S3TestServer.bucket, key: ""), delimiter: "/", after: nil)

@@ -1,6 +1,6 @@
 #if FERRY_FUZZ
 import ArgumentParser
-import CShims
+internal import CProcessShims
 import Foundation
 
 /// `ferry fuzz TARGET [libFuzzer options] [corpus directories]`: only in builds made by `make fuzz`

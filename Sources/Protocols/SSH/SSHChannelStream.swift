@@ -1,4 +1,4 @@
-import CLibSSH
+internal import CLibSSH
 import Foundation
 
 /// The session channel (`sftp` subsystem or `scp` exec) as a blocking byte stream (libssh channel

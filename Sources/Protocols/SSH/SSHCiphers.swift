@@ -1,4 +1,4 @@
-import CLibSSH
+internal import CLibSSH
 
 /// SSH cipher names (RFC 4253 §6.3, RFC 5647, OpenSSH's PROTOCOL.chacha20poly1305) an operator may
 /// restrict `[sftp] ciphers` to, e.g. to AES-GCM only: on x86 with AES-NI, AES-GCM costs clients
@@ -8,7 +8,6 @@ public enum SSHCiphers {
     /// because libssh silently drops unknown names from a list that has one it knows), and the weak
     /// ones Ferry never offers (`SSHAlgorithms.isWeakCipher`).
     public static func unsupported(_ names: [String]) -> [String] {
-        _ = LibSSH.initialized
         guard let scratch = ssh_bind_new() else { return names }
         defer { ssh_bind_free(scratch) }
         return names.filter { name in

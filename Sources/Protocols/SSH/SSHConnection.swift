@@ -1,5 +1,5 @@
 import Auth
-import CLibSSH
+internal import CLibSSH
 import Foundation
 import Logging
 
@@ -41,7 +41,6 @@ public final class SSHConnection {
     private let state: SSHLoginState
 
     public init?(socket: Socket, context: SSHServerContext) {
-        _ = LibSSH.initialized
         self.context = context
         self.clientHost = socket.remoteAddress?.host ?? "?"
         var logger = context.logger

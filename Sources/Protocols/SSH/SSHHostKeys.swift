@@ -1,4 +1,4 @@
-import CLibSSH
+internal import CLibSSH
 import Foundation
 
 /// Why the SSH server cannot start or a host key cannot be made.
@@ -36,7 +36,6 @@ public final class SSHHostKeys: @unchecked Sendable {
     public let fingerprints: [String]
 
     public init(paths: [String]) throws(SSHError) {
-        _ = LibSSH.initialized
         guard let bind = ssh_bind_new() else { throw .setup("ssh_bind_new failed") }
         self.bind = bind
         // Ferry's configuration is the only one: libssh would otherwise read a system-wide
@@ -113,7 +112,6 @@ public final class SSHHostKeys: @unchecked Sendable {
 
     /// Writes a new private key (OpenSSH format, mode 0600), e.g. for the quick start.
     public static func generate(_ kind: Kind, at path: String) throws(SSHError) {
-        _ = LibSSH.initialized
         var key: OpaquePointer?
         guard ssh_pki_generate(kind.keyType, kind.bits, &key) == SSH_OK, let key else {
             throw .generate(path: path, reason: "key generation failed")
@@ -127,9 +125,12 @@ public final class SSHHostKeys: @unchecked Sendable {
     }
 }
 
-/// Process-wide libssh initialisation (idempotent).
+/// libssh's process-wide state: `ssh_init` runs once at startup (`CLibraries.initialize`).
 enum LibSSH {
-    static let initialized: Bool = ssh_init() == SSH_OK
+    private static let initialization: Bool = ssh_init() == SSH_OK
+
+    /// Initialises libssh (idempotent); false when its crypto back end cannot start.
+    static func initialize() -> Bool { initialization }
 }
 
 /// Public-key facts used in logs and key checks.

@@ -1,5 +1,5 @@
 import Auth
-import CLibSSH
+internal import CLibSSH
 import Foundation
 import Logging
 

@@ -1,5 +1,5 @@
-import COpenSSL
-import CShims
+internal import COpenSSL
+internal import COpenSSLShims
 import Foundation
 
 /// An OpenSSL failure, with the whole error queue drained into `detail` (for the log, never for
@@ -69,6 +69,12 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     deinit { SSL_CTX_free(context) }
+
+    /// Loads OpenSSL's error strings and algorithms once at startup (`CLibraries.initialize`)
+    /// rather than on whichever thread first makes a context.
+    static func initializeLibrary() -> Bool {
+        OPENSSL_init_ssl(UInt64(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS), nil) == 1
+    }
 
     /// The certificate's notAfter has passed (startup warns; clients will complain).
     public static func certificateExpired(_ path: String) -> Bool {

@@ -1,8 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import COpenSSL
-import CShims
+internal import COpenSSL
+internal import COpenSSLShims
 import Foundation
 
 /// TLS over a non-blocking socket (RFC 4217 control and data connections). The only place that calls
@@ -48,7 +48,10 @@ public final class TLSStream: ByteStream {
     /// The client resumed a cached session (for data connections: the control connection's).
     public var sessionReused: Bool { SSL_session_reused(ssl) == 1 }
     public var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
-    public var cipher: String { ferry_cipher(ssl) }
+    public var cipher: String {
+        guard let name = ferry_ssl_cipher_name(ssl) else { return "?" }
+        return String(cString: name)
+    }
 
     public var hasBufferedInput: Bool { SSL_pending(ssl) > 0 }
     public var wantedEvents: Int16 { want }
@@ -103,9 +106,4 @@ public final class TLSStream: ByteStream {
         closed = true
         socket.close()
     }
-}
-
-private func ferry_cipher(_ ssl: OpaquePointer) -> String {
-    guard let name = ferry_ssl_cipher_name(ssl) else { return "?" }
-    return String(cString: name)
 }

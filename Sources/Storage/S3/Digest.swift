@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 import Foundation
 
 /// SHA-256, HMAC-SHA256 and MD5 from OpenSSL: the only Storage file that imports COpenSSL. Every call's

@@ -1,4 +1,4 @@
-#include "CShims.h"
+#include "CCryptShims.h"
 #include <crypt.h>
 #include <stdlib.h>
 #include <string.h>

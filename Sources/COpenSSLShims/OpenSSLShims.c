@@ -1,4 +1,4 @@
-#include "CShims.h"
+#include "COpenSSLShims.h"
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>

@@ -1,4 +1,4 @@
-#include "CShims.h"
+#include "CCurlShims.h"
 
 CURLcode ferry_curl_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);
@@ -24,4 +24,3 @@ CURLcode ferry_curl_setopt_seek_function(CURL *handle, int (*function)(void *, c
 CURLcode ferry_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }
-size_t ferry_curl_readfunc_abort(void) { return CURL_READFUNC_ABORT; }

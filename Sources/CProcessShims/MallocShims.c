@@ -1,4 +1,4 @@
-#include "CShims.h"
+#include "CProcessShims.h"
 #include <malloc.h>
 
 int ferry_set_mmap_threshold(int bytes) {
