@@ -38,7 +38,6 @@ public final class UserDirectory: Sendable {
     }
 
     public func user(named name: String) -> User? { users[name] }
-    public var userNames: [String] { users.keys.sorted() }
 
     /// Verifies a password login from `address`. Blocks the calling connection thread: about one
     /// crypt(3) run (none when the same credentials were verified moments ago, see

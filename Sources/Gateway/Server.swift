@@ -10,7 +10,7 @@ import Synchronization
 
 /// Runs the configured listeners: one accept thread per listener, one thread per connection
 /// (design.md §2), connection limits and bans checked before a connection gets its thread.
-final class Server: @unchecked Sendable {
+final class Server: Sendable {
     let config: FerryConfig
     let logger: Logger
     let observer: GatewayObserver
@@ -21,7 +21,6 @@ final class Server: @unchecked Sendable {
     let storages: StorageRegistry
     private let stopping = Atomic<Bool>(false)
     private let shutdown = ShutdownSignal()
-    private var listeners: [Socket] = []
 
     enum StartupError: Error, CustomStringConvertible {
         case storage(name: String, reason: String)
@@ -176,7 +175,6 @@ final class Server: @unchecked Sendable {
         } catch {
             throw .listen(address: address, reason: error.description)
         }
-        listeners.append(socket)
         logger.info("listening", metadata: ["service": "\(name)", "address": "\(address)"])
         let thread = Thread { [self] in acceptLoop(socket, name: name, limited: limited, handler: handler) }
         thread.name = "accept-\(name)"

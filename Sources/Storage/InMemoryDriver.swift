@@ -16,7 +16,7 @@ public final class InMemoryDriver: StorageDriver {
         var initial: [String: [String: StoredObject]] = [:]
         for name in names { initial[name] = [:] }
         buckets = Locked(initial)
-        capabilities = StorageCapabilities(maxObjectSize: maxObjectSize, canKeepPrefixOnUpload: true)
+        capabilities = StorageCapabilities(maxObjectSize: maxObjectSize)
     }
 
     private func withBucket<R>(_ name: String, _ body: (inout [String: StoredObject]) throws(StorageError) -> R) throws(StorageError) -> R {

@@ -25,7 +25,7 @@ public final class LocalDirectoryDriver: StorageDriver {
     public init(root: String, maxObjectSize: UInt64? = nil) throws(StorageError) {
         let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
         self.root = absolute.utf8.count > 1 && absolute.utf8.last == KeyBytes.separator ? String(absolute.dropLast()) : absolute
-        self.capabilities = StorageCapabilities(maxObjectSize: maxObjectSize, canKeepPrefixOnUpload: true)
+        self.capabilities = StorageCapabilities(maxObjectSize: maxObjectSize)
         try POSIX.makeDirectories(self.root)
         // The root itself is the operator's choice and may be reached through links; nothing below it is.
         rootDirectory = DirectoryDescriptor(fd: try POSIX.open(self.root, O_RDONLY | O_DIRECTORY), description: self.root)

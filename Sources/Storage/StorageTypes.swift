@@ -57,12 +57,9 @@ public struct ListPage: Sendable {
 public struct StorageCapabilities: Sendable, Equatable {
     /// Largest object the driver accepts, if it has a limit (`max_object_size`).
     public var maxObjectSize: UInt64?
-    /// True when `UploadOptions.keepingPrefix` is supported (resume of an upload, append).
-    public var canKeepPrefixOnUpload: Bool
 
-    public init(maxObjectSize: UInt64? = nil, canKeepPrefixOnUpload: Bool = true) {
+    public init(maxObjectSize: UInt64? = nil) {
         self.maxObjectSize = maxObjectSize
-        self.canKeepPrefixOnUpload = canKeepPrefixOnUpload
     }
 }
 

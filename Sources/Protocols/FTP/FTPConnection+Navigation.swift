@@ -130,7 +130,7 @@ extension FTPConnection {
         var lines = ["Status of \(path):"]
         let now = Date()
         do {
-            try forEachListed(path, pattern: request.pattern, session: session) { info in
+            try forEachListed(path, request: request, session: session) { info in
                 lines.append(FTPListingFormat.longLine(info, now: now))
                 return lines.count < 10_000
             }

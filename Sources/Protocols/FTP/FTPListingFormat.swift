@@ -38,6 +38,7 @@ struct FTPListRequest {
         self.pattern = pattern
     }
 
+    /// Whether a directory entry is listed: every entry without a pattern, else fnmatch(3) rules.
     func matches(_ name: String) -> Bool {
         guard let pattern else { return true }
         return fnmatch(pattern, name, 0) == 0
@@ -91,15 +92,15 @@ enum FTPListingFormat {
 }
 
 extension FTPConnection {
-    /// Visits what a LIST-like argument names: a directory's entries (filtered by a pattern), or the
-    /// one file it names.
-    func forEachListed(_ path: VirtualPath, pattern: String?, session: Session, _ visit: (FileInfo) throws -> Bool) throws(SessionError) {
+    /// Visits what a LIST-like argument names (`path` is `request.path` resolved): a directory's
+    /// entries (filtered by the request's pattern), or the one file it names.
+    func forEachListed(_ path: VirtualPath, request: FTPListRequest, session: Session, _ visit: (FileInfo) throws -> Bool) throws(SessionError) {
         do {
             try session.listDirectory(path) { info in
-                guard pattern.map({ fnmatch($0, info.name, 0) == 0 }) ?? true else { return true }
+                guard request.matches(info.name) else { return true }
                 return try visit(info)
             }
-        } catch .notADirectory where pattern == nil {
+        } catch .notADirectory where request.pattern == nil {
             let info = try session.stat(path)
             do {
                 _ = try visit(info)

@@ -29,17 +29,6 @@ public extension ByteStream {
         return try socket.poll(wantedEvents | Int16(POLLIN), timeout: timeout)
     }
 
-    /// Reads at least one byte (or end of stream), waiting up to `timeout`.
-    func read(into buffer: UnsafeMutableRawBufferPointer, timeout: TimeInterval?) throws(SocketError) -> Int {
-        let deadline = timeout.map { Date().addingTimeInterval($0) }
-        while true {
-            if let count = try readAvailable(into: buffer) { return count }
-            let remaining = deadline.map { $0.timeIntervalSinceNow }
-            if let remaining, remaining <= 0 { throw .timedOut }
-            _ = try socket.poll(wantedEvents, timeout: remaining)
-        }
-    }
-
     /// Writes every byte, waiting up to `timeout` each time nothing fits.
     func writeAll(_ bytes: UnsafeRawBufferPointer, timeout: TimeInterval?) throws(SocketError) {
         var offset = 0

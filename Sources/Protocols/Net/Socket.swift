@@ -201,11 +201,6 @@ public final class Socket: @unchecked Sendable {
         }
         try outcome.get()
     }
-
-    /// Half-closes the sending side (the peer sees end-of-file).
-    public func shutdownWrite() {
-        _ = Glibc.shutdown(descriptor, Int32(SHUT_WR))
-    }
 }
 
 extension Socket {
@@ -234,5 +229,4 @@ extension Socket {
     }
 
     public static let readableEvents = Int16(POLLIN)
-    public static let writableEvents = Int16(POLLOUT)
 }

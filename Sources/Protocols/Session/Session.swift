@@ -39,9 +39,13 @@ public final class Session {
         var directoryKey: ObjectKey {
             ObjectKey(bucket: binding.bucket, key: key.isEmpty || key.utf8.last == KeyBytes.separator ? key : key + "/")
         }
+        /// What listings show this user may do here: the gate's answers, never computed a second way.
         var permissions: FilePermissions {
-            FilePermissions(canRead: authority.canRead, canWrite: authority.canWrite,
-                            canDelete: mayDelete && authority.canWrite)
+            FilePermissions(canRead: allows(.download), canWrite: allows(.upload), canDelete: allows(.deleteFile))
+        }
+
+        func allows(_ operation: FileOperation) -> Bool {
+            PermissionGate.allows(operation, authority: authority, mayDelete: mayDelete)
         }
     }
 
@@ -97,17 +101,11 @@ public final class Session {
 
     /// The single permission gate: throws unless the binding at `location` allows `operation`.
     func authorize(_ operation: FileOperation, _ location: Location) throws(SessionError) {
-        guard PermissionGate.allows(operation, authority: location.authority, mayDelete: location.mayDelete) else {
+        guard location.allows(operation) else {
             logger.info("permission denied", metadata: ["user": "\(user.name)", "operation": "\(operation.rawValue)",
                                                         "path": "\(location.path)"])
             throw .permissionDenied(operation, location.path.description)
         }
-    }
-
-    /// Whether `operation` would pass the gate at `path` (for permission facts in listings).
-    public func isAllowed(_ operation: FileOperation, at path: VirtualPath) -> Bool {
-        guard let location = try? locate(path) else { return false }
-        return PermissionGate.allows(operation, authority: location.authority, mayDelete: location.mayDelete)
     }
 
     private func storage<T>(_ body: () throws(StorageError) -> T) throws(SessionError) -> T {

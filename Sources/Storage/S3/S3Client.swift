@@ -65,7 +65,7 @@ struct S3Response {
 
 /// Signs, sends and retries S3 requests over pooled libcurl handles (one handle per request in
 /// flight, returned for keep-alive). Shared by every thread of a driver.
-final class S3Client: @unchecked Sendable {
+final class S3Client: Sendable {
     let settings: S3Settings
     let logger: Logger
     private let signer: S3Signer

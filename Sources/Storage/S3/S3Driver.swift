@@ -9,7 +9,7 @@ public final class S3Driver: StorageDriver {
 
     public init(settings: S3Settings, logger: Logger) throws(StorageError) {
         self.client = try S3Client(settings: settings, logger: logger)
-        self.capabilities = StorageCapabilities(maxObjectSize: settings.maxObjectSize, canKeepPrefixOnUpload: true)
+        self.capabilities = StorageCapabilities(maxObjectSize: settings.maxObjectSize)
     }
 
     /// `x-amz-copy-source`: `/bucket/key`, URL-encoded.

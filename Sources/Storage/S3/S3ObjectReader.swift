@@ -3,6 +3,8 @@ import Foundation
 /// A bounded hand-over of byte chunks from a producer thread (curl's write callback) to a consumer
 /// (the connection thread). A full queue blocks the producer, which stops reading the socket: that is
 /// the back-pressure that keeps a download's memory at `capacity`.
+///
+/// `@unchecked Sendable`: every stored `var` is only read or written with `condition` locked.
 final class ChunkQueue: @unchecked Sendable {
     private let condition = NSCondition()
     private var chunks: [[UInt8]] = []
