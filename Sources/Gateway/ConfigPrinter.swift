@@ -24,7 +24,7 @@ enum ConfigPrinter {
         }
         if let tls = config.tls {
             out += ["", "[tls]", "certificate = \(quote(tls.certificate))", "private_key = \(quote(tls.privateKey))",
-                    "min_version = \(quote(tls.minVersion))"]
+                    "min_version = \(quote(tls.minVersion.rawValue))"]
             if let ciphers = tls.ciphers { out.append("ciphers = \(quote(ciphers))") }
         }
         let limits = config.limits
@@ -46,7 +46,7 @@ enum ConfigPrinter {
                 if let key = s3.accessKey { out.append("access_key = \(key.masked)") }
                 if let key = s3.secretKey { out.append("secret_key = \(key.masked)") }
                 if let token = s3.sessionToken { out.append("session_token = \(token.masked)") }
-                out += ["addressing = \(quote(s3.addressing))", "part_size = \(s3.partSize)",
+                out += ["addressing = \(quote(s3.addressing.rawValue))", "part_size = \(s3.partSize)",
                         "upload_concurrency = \(s3.uploadConcurrency)", "max_object_size = \(s3.maxObjectSize)"]
                 if let ca = s3.caFile { out.append("ca_file = \(quote(ca))") }
             }

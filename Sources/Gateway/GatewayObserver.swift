@@ -39,29 +39,29 @@ final class GatewayObserver: SessionObserver {
         transferLog.withLock { if $0 >= 0 { close($0) } }
     }
 
-    func connectionOpened(protocolName: String) {
-        counters.withLock { $0.add("ferry_connections_total{protocol=\"\(protocolName)\"}") }
-        activeConnections.withLock { $0[protocolName, default: 0] += 1 }
+    func connectionOpened(service: ServiceName) {
+        counters.withLock { $0.add("ferry_connections_total{protocol=\"\(service.rawValue)\"}") }
+        activeConnections.withLock { $0[service.rawValue, default: 0] += 1 }
     }
 
-    func connectionClosed(protocolName: String) {
-        activeConnections.withLock { $0[protocolName, default: 1] -= 1 }
+    func connectionClosed(service: ServiceName) {
+        activeConnections.withLock { $0[service.rawValue, default: 1] -= 1 }
     }
 
-    func loginSucceeded(protocolName: String) {
-        counters.withLock { $0.add("ferry_logins_total{protocol=\"\(protocolName)\",result=\"success\"}") }
+    func loginSucceeded(service: ServiceName) {
+        counters.withLock { $0.add("ferry_logins_total{protocol=\"\(service.rawValue)\",result=\"success\"}") }
     }
 
-    func loginFailed(protocolName: String) {
-        counters.withLock { $0.add("ferry_logins_total{protocol=\"\(protocolName)\",result=\"failure\"}") }
+    func loginFailed(service: ServiceName) {
+        counters.withLock { $0.add("ferry_logins_total{protocol=\"\(service.rawValue)\",result=\"failure\"}") }
     }
 
     func transferFinished(_ record: TransferRecord) {
         let direction = record.direction == .upload ? "upload" : "download"
         let result = record.completed ? "complete" : "failed"
         counters.withLock {
-            $0.add("ferry_transfers_total{protocol=\"\(record.protocolName)\",direction=\"\(direction)\",result=\"\(result)\"}")
-            $0.add("ferry_transfer_bytes_total{protocol=\"\(record.protocolName)\",direction=\"\(direction)\"}", record.bytes)
+            $0.add("ferry_transfers_total{protocol=\"\(record.service.rawValue)\",direction=\"\(direction)\",result=\"\(result)\"}")
+            $0.add("ferry_transfer_bytes_total{protocol=\"\(record.service.rawValue)\",direction=\"\(direction)\"}", record.bytes)
         }
         writeTransferLog(record)
     }
@@ -78,7 +78,7 @@ final class GatewayObserver: SessionObserver {
         let path = String(record.path.map { $0.isWhitespace ? "_" : $0 })
         return "\(stamp) \(max(1, Int(record.duration.rounded()))) \(record.remoteHost) \(record.bytes) \(path) "
             + "\(record.binary ? "b" : "a") _ \(record.direction == .upload ? "i" : "o") r \(record.user) "
-            + "\(record.protocolName) 0 * \(record.completed ? "c" : "i")\n"
+            + "\(record.service.rawValue) 0 * \(record.completed ? "c" : "i")\n"
     }
 
     private func writeTransferLog(_ record: TransferRecord) {

@@ -12,7 +12,7 @@ extension QuickStart {
             try? FileManager.default.createDirectory(atPath: "certs", withIntermediateDirectories: true)
             try TLSContext.generateSelfSigned(certificate: certificatePath, privateKey: privateKeyPath)
         }
-        return FerryConfig.TLS(certificate: certificatePath, privateKey: privateKeyPath, minVersion: "1.2", ciphers: nil)
+        return FerryConfig.TLS(certificate: certificatePath, privateKey: privateKeyPath, minVersion: .tls12, ciphers: nil)
     }
 
     static let hostKeyPaths: [(SSHHostKeys.Kind, String)] = [

@@ -22,6 +22,14 @@ final class Server: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let shutdown = ShutdownSignal()
 
+    /// What a listener serves; its raw value names it in logs and thread names.
+    enum Service: String {
+        case ftp
+        case implicitFTPS = "ftps-implicit"
+        case sftp
+        case metrics
+    }
+
     enum StartupError: Error, CustomStringConvertible {
         case storage(name: String, reason: String)
         case listen(address: SocketAddress, reason: String)
@@ -75,7 +83,7 @@ final class Server: Sendable {
             case .s3(let s3):
                 let settings = S3Settings(endpoint: s3.endpoint, region: s3.region, accessKey: s3.accessKey?.value ?? "",
                                           secretKey: s3.secretKey?.value ?? "", sessionToken: s3.sessionToken?.value,
-                                          pathStyle: s3.addressing == "path", caFile: s3.caFile, partSize: s3.partSize,
+                                          addressing: s3.addressing, caFile: s3.caFile, partSize: s3.partSize,
                                           uploadConcurrency: s3.uploadConcurrency, maxObjectSize: s3.maxObjectSize,
                                           transferMemory: memory, partWorkers: workers)
                 var storageLogger = logger
@@ -111,28 +119,23 @@ final class Server: Sendable {
                 let context: TLSContext
                 do {
                     context = try TLSContext(certificate: tls.certificate, privateKey: tls.privateKey,
-                                             minimumVersion: tls.minVersion == "1.3" ? .tls13 : .tls12, ciphers: tls.ciphers)
+                                             minimumVersion: tls.minVersion, ciphers: tls.ciphers)
                 } catch {
                     throw .tls(reason: error.description)
                 }
-                let reuse: FTPTLSSettings.SessionReuse = switch ftp.tlsSessionReuse {
-                case .off: .off
-                case .allowed: .allowed
-                case .required: .required
-                }
-                settings.tls = FTPTLSSettings(context: context, policy: ftp.tls == .required ? .required : .optional, sessionReuse: reuse)
+                settings.tls = FTPTLSSettings(context: context, policy: ftp.tls, sessionReuse: ftp.tlsSessionReuse)
             }
             var ftpLogger = logger
             ftpLogger[metadataKey: "protocol"] = "ftp"
             let context = FTPServerContext(settings: settings, users: users, storages: storages, observer: observer,
                                           logger: ftpLogger, shutdown: shutdown)
             if let address = ftp.listen {
-                try listen(on: address, name: "ftp") { socket in
+                try listen(on: address, service: .ftp) { socket in
                     FTPConnection(socket: socket, context: context)?.run()
                 }
             }
             if let address = ftp.implicitTLSListen {
-                try listen(on: address, name: "ftps-implicit") { socket in
+                try listen(on: address, service: .implicitFTPS) { socket in
                     FTPConnection(socket: socket, context: context, implicitTLS: true)?.run()
                 }
             }
@@ -154,20 +157,20 @@ final class Server: Sendable {
                                         loginGraceTime: config.limits.loginTimeout)
             let context = SSHServerContext(settings: settings, hostKeys: hostKeys, users: users, storages: storages,
                                            observer: observer, logger: sftpLogger, shutdown: shutdown)
-            try listen(on: address, name: "sftp") { socket in
+            try listen(on: address, service: .sftp) { socket in
                 SSHConnection(socket: socket, context: context)?.run()
             }
         }
         if let address = config.metrics.listen {
             let endpoint = MetricsEndpoint(observer: observer, logger: logger)
-            try listen(on: address, name: "metrics", limited: false) { socket in endpoint.serve(socket) }
-            // (limited: false = no bans and no client limits; `metricsLimiter` caps it instead.)
+            try listen(on: address, service: .metrics) { socket in endpoint.serve(socket) }
         }
     }
 
     /// Opens a listener and starts its accept thread. Each accepted connection is checked against
-    /// bans and limits, then served on its own thread by `handler`.
-    private func listen(on address: SocketAddress, name: String, limited: Bool = true,
+    /// bans and limits (the metrics listener against `metricsLimiter` only), then served on its own
+    /// thread by `handler`.
+    private func listen(on address: SocketAddress, service: Service,
                         handler: @escaping @Sendable (Socket) -> Void) throws(StartupError) {
         let socket: Socket
         do {
@@ -175,13 +178,14 @@ final class Server: Sendable {
         } catch {
             throw .listen(address: address, reason: error.description)
         }
-        logger.info("listening", metadata: ["service": "\(name)", "address": "\(address)"])
-        let thread = Thread { [self] in acceptLoop(socket, name: name, limited: limited, handler: handler) }
-        thread.name = "accept-\(name)"
+        logger.info("listening", metadata: ["service": "\(service.rawValue)", "address": "\(address)"])
+        let thread = Thread { [self] in acceptLoop(socket, service: service, handler: handler) }
+        thread.name = "accept-\(service.rawValue)"
         thread.start()
     }
 
-    private func acceptLoop(_ listener: Socket, name: String, limited: Bool, handler: @escaping @Sendable (Socket) -> Void) {
+    private func acceptLoop(_ listener: Socket, service: Service, handler: @escaping @Sendable (Socket) -> Void) {
+        let name = service.rawValue
         while !stopping.load(ordering: .relaxed) {
             let accepted: Socket?
             do {
@@ -193,7 +197,7 @@ final class Server: Sendable {
                 continue
             }
             guard let connection = accepted else { continue }
-            guard limited else {
+            guard service != .metrics else {
                 // The metrics listener: a handful of scrapers at once, never a thread per flood.
                 let metricsLimiter = self.metricsLimiter
                 guard metricsLimiter.acquire("metrics") == nil else {
@@ -209,14 +213,14 @@ final class Server: Sendable {
             let host = connection.remoteAddress?.host ?? "?"
             if users.defender.isBanned(host) {
                 logger.warning("refused a banned address", metadata: ["client": "\(host)", "service": "\(name)"])
-                refuse(connection, "421 Too many failed logins from your address; try again later.\r\n", service: name)
+                refuse(connection, "421 Too many failed logins from your address; try again later.\r\n", service: service)
                 continue
             }
             if let refusal = limiter.acquire(host) {
                 logger.warning("refused: connection limit", metadata: ["client": "\(host)", "limit": "\(refusal)"])
                 refuse(connection, refusal == .tooManyConnections
                     ? "421 Too many connections; try again later.\r\n"
-                    : "421 Too many connections from your address.\r\n", service: name)
+                    : "421 Too many connections from your address.\r\n", service: service)
                 continue
             }
             let limiter = self.limiter
@@ -228,9 +232,13 @@ final class Server: Sendable {
     }
 
     /// Closes a refused connection; FTP clients are told why with a 421 line first.
-    private func refuse(_ socket: Socket, _ message: String, service: String) {
-        // Plain FTP clients are told why; on an implicit-TLS port a clear-text line would only confuse.
-        if service == "ftp" { try? PlainStream(socket: socket).writeAll(Array(message.utf8), timeout: 2) }
+    private func refuse(_ socket: Socket, _ message: String, service: Service) {
+        switch service {
+        case .ftp:
+            try? PlainStream(socket: socket).writeAll(Array(message.utf8), timeout: 2)
+        case .implicitFTPS, .sftp, .metrics:
+            break  // a clear-text line would only confuse a TLS or SSH client
+        }
         socket.close()
     }
 

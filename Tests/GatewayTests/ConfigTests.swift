@@ -214,7 +214,7 @@ import Testing
             return
         }
         #expect(s3.secretKey?.value == "topsecretvalue")
-        #expect(s3.addressing == "virtual-hosted")
+        #expect(s3.addressing == .virtualHosted)
         #expect(s3.partSize == 16 << 20)
         let printed = ConfigPrinter.render(config)
         #expect(!printed.contains("topsecretvalue"))
@@ -237,7 +237,7 @@ import Testing
         let config = try Self.load(text, environment: ["AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "key"])
         guard case .s3(let s3) = config.storages[1].driver else { return }
         #expect(s3.accessKey?.value == "id")
-        #expect(s3.addressing == "path")  // an IP endpoint
+        #expect(s3.addressing == .path)  // an IP endpoint
         #expect(Self.issues(text).contains { $0.hasPrefix("storage[2].access_key: missing") })
     }
 }
@@ -281,7 +281,7 @@ import Testing
 
 @Suite struct TransferLogTests {
     @Test func xferlogLine() {
-        let record = TransferRecord(protocolName: "ftp", user: "alice", remoteHost: "127.0.0.1", path: "/dir/my file.txt",
+        let record = TransferRecord(service: .ftp, user: "alice", remoteHost: "127.0.0.1", path: "/dir/my file.txt",
                                     direction: .upload, bytes: 1234, started: Date(timeIntervalSince1970: 0),
                                     duration: 2.4, completed: true, binary: true)
         #expect(GatewayObserver.xferlogLine(record) == "Thu Jan  1 00:00:00 1970 2 127.0.0.1 1234 /dir/my_file.txt b _ i r alice ftp 0 * c\n")

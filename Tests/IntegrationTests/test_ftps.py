@@ -569,6 +569,20 @@ def test_tls_off_refuses_auth(request, tmp_path, which):
     assert r.returncode == 64, (r.returncode, r.stderr)  # CURLE_USE_SSL_FAILED
 
 
+def test_tls_off_refuses_auth_beside_an_implicit_listener(ferry_factory, tls_cert, tmp_path):
+    """`tls = "off"` with `implicit_tls_listen`: the plain port refuses AUTH TLS and does not offer it
+    (it used to accept it whenever an implicit listener existed), the implicit port speaks TLS."""
+    server = ferry_factory(extra_toml=tls_toml(tls_cert), ftp_toml='tls = "off"', implicit_tls=True)
+    with server.raw() as c:
+        assert c.reply()[0] == 220
+        code, feat = c.cmd("FEAT")
+        assert code == 211 and "AUTH" not in feat and "PBSZ" not in feat, feat
+        code, text = c.cmd("AUTH TLS")
+        assert code == 502, text
+    r = server.curl("-k", f"ftps://{HOST}:{server.implicit_port}/")
+    assert r.returncode == 0, r.stderr
+
+
 # ---------------------------------------------------------------------------------------------
 # Uploads end with close_notify
 # ---------------------------------------------------------------------------------------------

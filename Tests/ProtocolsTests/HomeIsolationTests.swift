@@ -141,7 +141,7 @@ import Testing
             try CLibraries.initialize()
             let settings = S3Settings(endpoint: endpoint, region: environment["S3_REGION"] ?? "us-east-1",
                                       accessKey: environment["S3_ACCESS_KEY"] ?? "", secretKey: environment["S3_SECRET_KEY"] ?? "",
-                                      pathStyle: true, partSize: 5 << 20, uploadConcurrency: 2,
+                                      addressing: .path, partSize: 5 << 20, uploadConcurrency: 2,
                                       maxObjectSize: 1 << 30, maxAttempts: 3)
             drivers.append(("s3", try S3Driver(settings: settings, logger: Logger(label: "s3")), "ferry-conformance"))
         }

@@ -27,7 +27,7 @@ enum S3TestServer {
                                   region: environment["S3_REGION"] ?? "us-east-1",
                                   accessKey: environment["S3_ACCESS_KEY"] ?? "testkey",
                                   secretKey: environment["S3_SECRET_KEY"] ?? "testsecret",
-                                  pathStyle: true, partSize: partSize, uploadConcurrency: concurrency,
+                                  addressing: .path, partSize: partSize, uploadConcurrency: concurrency,
                                   maxObjectSize: maxObjectSize, maxAttempts: maxAttempts, transferMemory: memory)
         return try S3Driver(settings: settings, logger: Logger(label: "s3-test"))
     }
@@ -131,7 +131,7 @@ struct S3DriverConformance {
 
     @Test func wrongCredentialsAreAccessDenied() throws {
         let settings = S3Settings(endpoint: S3TestServer.environment["S3_ENDPOINT"] ?? "", region: "us-east-1",
-                                  accessKey: "testkey", secretKey: "wrong-secret", pathStyle: true, maxAttempts: 1)
+                                  accessKey: "testkey", secretKey: "wrong-secret", addressing: .path, maxAttempts: 1)
         try S3TestServer.initializeCurl()
         let driver = try S3Driver(settings: settings, logger: Logger(label: "t"))
         #expect(throws: StorageError.self) {

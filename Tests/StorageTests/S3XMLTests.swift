@@ -105,13 +105,13 @@ import Testing
     }
 
     @Test func partSizeIsRaisedToFitTenThousandParts() {
-        let small = S3Settings(endpoint: "http://h", region: "r", accessKey: "a", secretKey: "s", pathStyle: true,
+        let small = S3Settings(endpoint: "http://h", region: "r", accessKey: "a", secretKey: "s", addressing: .path,
                                partSize: 16 << 20, maxObjectSize: 200 << 30)
         #expect(small.effectivePartSize == 21 << 20)  // 200 GiB / 16 MiB = 12,800 parts: raised to 21 MiB
-        let fits = S3Settings(endpoint: "http://h", region: "r", accessKey: "a", secretKey: "s", pathStyle: true,
+        let fits = S3Settings(endpoint: "http://h", region: "r", accessKey: "a", secretKey: "s", addressing: .path,
                               partSize: 16 << 20, maxObjectSize: 100 << 30)
         #expect(fits.effectivePartSize == 16 << 20)
-        let huge = S3Settings(endpoint: "http://h", region: "r", accessKey: "a", secretKey: "s", pathStyle: true,
+        let huge = S3Settings(endpoint: "http://h", region: "r", accessKey: "a", secretKey: "s", addressing: .path,
                               partSize: 16 << 20, maxObjectSize: 5 << 40)
         #expect(huge.effectivePartSize * 10_000 >= 5 << 40)
         #expect(huge.effectivePartSize % (1 << 20) == 0)

@@ -2,6 +2,7 @@ import Auth
 import Foundation
 import Logging
 import Protocols
+import Storage
 
 /// Turns TOML text into a validated `FerryConfig`, or into the complete list of mistakes, each
 /// naming its key path, what was found and what was expected.
@@ -56,14 +57,21 @@ struct ConfigLoader {
 
     // MARK: Sections
 
-    private func enumValue<E: RawRepresentable & CaseIterable>(_ table: TableReader, _ key: String, default value: E) -> E where E.RawValue == String {
-        guard let text = table.string(key) else { return value }
+    /// A setting that names one case of `E` (its raw values are the words the TOML uses): parsed
+    /// here, once, so that nothing downstream compares strings. Nil when absent or invalid (an
+    /// invalid word is an issue naming the allowed ones).
+    private func enumValue<E: RawRepresentable & CaseIterable>(_ table: TableReader, _ key: String) -> E? where E.RawValue == String {
+        guard let text = table.string(key) else { return nil }
         guard let parsed = E(rawValue: text) else {
             let allowed = E.allCases.map { $0.rawValue }.joined(separator: " | ")
             table.issues.add(table.keyPath(key), "expected one of \(allowed), found \(text.debugDescription)")
-            return value
+            return nil
         }
         return parsed
+    }
+
+    private func enumValue<E: RawRepresentable & CaseIterable>(_ table: TableReader, _ key: String, default value: E) -> E where E.RawValue == String {
+        enumValue(table, key) ?? value
     }
 
     private func address(_ table: TableReader, _ key: String, default value: String) -> SocketAddress? {
@@ -113,11 +121,8 @@ struct ConfigLoader {
         defer { table.rejectUnknownKeys() }
         let certificate = table.string("certificate")
         let privateKey = table.string("private_key")
-        let minVersion = table.string("min_version") ?? "1.2"
+        let minVersion = enumValue(table, "min_version", default: TLSContext.MinimumVersion.tls12)
         let ciphers = table.string("ciphers")
-        if !["1.2", "1.3"].contains(minVersion) {
-            table.issues.add(table.keyPath("min_version"), "expected \"1.2\" or \"1.3\", found \(minVersion.debugDescription)")
-        }
         guard let certificate, let privateKey else {
             if certificate == nil { table.issues.add(table.keyPath("certificate"), "missing: the certificate chain file (PEM)") }
             if privateKey == nil { table.issues.add(table.keyPath("private_key"), "missing: the private key file (PEM)") }
@@ -130,7 +135,7 @@ struct ConfigLoader {
             // configuration error rather than a failure at the first AUTH TLS.
             do {
                 _ = try TLSContext(certificate: certificate, privateKey: privateKey,
-                                   minimumVersion: minVersion == "1.3" ? .tls13 : .tls12, ciphers: ciphers)
+                                   minimumVersion: minVersion, ciphers: ciphers)
                 if TLSContext.certificateExpired(certificate) {
                     tlsWarnings.append("\(table.keyPath("certificate")): the certificate \(certificate) has expired")
                 }
@@ -161,11 +166,11 @@ struct ConfigLoader {
                 masquerade = nil
             }
         }
-        let tls = enumValue(table, "tls", default: tlsConfigured ? FerryConfig.TLSPolicy.optional : .off)
+        let tls = enumValue(table, "tls", default: tlsConfigured ? FTPTLSSettings.Policy.optional : .off)
         if tls != .off && !tlsConfigured {
             table.issues.add(table.keyPath("tls"), "\(tls.rawValue.debugDescription) needs a [tls] section with certificate and private_key")
         }
-        let reuse = enumValue(table, "tls_session_reuse", default: FerryConfig.SessionReusePolicy.required)
+        let reuse = enumValue(table, "tls_session_reuse", default: FTPTLSSettings.SessionReuse.required)
         let active = table.bool("active_mode") ?? true
         let implicitListen = address(table, "implicit_tls_listen", default: "")
         if implicitListen != nil && !tlsConfigured {
@@ -322,10 +327,7 @@ struct ConfigLoader {
         } else if hasAccessKey != table.has("secret_key") {
             table.issues.add(table.keyPath(hasAccessKey ? "secret_key" : "access_key"), "missing: access_key and secret_key go together")
         }
-        var addressing = table.string("addressing")
-        if let value = addressing, !["virtual-hosted", "path"].contains(value) {
-            table.issues.add(table.keyPath("addressing"), "expected \"virtual-hosted\" or \"path\", found \(value.debugDescription)")
-        }
+        var addressing: S3Addressing? = enumValue(table, "addressing")
         let partSize = size(table, "part_size", default: 16 << 20, in: (5 << 20)...(5 << 30), rangeText: "5MiB to 5GiB")
         let concurrency = table.integer("upload_concurrency", in: 1...64) ?? 4
         // Default: what fits in S3's 10,000 parts at part_size, so that part_size is never raised silently.
@@ -347,10 +349,10 @@ struct ConfigLoader {
         }
         if addressing == nil {
             // Path style for IP addresses and localhost (test servers), virtual-hosted otherwise.
-            addressing = SocketAddress(host: host, port: 0) != nil || host == "localhost" ? "path" : "virtual-hosted"
+            addressing = SocketAddress(host: host, port: 0) != nil || host == "localhost" ? .path : .virtualHosted
         }
         return FerryConfig.S3Storage(endpoint: endpoint, region: region, accessKey: accessKey, secretKey: secretKey,
-                                     sessionToken: sessionToken, addressing: addressing ?? "virtual-hosted",
+                                     sessionToken: sessionToken, addressing: addressing ?? .virtualHosted,
                                      partSize: partSize, uploadConcurrency: concurrency, maxObjectSize: maxObject, caFile: caFile)
     }
 

@@ -7,15 +7,12 @@ import Storage
 /// The validated configuration (design.md §5). Built only by `ConfigLoader`, so every value here has
 /// passed its checks.
 struct FerryConfig: Sendable {
-    enum TLSPolicy: String, Sendable, CaseIterable { case off, optional, required }
-    enum SessionReusePolicy: String, Sendable, CaseIterable { case off, allowed, required }
-
     struct FTP: Sendable {
         var listen: SocketAddress?
         var passivePorts: ClosedRange<UInt16>?
         var masqueradeAddress: SocketAddress?
-        var tls: TLSPolicy
-        var tlsSessionReuse: SessionReusePolicy
+        var tls: FTPTLSSettings.Policy
+        var tlsSessionReuse: FTPTLSSettings.SessionReuse
         var activeMode: Bool
         /// Implicit FTPS: TLS from the first byte (traditionally port 990).
         var implicitTLSListen: SocketAddress? = nil
@@ -33,7 +30,7 @@ struct FerryConfig: Sendable {
     struct TLS: Sendable {
         var certificate: String
         var privateKey: String
-        var minVersion: String
+        var minVersion: TLSContext.MinimumVersion
         var ciphers: String?
     }
 
@@ -70,7 +67,7 @@ struct FerryConfig: Sendable {
         var accessKey: Secret?
         var secretKey: Secret?
         var sessionToken: Secret?
-        var addressing: String
+        var addressing: S3Addressing
         var partSize: UInt64
         var uploadConcurrency: Int
         var maxObjectSize: UInt64

@@ -36,7 +36,7 @@ extension FTPConnection {
         case .success(let user):
             guard let slot = context.users.sessions.open(for: user) else {
                 loginState = .awaitingUser
-                context.observer?.loginFailed(protocolName: "ftp")
+                context.observer?.loginFailed(service: .ftp)
                 logger.warning("login refused", metadata: ["user": "\(user.name)", "reason": "\(AuthError.tooManySessions(limit: user.maxSessions))"])
                 reply(.notLoggedIn, "Login refused: \(user.name) already has the most sessions allowed (\(user.maxSessions)).")
                 return
@@ -47,12 +47,12 @@ extension FTPConnection {
             logger = sessionLogger
             loginState = .loggedIn(Session(user: user, storages: context.storages, logger: sessionLogger))
             workingDirectory = .root
-            context.observer?.loginSucceeded(protocolName: "ftp")
+            context.observer?.loginSucceeded(service: .ftp)
             logger.info("login succeeded", metadata: ["method": "password"])
             reply(.userLoggedIn, "Login successful.")
         case .failure(let reason):
             loginState = .awaitingUser
-            context.observer?.loginFailed(protocolName: "ftp")
+            context.observer?.loginFailed(service: .ftp)
             logger.warning("login failed", metadata: ["user": "\(name)", "reason": "\(reason)"])
             reply(.notLoggedIn, "Login incorrect.")
             if context.users.defender.isBanned(clientAddress.host) {
@@ -71,7 +71,7 @@ extension FTPConnection {
 
     /// AUTH TLS (also SSL, TLS-C, TLS-P): 234, then the handshake on the control connection.
     func handleAUTH(_ mechanism: String) {
-        guard let tls = context.settings.tls else {
+        guard let tls = context.settings.tls, tls.policy != .off else {
             reply(.commandNotImplemented, "TLS is not enabled on this server.")
             return
         }

@@ -74,7 +74,10 @@ extension FTPConnection {
     func handleFEAT() {
         let facts = FTPFact.allCases.map { $0.name + (selectedFacts.contains($0) ? "*" : "") + ";" }.joined()
         var features = ["EPRT", "EPSV", "MDTM", "MLST \(facts)", "PASV", "REST STREAM", "SIZE", "TVFS", "UTF8"]
-        if context.settings.tls != nil { features += ["AUTH TLS", "PBSZ", "PROT"] }
+        if let tls = context.settings.tls {
+            // `tls = "off"` beside an implicit-TLS listener: AUTH only where it is accepted.
+            if tls.policy != .off { features += ["AUTH TLS", "PBSZ", "PROT"] } else if implicitTLS { features += ["PBSZ", "PROT"] }
+        }
         reply(.systemStatus, lines: ["Features:"] + features.sorted() + ["End"])
     }
 

@@ -172,7 +172,7 @@ extension FTPConnection {
         }
         let duration = Date().timeIntervalSince(started)
         if logged, let session {
-            let record = TransferRecord(protocolName: "ftp", user: session.user.name, remoteHost: clientAddress.host,
+            let record = TransferRecord(service: .ftp, user: session.user.name, remoteHost: clientAddress.host,
                                         path: path.description, direction: direction, bytes: moved, started: started,
                                         duration: duration, completed: failure == nil, binary: transferType == .binary)
             context.observer?.transferFinished(record)

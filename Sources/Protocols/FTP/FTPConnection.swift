@@ -91,13 +91,13 @@ public final class FTPConnection {
 
     /// Serves the connection until QUIT, idle timeout, or the client going away.
     public func run() {
-        context.observer?.connectionOpened(protocolName: "ftp")
+        context.observer?.connectionOpened(service: .ftp)
         logger.info("ftp connection opened")
         defer {
             closeDataEndpoint()
             sessionSlot?.release()
             control.socket.close()
-            context.observer?.connectionClosed(protocolName: "ftp")
+            context.observer?.connectionClosed(service: .ftp)
             logger.info("ftp connection closed", metadata: ["user": "\(userName)"])
         }
         if implicitTLS {

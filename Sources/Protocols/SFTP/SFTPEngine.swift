@@ -222,7 +222,7 @@ final class SFTPEngine {
                         completed: Bool, extra: Logger.Metadata) {
         let duration = Date().timeIntervalSince(started)
         environment.observer?.transferFinished(TransferRecord(
-            protocolName: "sftp", user: session.user.name, remoteHost: environment.remoteHost, path: path.description,
+            service: .sftp, user: session.user.name, remoteHost: environment.remoteHost, path: path.description,
             direction: direction, bytes: bytes, started: started, duration: duration, completed: completed, binary: true))
         var metadata: Logger.Metadata = [
             "user": "\(session.user.name)", "path": "\(path)", "direction": "\(direction)", "bytes": "\(bytes)",

@@ -73,10 +73,10 @@ public final class SSHConnection {
     }
 
     public func run() {
-        context.observer?.connectionOpened(protocolName: "sftp")
+        context.observer?.connectionOpened(service: .sftp)
         defer {
             state.sessionSlot?.release()
-            context.observer?.connectionClosed(protocolName: "sftp")
+            context.observer?.connectionClosed(service: .sftp)
         }
         guard let channel = login() else {
             if state.user == nil && state.refusedAttempts > 0 && !state.passwordFailureRecorded {

@@ -80,7 +80,7 @@ final class SSHLoginState {
             refusedAttempts += 1
             passwordFailureRecorded = true
             logger.warning("SSH login failed", metadata: ["user": "\(name)", "method": "password", "reason": "\(reason)"])
-            context.observer?.loginFailed(protocolName: "sftp")
+            context.observer?.loginFailed(service: .sftp)
             return Self.denied
         }
     }
@@ -116,7 +116,7 @@ final class SSHLoginState {
             logger.warning("SSH login refused", metadata: metadata.merging([
                 "user": "\(user.name)", "method": "\(method)",
                 "reason": "\(AuthError.tooManySessions(limit: user.maxSessions))"]) { $1 })
-            context.observer?.loginFailed(protocolName: "sftp")
+            context.observer?.loginFailed(service: .sftp)
             return false
         }
         sessionSlot = slot
@@ -126,7 +126,7 @@ final class SSHLoginState {
         all["method"] = "\(method)"
         if let cipher { all["cipher"] = "\(cipher)" }
         logger.info("login", metadata: all)
-        context.observer?.loginSucceeded(protocolName: "sftp")
+        context.observer?.loginSucceeded(service: .sftp)
         return true
     }
 

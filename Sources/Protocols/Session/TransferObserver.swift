@@ -1,10 +1,16 @@
 import Foundation
 
+/// The service a session speaks, as metrics labels, logs and the transfer log name it (FTPS counts
+/// as `ftp`; an SSH connection is `sftp` until its channel asks for scp).
+public enum ServiceName: String, Sendable, CaseIterable {
+    case ftp, sftp, scp
+}
+
 /// One finished (or failed) transfer, as the transfer log and metrics record it.
 public struct TransferRecord: Sendable {
     public enum Direction: Sendable { case upload, download }
 
-    public var protocolName: String
+    public var service: ServiceName
     public var user: String
     public var remoteHost: String
     public var path: String
@@ -15,9 +21,9 @@ public struct TransferRecord: Sendable {
     public var completed: Bool
     public var binary: Bool
 
-    public init(protocolName: String, user: String, remoteHost: String, path: String, direction: Direction,
+    public init(service: ServiceName, user: String, remoteHost: String, path: String, direction: Direction,
                 bytes: UInt64, started: Date, duration: TimeInterval, completed: Bool, binary: Bool) {
-        self.protocolName = protocolName
+        self.service = service
         self.user = user
         self.remoteHost = remoteHost
         self.path = path
@@ -32,9 +38,9 @@ public struct TransferRecord: Sendable {
 
 /// Session events the gateway counts and logs (metrics, transfer log). Called on connection threads.
 public protocol SessionObserver: Sendable {
-    func connectionOpened(protocolName: String)
-    func connectionClosed(protocolName: String)
-    func loginSucceeded(protocolName: String)
-    func loginFailed(protocolName: String)
+    func connectionOpened(service: ServiceName)
+    func connectionClosed(service: ServiceName)
+    func loginSucceeded(service: ServiceName)
+    func loginFailed(service: ServiceName)
     func transferFinished(_ record: TransferRecord)
 }

@@ -30,7 +30,8 @@ public struct TLSError: Error, CustomStringConvertible, Sendable {
 public final class TLSContext: @unchecked Sendable {
     let context: OpaquePointer
 
-    public enum MinimumVersion: String, Sendable { case tls12 = "1.2", tls13 = "1.3" }
+    /// `[tls] min_version`.
+    public enum MinimumVersion: String, Sendable, CaseIterable { case tls12 = "1.2", tls13 = "1.3" }
 
     /// TLS 1.2 suites when `[tls] ciphers` is not set: forward secrecy and AEAD only (Mozilla's
     /// "intermediate" list), which FileZilla (GnuTLS), WinSCP, curl and lftp all speak. TLS 1.3 suites
@@ -57,7 +58,10 @@ public final class TLSContext: @unchecked Sendable {
         guard SSL_CTX_check_private_key(context) == 1 else {
             throw .drain("the private key \(privateKey) does not match the certificate \(certificate)")
         }
-        let version = minimumVersion == .tls13 ? TLS1_3_VERSION : TLS1_2_VERSION
+        let version = switch minimumVersion {
+        case .tls12: TLS1_2_VERSION
+        case .tls13: TLS1_3_VERSION
+        }
         let idContext = Array("ferry-ftps".utf8)
         guard ferry_ssl_ctx_configure(context, version, idContext, UInt32(idContext.count)) == 1 else {
             throw .drain("configuring the TLS context")

@@ -2,6 +2,14 @@ import Foundation
 import Logging
 import Locking
 
+/// Where the bucket goes in a request URL (`[[storage]] addressing`).
+public enum S3Addressing: String, Sendable, CaseIterable {
+    /// `https://bucket.host/key`: AWS, COS, R2 and every service with DNS per bucket.
+    case virtualHosted = "virtual-hosted"
+    /// `https://host/bucket/key`: IP endpoints, localhost, MinIO and SeaweedFS test servers.
+    case path
+}
+
 /// How to reach one S3-compatible service.
 public struct S3Settings: Sendable {
     public var endpoint: String
@@ -9,7 +17,7 @@ public struct S3Settings: Sendable {
     public var accessKey: String
     public var secretKey: String
     public var sessionToken: String?
-    public var pathStyle: Bool
+    public var addressing: S3Addressing
     public var caFile: String?
     public var partSize: UInt64
     public var uploadConcurrency: Int
@@ -22,7 +30,7 @@ public struct S3Settings: Sendable {
     public var partWorkers: WorkerPool
 
     public init(endpoint: String, region: String, accessKey: String, secretKey: String, sessionToken: String? = nil,
-                pathStyle: Bool, caFile: String? = nil, partSize: UInt64 = 16 << 20, uploadConcurrency: Int = 4,
+                addressing: S3Addressing, caFile: String? = nil, partSize: UInt64 = 16 << 20, uploadConcurrency: Int = 4,
                 maxObjectSize: UInt64 = 5 << 40, maxAttempts: Int = 5,
                 transferMemory: TransferMemory = .unconfigured, partWorkers: WorkerPool = .defaultPartUploads) {
         self.transferMemory = transferMemory
@@ -32,7 +40,7 @@ public struct S3Settings: Sendable {
         self.accessKey = accessKey
         self.secretKey = secretKey
         self.sessionToken = sessionToken
-        self.pathStyle = pathStyle
+        self.addressing = addressing
         self.caFile = caFile
         self.partSize = partSize
         self.uploadConcurrency = uploadConcurrency
@@ -127,10 +135,11 @@ final class S3Client: Sendable {
     private func target(_ request: Request) -> (url: String, encodedPath: String, host: String) {
         var hostName = host
         var path = basePath
-        if settings.pathStyle {
+        switch settings.addressing {
+        case .path:
             path += request.bucket + (request.key.isEmpty && request.query.isEmpty ? "" : "/") + request.key
             if request.key.isEmpty && !request.query.isEmpty { path = basePath + request.bucket }
-        } else {
+        case .virtualHosted:
             hostName = request.bucket + "." + host
             path += request.key
         }
