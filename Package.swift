@@ -27,9 +27,11 @@ let package = Package(
         .target(name: "CProcessShims"),
         // Shared-state primitive every module uses (see Locked.swift for why not Mutex).
         .target(name: "Locking"),
+        // Dates as text: every wire and log format, one place (UTCTime).
+        .target(name: "Timestamps"),
 
         .target(name: "Storage", dependencies: [
-            "CCurl", "CCurlShims", "COpenSSL", "Locking",
+            "CCurl", "CCurlShims", "COpenSSL", "Locking", "Timestamps",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Auth", dependencies: [
@@ -37,17 +39,18 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Protocols", dependencies: [
-            "Auth", "Storage", "COpenSSL", "COpenSSLShims", "CLibSSH", "Locking",
+            "Auth", "Storage", "COpenSSL", "COpenSSLShims", "CLibSSH", "Locking", "Timestamps",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Gateway", dependencies: [
-            "Protocols", "Auth", "Storage", "CProcessShims", "Locking",
+            "Protocols", "Auth", "Storage", "CProcessShims", "Locking", "Timestamps",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
 
-        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "TimestampsTests", dependencies: ["Timestamps"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Timestamps"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth"]),
         .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Auth", "Storage"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Protocols", "Auth", "Storage"]),

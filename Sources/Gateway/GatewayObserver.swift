@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Protocols
 import Storage
+import Timestamps
 import Locking
 
 /// Counts what happens (for GET /metrics) and writes the xferlog transfer log. Shared by every
@@ -69,12 +70,7 @@ final class GatewayObserver: SessionObserver {
     /// The classic xferlog line (wu-ftpd, vsftpd `xferlog_std_format`):
     /// `Sun Nov 22 10:00:00 2026 1 127.0.0.1 1234 /path b _ i r alice ftp 0 * c`.
     static func xferlogLine(_ record: TransferRecord) -> String {
-        var seconds = time_t(record.started.timeIntervalSince1970)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        var buffer = [CChar](repeating: 0, count: 64)
-        strftime(&buffer, buffer.count, "%a %b %e %H:%M:%S %Y", &parts)
-        let stamp = String(cString: buffer)
+        let stamp = UTCTime(record.started).asctime
         let path = String(record.path.map { $0.isWhitespace ? "_" : $0 })
         return "\(stamp) \(max(1, Int(record.duration.rounded()))) \(record.remoteHost) \(record.bytes) \(path) "
             + "\(record.binary ? "b" : "a") _ \(record.direction == .upload ? "i" : "o") r \(record.user) "

@@ -351,7 +351,7 @@ final class LocalFileUpload: ObjectUpload {
 
     func commit() throws(StorageError) -> UInt64 {
         guard !finished else { throw .aborted }
-        do throws(StorageError) {
+        return try abortingOnFailure { () throws(StorageError) -> UInt64 in
             guard fchmod(fd, 0o644) == 0 else { throw POSIX.storageError(errno, temporaryDescription) }
             try POSIX.fsync(fd, temporaryDescription)
             POSIX.close(fd)
@@ -368,9 +368,6 @@ final class LocalFileUpload: ObjectUpload {
             try POSIX.renameAt(temporaryDirectory.fd, temporaryName, parent.fd, name, what: targetDescription)
             finished = true
             return written
-        } catch {
-            abort()
-            throw error
         }
     }
 

@@ -57,6 +57,17 @@ public protocol ObjectUpload: AnyObject {
 }
 
 public extension ObjectUpload {
+    /// Runs the work of a `commit` or `write`: any failure aborts the upload before it is rethrown,
+    /// so that nothing half-written is ever published or left behind.
+    func abortingOnFailure<T>(_ body: () throws(StorageError) -> T) throws(StorageError) -> T {
+        do {
+            return try body()
+        } catch {
+            abort()
+            throw error
+        }
+    }
+
     func write(_ bytes: [UInt8]) throws(StorageError) {
         let result: Result<Void, StorageError> = bytes.withUnsafeBytes { raw in
             do throws(StorageError) { try write(raw); return .success(()) } catch { return .failure(error) }

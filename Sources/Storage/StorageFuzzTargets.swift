@@ -1,3 +1,4 @@
+import Timestamps
 /// Entry points for the fuzzer (`make fuzz`) and the corpus replay in the unit tests: S3's XML
 /// answers (ListObjectsV2, errors, multipart, DeleteObjects), its dates, and key splitting.
 public enum StorageFuzzTargets {
@@ -16,8 +17,8 @@ public enum StorageFuzzTargets {
         case 4: _ = S3XML.deleteErrors(body)
         case 5: _ = S3XML.pendingUploads(body)
         case 6:
-            _ = S3XML.isoDate(text)
-            _ = S3XML.httpDate(text)
+            _ = UTCTime.parseISO8601(text)
+            _ = UTCTime.parseHTTPDate(text)
         default: _ = try? KeyBytes.plainComponents(ofKey: text)
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Storage
+import Timestamps
 import Testing
 
 /// Recorded S3 response documents (shapes from the S3 API reference), parsed with XMLParser.
@@ -79,9 +80,9 @@ import Testing
     }
 
     @Test func dates() {
-        #expect(S3XML.httpDate("Wed, 12 Oct 2009 17:50:00 GMT") == Date(timeIntervalSince1970: 1_255_369_800))
-        #expect(S3XML.isoDate("2009-10-12T17:50:30.000Z") == Date(timeIntervalSince1970: 1_255_369_830))
-        #expect(S3XML.httpDate("garbage") == nil)
+        #expect(UTCTime.parseHTTPDate("Wed, 12 Oct 2009 17:50:00 GMT") == Date(timeIntervalSince1970: 1_255_369_800))
+        #expect(UTCTime.parseISO8601("2009-10-12T17:50:30.000Z") == Date(timeIntervalSince1970: 1_255_369_830))
+        #expect(UTCTime.parseHTTPDate("garbage") == nil)
     }
 
     @Test func errorCodesMapToStorageErrors() {

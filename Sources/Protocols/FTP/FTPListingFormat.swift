@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Storage
+import Timestamps
 
 /// MLST/MLSD facts Ferry reports (RFC 3659 §7.5).
 enum FTPFact: String, CaseIterable, Sendable {
@@ -48,17 +49,11 @@ struct FTPListRequest {
 /// Text forms of directory entries: `ls -l` lines for LIST (what FileZilla, WinSCP and Windows parse),
 /// names for NLST, and fact lines for MLSD/MLST.
 enum FTPListingFormat {
-    static func utc(_ date: Date) -> tm { LongListing.utc(date) }
-    private static func twoDigits(_ value: Int32) -> String { LongListing.twoDigits(value) }
-
     /// One `ls -l` line (shared with SFTP READDIR's long names).
     static func longLine(_ info: FileInfo, now: Date) -> String { LongListing.line(info, now: now) }
 
     /// `YYYYMMDDHHMMSS` in UTC (RFC 3659 §2.3), for MDTM and the modify fact.
-    static func timeValue(_ date: Date) -> String {
-        let t = utc(date)
-        return "\(t.tm_year + 1900)\(twoDigits(t.tm_mon + 1))\(twoDigits(t.tm_mday))\(twoDigits(t.tm_hour))\(twoDigits(t.tm_min))\(twoDigits(t.tm_sec))"
-    }
+    static func timeValue(_ date: Date) -> String { UTCTime(date).ftpTimeValue }
 
     /// RFC 3659 §7.5.5 perm fact: what this user may do with the entry.
     static func permFact(_ info: FileInfo) -> String {

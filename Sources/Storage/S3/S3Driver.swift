@@ -1,4 +1,5 @@
 import Foundation
+import Timestamps
 import Logging
 
 /// The S3-compatible driver (AWS S3, Tencent COS, R2, MinIO, SeaweedFS, Ceph): libcurl as transport,
@@ -25,7 +26,7 @@ public final class S3Driver: StorageDriver {
             return nil
         }
         return ObjectMetadata(key: key, size: UInt64(response.headers["content-length"] ?? "") ?? 0,
-                              modified: response.headers["last-modified"].flatMap(S3XML.httpDate) ?? Date(),
+                              modified: response.headers["last-modified"].flatMap(UTCTime.parseHTTPDate) ?? Date(),
                               etag: response.headers["etag"])
     }
 

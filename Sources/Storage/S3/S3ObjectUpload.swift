@@ -248,7 +248,7 @@ final class S3ObjectUpload: ObjectUpload {
 
     func commit() throws(StorageError) -> UInt64 {
         guard !finished else { throw .aborted }
-        do throws(StorageError) {
+        return try abortingOnFailure { () throws(StorageError) -> UInt64 in
             if uploadID == nil {
                 // One part or less: a single PutObject.
                 let body = buffer.map { UnsafeRawBufferPointer(rebasing: $0.bytes[0..<filled]) }
@@ -274,9 +274,6 @@ final class S3ObjectUpload: ObjectUpload {
             releaseBuffers()
             client.logger.debug("s3 multipart upload completed", metadata: ["key": "\(key)", "parts": "\(parts.count)", "bytes": "\(total)"])
             return total
-        } catch {
-            abort()
-            throw error
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Timestamps
 
 /// AWS Signature Version 4 for S3, computed in Swift (libcurl 7.88's CURLOPT_AWS_SIGV4 has bugs real
 /// S3 rejects; design.md §3). Reference: "Authenticating Requests (AWS Signature Version 4)",
@@ -38,19 +39,11 @@ struct S3Signer: Sendable {
         return encoded.map { pair in pair.name + "=" + pair.value }.joined(separator: "&")
     }
 
-    static func timestamp(_ date: Date) -> String {
-        var seconds = time_t(date.timeIntervalSince1970)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32) -> String { String(value).leftPadded(2) }
-        return "\(parts.tm_year + 1900)\(pad(parts.tm_mon + 1))\(pad(parts.tm_mday))T\(pad(parts.tm_hour))\(pad(parts.tm_min))\(pad(parts.tm_sec))Z"
-    }
-
     /// Signs a request. `headers` must include `host`; `x-amz-date`, `x-amz-content-sha256` and the
     /// session token are added here. Returns every header to send, Authorization included.
     func sign(method: String, encodedPath: String, query: [(String, String)], headers: [(String, String)],
               payloadHash: String, date: Date) throws(StorageError) -> [(String, String)] {
-        let amzDate = Self.timestamp(date)
+        let amzDate = UTCTime(date).signatureTimestamp
         let day = String(amzDate.prefix(8))
         var all = headers.map { ($0.0.lowercased(), $0.1.trimmingCharacters(in: .whitespaces)) }
         all.append(("x-amz-date", amzDate))

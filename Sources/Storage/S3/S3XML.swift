@@ -1,4 +1,5 @@
 import Foundation
+import Timestamps
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -94,7 +95,7 @@ enum S3XML {
         for entry in root.all("Contents") {
             guard let key = entry.value("Key") else { continue }
             objects.append((key, UInt64(entry.value("Size") ?? "0") ?? 0,
-                            entry.value("LastModified").flatMap(isoDate) ?? Date(timeIntervalSince1970: 0), entry.value("ETag")))
+                            entry.value("LastModified").flatMap(UTCTime.parseISO8601) ?? Date(timeIntervalSince1970: 0), entry.value("ETag")))
         }
         let prefixes = root.all("CommonPrefixes").compactMap { $0.value("Prefix") }
         let truncated = root.value("IsTruncated") == "true"
@@ -148,38 +149,5 @@ enum S3XML {
 
     static func deleteObjects(_ keys: [String]) -> String {
         "<Delete><Quiet>true</Quiet>" + keys.map { "<Object><Key>\(escape($0))</Key></Object>" }.joined() + "</Delete>"
-    }
-
-    /// `2026-11-22T10:00:00.000Z` (ListObjectsV2 LastModified).
-    static func isoDate(_ text: String) -> Date? {
-        let digits = text.unicodeScalars.filter { $0.properties.numericType != nil }.map { Int($0.value) - 48 }
-        guard digits.count >= 14 else { return nil }
-        func number(_ range: Range<Int>) -> Int32 { Int32(digits[range].reduce(0) { $0 * 10 + $1 }) }
-        var parts = tm()
-        parts.tm_year = number(0..<4) - 1900
-        parts.tm_mon = number(4..<6) - 1
-        parts.tm_mday = number(6..<8)
-        parts.tm_hour = number(8..<10)
-        parts.tm_min = number(10..<12)
-        parts.tm_sec = number(12..<14)
-        return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
-    }
-
-    /// `Wed, 12 Oct 2009 17:50:00 GMT` (the Last-Modified header).
-    static func httpDate(_ text: String) -> Date? {
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        let fields = text.split(separator: " ")
-        guard fields.count >= 5, let day = Int32(fields[1]), let month = months.firstIndex(of: String(fields[2])),
-              let year = Int32(fields[3]) else { return nil }
-        let time = fields[4].split(separator: ":").compactMap { Int32($0) }
-        guard time.count == 3 else { return nil }
-        var parts = tm()
-        parts.tm_year = year - 1900
-        parts.tm_mon = Int32(month)
-        parts.tm_mday = day
-        parts.tm_hour = time[0]
-        parts.tm_min = time[1]
-        parts.tm_sec = time[2]
-        return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
     }
 }
