@@ -108,6 +108,43 @@ struct S3DriverConformance {
         #expect(try driver.openRead(key, from: 0).readAll() == Array(original[0..<keep]) + extra)
     }
 
+    /// The one server-side copy loop (large renames and resume), with parts small enough to test:
+    /// 20 MiB in at most 8 MiB gives three equal parts (none under S3's 5 MiB minimum), the copy is
+    /// byte-exact, and a source that changed since its ETag was read fails the copy.
+    @Test func copyPartsSplitsEquallyAndPinsTheSource() throws {
+        let driver = try S3TestServer.driver()
+        let root = S3TestServer.freshRoot()
+        let source = ObjectKey(bucket: S3TestServer.bucket, key: root + "source.bin")
+        let target = ObjectKey(bucket: S3TestServer.bucket, key: root + "target.bin")
+        let bytes = Self.pattern(20 << 20, seed: 3)
+        let upload = try driver.beginUpload(source, options: UploadOptions())
+        try upload.write(bytes)
+        try upload.commit()
+        let etag = try #require(try driver.metadata(source)?.etag)
+        func startMultipart() throws -> String {
+            let created = try driver.client.send(S3Client.Request(method: "POST", bucket: target.bucket, key: target.key,
+                                                                  query: [("uploads", "")], body: UnsafeRawBufferPointer(start: nil, count: 0)))
+            return try #require(S3XML.uploadID(created.body))
+        }
+        let uploadID = try startMultipart()
+        let parts = try driver.client.copyParts(of: source, etag: etag, length: UInt64(bytes.count), into: target,
+                                                uploadID: uploadID, firstPart: 1, maxPartSize: 8 << 20)
+        #expect(parts.map(\.number) == [1, 2, 3])
+        _ = try driver.client.send(S3Client.Request(method: "POST", bucket: target.bucket, key: target.key, query: [("uploadId", uploadID)]),
+                                   document: S3XML.completeMultipart(parts))
+        #expect(try driver.openRead(target, from: 0).readAll() == bytes)
+
+        let replaced = try driver.beginUpload(source, options: UploadOptions())
+        try replaced.write(Self.pattern(20 << 20, seed: 4))  // same size: only the ETag differs
+        try replaced.commit()
+        let secondID = try startMultipart()
+        #expect(throws: StorageError.self) {
+            _ = try driver.client.copyParts(of: source, etag: etag, length: UInt64(bytes.count), into: target,
+                                            uploadID: secondID, firstPart: 1, maxPartSize: 8 << 20)
+        }
+        _ = try? driver.client.send(S3Client.Request(method: "DELETE", bucket: target.bucket, key: target.key, query: [("uploadId", secondID)]))
+    }
+
     @Test func enforcesTheMaximumObjectSize() throws {
         let driver = try S3TestServer.driver(maxObjectSize: 1000)
         let key = ObjectKey(bucket: S3TestServer.bucket, key: S3TestServer.freshRoot() + "big")

@@ -170,16 +170,11 @@ extension FTPConnection {
         } else {
             data.close()
         }
-        let duration = Date().timeIntervalSince(started)
         if logged, let session {
-            let record = TransferRecord(service: .ftp, user: session.user.name, remoteHost: clientAddress.host,
-                                        path: path.description, direction: direction, bytes: moved, started: started,
-                                        duration: duration, completed: failure == nil, binary: transferType == .binary)
-            context.observer?.transferFinished(record)
-            logger.info(failure == nil ? "transfer complete" : "transfer failed", metadata: [
-                "direction": "\(direction)", "path": "\(path)", "bytes": "\(moved)",
-                "seconds": "\(String(format: "%.3f", duration))",
-                "error": "\(failure.map { "\($0)" } ?? "-")"])
+            TransferReporter(service: .ftp, user: session.user.name, remoteHost: clientAddress.host,
+                             observer: context.observer, logger: logger)
+                .finished(path, direction, bytes: moved, started: started, completed: failure == nil,
+                          binary: transferType == .binary, details: failure.map { ["error": "\($0)"] } ?? [:])
         }
         switch failure {
         case nil:

@@ -124,12 +124,7 @@ final class SCPSession {
     }
 
     func record(_ path: VirtualPath, _ direction: TransferRecord.Direction, bytes: UInt64, started: Date, completed: Bool) {
-        let duration = Date().timeIntervalSince(started)
-        observer?.transferFinished(TransferRecord(
-            service: .scp, user: session.user.name, remoteHost: remoteHost, path: path.description,
-            direction: direction, bytes: bytes, started: started, duration: duration, completed: completed, binary: true))
-        logger.info(completed ? "transfer complete" : "transfer failed", metadata: [
-            "user": "\(session.user.name)", "path": "\(path)", "direction": "\(direction)", "bytes": "\(bytes)",
-            "seconds": "\(String(format: "%.3f", duration))"])
+        TransferReporter(service: .scp, user: session.user.name, remoteHost: remoteHost, observer: observer, logger: logger)
+            .finished(path, direction, bytes: bytes, started: started, completed: completed)
     }
 }

@@ -220,15 +220,9 @@ final class SFTPEngine {
 
     private func finish(path: VirtualPath, direction: TransferRecord.Direction, bytes: UInt64, started: Date,
                         completed: Bool, extra: Logger.Metadata) {
-        let duration = Date().timeIntervalSince(started)
-        environment.observer?.transferFinished(TransferRecord(
-            service: .sftp, user: session.user.name, remoteHost: environment.remoteHost, path: path.description,
-            direction: direction, bytes: bytes, started: started, duration: duration, completed: completed, binary: true))
-        var metadata: Logger.Metadata = [
-            "user": "\(session.user.name)", "path": "\(path)", "direction": "\(direction)", "bytes": "\(bytes)",
-            "seconds": "\(String(format: "%.3f", duration))"]
-        metadata.merge(extra) { $1 }
-        logger.info(completed ? "transfer complete" : "transfer failed", metadata: metadata)
+        TransferReporter(service: .sftp, user: session.user.name, remoteHost: environment.remoteHost,
+                         observer: environment.observer, logger: logger)
+            .finished(path, direction, bytes: bytes, started: started, completed: completed, details: extra)
     }
 }
 

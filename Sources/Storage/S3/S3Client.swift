@@ -226,8 +226,7 @@ final class S3Client: Sendable {
     }
 
     private func backoff(_ attempt: Int) {
-        let ceiling = min(5.0, 0.2 * pow(2.0, Double(attempt - 1)))
-        Thread.sleep(forTimeInterval: Double.random(in: ceiling / 2...ceiling))
+        Thread.sleep(forTimeInterval: Self.retryDelay(attempt: attempt))
     }
 
     static func isRetryable(status: Int, code: String?) -> Bool {

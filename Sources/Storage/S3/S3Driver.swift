@@ -71,21 +71,7 @@ public final class S3Driver: StorageDriver {
                                                        body: UnsafeRawBufferPointer(start: nil, count: 0)))
         guard let uploadID = S3XML.uploadID(created.body) else { throw .io(detail: "CreateMultipartUpload: no UploadId") }
         do throws(StorageError) {
-            let partSize: UInt64 = 1 << 30
-            var parts: [(number: Int, etag: String)] = []
-            var start: UInt64 = 0
-            while start < size {
-                let end = min(start + partSize, size) - 1
-                let number = parts.count + 1
-                let response = try client.send(S3Client.Request(
-                    method: "PUT", bucket: target.bucket, key: target.key, query: [("partNumber", "\(number)"), ("uploadId", uploadID)],
-                    headers: [("x-amz-copy-source", Self.copySource(source)), ("x-amz-copy-source-range", "bytes=\(start)-\(end)"),
-                              ("x-amz-copy-source-if-match", etag)],
-                    body: UnsafeRawBufferPointer(start: nil, count: 0)))
-                guard let partETag = S3XML.etag(response.body) else { throw .io(detail: "UploadPartCopy: no ETag") }
-                parts.append((number, partETag))
-                start = end + 1
-            }
+            let parts = try client.copyParts(of: source, etag: etag, length: size, into: target, uploadID: uploadID, firstPart: 1)
             let response = try client.send(S3Client.Request(method: "POST", bucket: target.bucket, key: target.key,
                                                             query: [("uploadId", uploadID)]),
                                            document: S3XML.completeMultipart(parts))

@@ -150,7 +150,7 @@ final class S3ObjectReader: ObjectReader {
                 if transient, failures + 1 < client.settings.maxAttempts {
                     failures += 1
                     client.logger.debug("s3 download interrupted, resuming", metadata: ["key": "\(key)", "at": "\(next)"])
-                    Thread.sleep(forTimeInterval: min(5, 0.2 * pow(2, Double(failures - 1))) * Double.random(in: 0.5...1))
+                    Thread.sleep(forTimeInterval: S3Client.retryDelay(attempt: failures))
                     continue
                 }
                 queue.finish(error)

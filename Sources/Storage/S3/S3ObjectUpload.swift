@@ -119,25 +119,12 @@ final class S3ObjectUpload: ObjectUpload {
             return
         }
         try createMultipartUpload()
-        let chunks = (length + S3Limits.maxCopySize - 1) / S3Limits.maxCopySize
-        let chunkSize = (length + chunks - 1) / chunks
-        var start: UInt64 = 0
-        while start < length {
-            let end = min(start + chunkSize, length) - 1
-            let partNumber = nextPartNumber
-            nextPartNumber += 1
-            let response = try client.send(S3Client.Request(
-                method: "PUT", bucket: key.bucket, key: key.key,
-                query: [("partNumber", "\(partNumber)"), ("uploadId", uploadID!)],
-                headers: [("x-amz-copy-source", S3Driver.copySource(key)), ("x-amz-copy-source-range", "bytes=\(start)-\(end)"),
-                          ("x-amz-copy-source-if-match", etag)],
-                body: UnsafeRawBufferPointer(start: nil, count: 0)))
-            guard let partETag = S3XML.etag(response.body) else {
-                throw S3XML.error(response.body).map { .unavailable(detail: "UploadPartCopy: \($0.code)") } ?? .io(detail: "UploadPartCopy: no ETag")
-            }
-            results.withLock { $0.etags[partNumber] = partETag }
-            start = end + 1
+        guard let uploadID else { throw .io(detail: "CreateMultipartUpload: no UploadId") }
+        let copied = try client.copyParts(of: key, etag: etag, length: length, into: key, uploadID: uploadID, firstPart: nextPartNumber)
+        results.withLock { state in
+            for part in copied { state.etags[part.number] = part.etag }
         }
+        nextPartNumber += copied.count
         total = length
     }
 
