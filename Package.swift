@@ -29,17 +29,19 @@ let package = Package(
         .target(name: "Locking"),
         // Dates as text: every wire and log format, one place (UTCTime).
         .target(name: "Timestamps"),
+        // Names, paths and keys as bytes: the rules every layer shares (KeyBytes).
+        .target(name: "PathRules"),
 
         .target(name: "Storage", dependencies: [
-            "CCurl", "CCurlShims", "COpenSSL", "Locking", "Timestamps",
+            "CCurl", "CCurlShims", "COpenSSL", "Locking", "PathRules", "Timestamps",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Auth", dependencies: [
-            "CCrypt", "CCryptShims", "COpenSSL", "Locking",
+            "CCrypt", "CCryptShims", "COpenSSL", "Locking", "PathRules",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Protocols", dependencies: [
-            "Auth", "Storage", "COpenSSL", "COpenSSLShims", "CLibSSH", "Locking", "Timestamps",
+            "Auth", "Storage", "COpenSSL", "COpenSSLShims", "CLibSSH", "Locking", "PathRules", "Timestamps",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Gateway", dependencies: [
@@ -52,7 +54,7 @@ let package = Package(
         .testTarget(name: "TimestampsTests", dependencies: ["Timestamps"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Timestamps"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth"]),
-        .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Auth", "Storage"]),
+        .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Auth", "Storage", "PathRules"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Protocols", "Auth", "Storage"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import Foundation
 import Locking
+import PathRules
 
 /// The reference driver: objects in a dictionary. For unit tests and as the executable definition of
 /// the driver contract; it keeps whole objects in memory, so it is never used to serve real users.

@@ -1,3 +1,5 @@
+import PathRules
+
 /// Key ordering and listing helpers shared by the drivers that list by themselves (local, in-memory).
 enum KeyOrder {
     /// S3 orders keys by their UTF-8 bytes; Swift's `<` on String does not.

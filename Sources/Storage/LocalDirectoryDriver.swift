@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import PathRules
 
 /// The embedded default store: each bucket is a directory below `root`, each object a file, each
 /// directory marker (`dir/`) a directory.

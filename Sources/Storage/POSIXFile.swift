@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import PathRules
 
 /// The local driver's only door to the file system: thin wrappers over POSIX calls that retry EINTR
 /// and turn `errno` into a `StorageError` right where it is returned. Below the storage root every

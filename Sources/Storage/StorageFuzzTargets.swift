@@ -1,4 +1,5 @@
 import Timestamps
+import PathRules
 /// Entry points for the fuzzer (`make fuzz`) and the corpus replay in the unit tests: S3's XML
 /// answers (ListObjectsV2, errors, multipart, DeleteObjects), its dates, and key splitting.
 public enum StorageFuzzTargets {

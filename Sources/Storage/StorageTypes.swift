@@ -1,4 +1,5 @@
 import Foundation
+import PathRules
 
 /// One object's address inside a storage: the bucket and the full key (`a/b/c.txt`, or `a/b/` for a
 /// directory marker). Keys are UTF-8 strings; their order is UTF-8 byte order, as S3 lists them.

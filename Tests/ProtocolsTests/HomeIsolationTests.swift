@@ -4,6 +4,7 @@ import Logging
 @testable import Protocols
 import Storage
 import Testing
+import PathRules
 
 /// The traversal corpus through the session over the local driver, checked from the file system:
 /// whatever a client sends, nothing outside the user's home is created, read, renamed or deleted.

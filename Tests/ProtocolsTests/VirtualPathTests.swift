@@ -1,6 +1,7 @@
 @testable import Protocols
 import Storage
 import Testing
+import PathRules
 
 @Suite struct VirtualPathTests {
     static func resolve(_ input: String, from cwd: String = "/home/dir") throws -> String {

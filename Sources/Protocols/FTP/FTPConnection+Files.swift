@@ -1,5 +1,6 @@
 import Foundation
 import Storage
+import PathRules
 
 /// File and directory commands that need no data connection.
 extension FTPConnection {

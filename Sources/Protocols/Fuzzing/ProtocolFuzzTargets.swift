@@ -1,4 +1,5 @@
 import Storage
+import PathRules
 
 /// Entry points for the fuzzer (`make fuzz`) and for the corpus replay in the unit tests: each takes
 /// arbitrary bytes and drives one parser the way the server does. A target must never crash on any

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A client request, fully parsed (OpenSSH's rule: parse all arguments first, then act once).
 /// Paths and handles stay bytes here; the engine validates paths through `VirtualPath.resolve(bytes:)`.
 enum SFTPRequest: Sendable {
@@ -139,5 +141,12 @@ enum SFTPReply: Sendable {
             writer.raw(payload)
         }
         return writer.framed()
+    }
+}
+
+extension SFTPNameEntry {
+    /// A READDIR entry with OpenSSH's `ls -l` style long name.
+    init(_ info: FileInfo, now: Date) {
+        self.init(filename: Array(info.name.utf8), longname: LongListing.line(info, now: now), attributes: SFTPAttributes(info))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Storage
+import PathRules
 
 /// One directory listing read page by page (ListObjectsV2 with delimiter `/`): objects, then the
 /// common prefixes of each page, then the folder bindings mounted below the directory. Names a

@@ -2,6 +2,7 @@ import Auth
 import Foundation
 import Logging
 import Storage
+import PathRules
 
 /// One logged-in user's view of storage, shared by every protocol adapter (FTP, SFTP): path
 /// resolution, bindings, the permission gate, and the file-system semantics built from object-store

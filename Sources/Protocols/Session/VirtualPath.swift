@@ -1,4 +1,5 @@
 import Storage
+import PathRules
 
 /// Why a client-supplied path was refused. Decided in one place: `VirtualPath.resolve`.
 public enum PathError: Error, Sendable, Equatable, CustomStringConvertible {
