@@ -98,6 +98,14 @@ def test_no_delete_user(ftp_login, area):
     assert f.rename("fresh.txt", "renamed.txt").startswith("250")
     assert area.p("renamed.txt").read_bytes() == b"fresh"
     assert not area.p("fresh.txt").exists()
+    # uploading over an existing file destroys it too: refused, the file unchanged
+    assert refused(f.storbinary, "STOR precious.txt", io.BytesIO(b"")) == 550
+    assert refused(lambda: f.storbinary("STOR precious.txt", io.BytesIO(b"x"), rest=2)) == 550  # resume before the end
+    assert area.p("precious.txt").read_bytes() == b"keep"
+    # appending (and resuming at the end) keeps every stored byte: allowed
+    f.storbinary("APPE precious.txt", io.BytesIO(b" more"))
+    f.storbinary("STOR precious.txt", io.BytesIO(b"!"), rest=9)
+    assert area.p("precious.txt").read_bytes() == b"keep more!"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -353,6 +353,18 @@ def test_user_without_delete(ferry, area, tmp_path):
     assert_ok(sftp_batch(ferry.sftp_port, "nodel", f"rename {area.vpath}/other.txt {area.vpath}/new.txt\n",
                          cwd=tmp_path))
     assert area.p("new.txt").read_bytes() == b"other"
+    # `put` over an existing file (an open with TRUNC) would destroy it: refused at the open.
+    write_file(tmp_path / "more.txt", b"keep more")
+    r = sftp_batch(ferry.sftp_port, "nodel", f"put more.txt {area.vpath}/keep.txt\n", cwd=tmp_path)
+    assert r.returncode != 0 and "Permission denied" in r.stdout, r.stdout
+    assert area.p("keep.txt").read_bytes() == b"keep"
+    for legacy in ([], ["-O"]):  # scp over SFTP, and the legacy scp protocol
+        r = scp(ferry.sftp_port, str(tmp_path / "more.txt"), f"nodel@{HOST}:{area.vpath}/keep.txt", extra=legacy)
+        assert r.returncode != 0, (legacy, r.stdout)
+        assert area.p("keep.txt").read_bytes() == b"keep"
+    # `put -a` resumes at the remote file's end (it sends the local bytes past it): allowed.
+    assert_ok(sftp_batch(ferry.sftp_port, "nodel", f"put -a more.txt {area.vpath}/keep.txt\n", cwd=tmp_path))
+    assert area.p("keep.txt").read_bytes() == b"keep more"
 
 
 def test_wo_user_cannot_download(ferry, tmp_path):

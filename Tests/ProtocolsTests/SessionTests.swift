@@ -181,6 +181,8 @@ enum SessionFixture {
 
     enum Operation: String, CaseIterable {
         case list, stat, download, upload, makeDirectory, removeDirectory, deleteFile, rename, renameReplacing, copy
+        /// The overwrite rule: destroying stored bytes needs delete; appending or filling an empty file does not.
+        case uploadOverExisting, resumeBeforeTheEnd, resumeAtTheEnd, append, uploadOverEmpty, copyReplacing
     }
 
     /// The expected outcome, as the configuration reference states it.
@@ -190,9 +192,10 @@ enum SessionFixture {
         switch operation {
         case .list, .stat: return true
         case .download: return reads
-        case .upload, .makeDirectory, .rename: return writes
-        case .removeDirectory, .deleteFile, .renameReplacing: return writes && delete
+        case .upload, .makeDirectory, .rename, .resumeAtTheEnd, .append, .uploadOverEmpty: return writes
+        case .removeDirectory, .deleteFile, .renameReplacing, .uploadOverExisting, .resumeBeforeTheEnd: return writes && delete
         case .copy: return reads && writes
+        case .copyReplacing: return reads && writes && delete
         }
     }
 
@@ -208,6 +211,12 @@ enum SessionFixture {
         case .rename: try session.rename(F.path("/file"), to: F.path("/renamed"), replacing: true)
         case .renameReplacing: try session.rename(F.path("/file"), to: F.path("/other"), replacing: true)
         case .copy: try session.copyFile(F.path("/file"), to: F.path("/copied"))
+        case .uploadOverExisting: try F.write(session, "/file", "new")
+        case .resumeBeforeTheEnd: try F.write(session, "/file", "X", mode: .resume(offset: 3))
+        case .resumeAtTheEnd: try F.write(session, "/file", "+", mode: .resume(offset: 7))
+        case .append: try F.write(session, "/file", "+", mode: .append)
+        case .uploadOverEmpty: try F.write(session, "/empty", "now")
+        case .copyReplacing: try session.copyFile(F.path("/file"), to: F.path("/other"))
         }
     }
 
@@ -218,6 +227,7 @@ enum SessionFixture {
             F.put(driver, "users/tester/file", "content")
             F.put(driver, "users/tester/other", "other")
             F.put(driver, "users/tester/emptydir/", "")
+            F.put(driver, "users/tester/empty", "")
             let (session, _) = F.session(authority: authority, mayDelete: delete, driver: driver)
             let expected = Self.expectedAllowed(operation, authority, delete)
             do {
@@ -231,18 +241,46 @@ enum SessionFixture {
                 #expect(try driver.metadata(ObjectKey(bucket: "home", key: "users/tester/file"))?.size == 7)
                 #expect(try driver.metadata(ObjectKey(bucket: "home", key: "users/tester/emptydir/")) != nil)
                 #expect(try driver.metadata(ObjectKey(bucket: "home", key: "users/tester/uploaded")) == nil)
+                #expect(try driver.metadata(ObjectKey(bucket: "home", key: "users/tester/other"))?.size == 5)
+                #expect(try driver.metadata(ObjectKey(bucket: "home", key: "users/tester/empty"))?.size == 0)
             }
         }
     }
 
+    /// Every gated operation, written out by hand from the configuration reference. No `default`:
+    /// a new operation does not compile until this table says who may do it.
+    static func gateExpectation(_ operation: FileOperation, _ authority: Authority, _ delete: Bool) -> Bool {
+        let reads = authority == .readOnly || authority == .readWrite
+        let writes = authority == .writeOnly || authority == .readWrite
+        switch operation {
+        case .listDirectory, .readMetadata: return true
+        case .download, .copySource: return reads
+        case .upload, .makeDirectory, .renameSource, .renameTarget, .setAttributes, .copyTarget: return writes
+        case .removeDirectory, .deleteFile, .replaceExisting: return writes && delete
+        }
+    }
+
     @Test func theGateTableMatchesTheRules() {
-        for authority in Authority.allCases {
-            for delete in [false, true] {
-                #expect(PermissionGate.allows(.deleteFile, authority: authority, mayDelete: delete)
-                        == Self.expectedAllowed(.deleteFile, authority, delete))
-                #expect(PermissionGate.allows(.download, authority: authority, mayDelete: delete)
-                        == Self.expectedAllowed(.download, authority, delete))
+        #expect(FileOperation.allCases.count == 13)
+        for operation in FileOperation.allCases {
+            for authority in Authority.allCases {
+                for delete in [false, true] {
+                    #expect(PermissionGate.allows(operation, authority: authority, mayDelete: delete)
+                            == Self.gateExpectation(operation, authority, delete), "\(operation) \(authority) delete=\(delete)")
+                }
             }
         }
+    }
+
+    /// Listings show what the gate allows (the MLSD perm fact, `ls -l` mode bits, SFTP permissions).
+    @Test(arguments: Authority.allCases, [false, true])
+    func listedPermissionsComeFromTheGate(authority: Authority, delete: Bool) throws {
+        let driver = InMemoryDriver(buckets: ["home", "shared"])
+        F.put(driver, "users/tester/file", "content")
+        let (session, _) = F.session(authority: authority, mayDelete: delete, driver: driver)
+        let permissions = try session.stat(F.path("/file")).permissions
+        #expect(permissions == FilePermissions(canRead: Self.gateExpectation(.download, authority, delete),
+                                               canWrite: Self.gateExpectation(.upload, authority, delete),
+                                               canDelete: Self.gateExpectation(.deleteFile, authority, delete)))
     }
 }

@@ -5,6 +5,30 @@ enum FTPArgumentKind: Sendable {
     case required
 }
 
+/// What a command does when it arrives while a data transfer runs (RFC 959 §4.1.3: ABOR and STAT
+/// are the commands a client may send during a transfer).
+enum FTPDuringTransfer: Sendable {
+    /// Waits until the transfer has finished, then runs as usual.
+    case waits
+    /// Ends the transfer (426, then 226).
+    case abortsTheTransfer
+    /// Answered at once with the transfer's progress (213).
+    case reportsProgress
+}
+
+/// What a command contributes to the FEAT reply (RFC 2389 §3).
+enum FTPFeature: Sendable {
+    case none
+    /// This line, always.
+    case always(String)
+    /// This line where FTPS can be started explicitly (AUTH TLS accepted on this connection).
+    case whereAuthTLSIsAccepted(String)
+    /// This line on any connection that is or can become TLS (PBSZ, PROT).
+    case whereTLSIsAvailable(String)
+    /// `MLST` followed by the facts, the selected ones starred (RFC 3659 §7.8).
+    case mlstFacts
+}
+
 /// One row of the command table: the verb, its aliases, whether it is allowed before login, its
 /// argument, and the handler. Policy lives here as data; handlers never re-check it.
 struct FTPCommandSpec: Sendable {
@@ -13,7 +37,29 @@ struct FTPCommandSpec: Sendable {
     let allowedBeforeLogin: Bool
     let argument: FTPArgumentKind
     let help: String
+    /// The argument is a secret: the log shows `****` instead (PASS).
+    var masksArgument = false
+    /// The command that must come immediately before this one, else 503 (RNTO after RNFR, RFC 959
+    /// §4.1.3).
+    var mustFollow: String? = nil
+    var duringTransfer = FTPDuringTransfer.waits
+    var feature = FTPFeature.none
     let handler: @Sendable (FTPConnection, String) -> Void
+
+    init(verb: String, aliases: [String], allowedBeforeLogin: Bool, argument: FTPArgumentKind, help: String,
+         masksArgument: Bool = false, mustFollow: String? = nil, duringTransfer: FTPDuringTransfer = .waits,
+         feature: FTPFeature = .none, handler: @escaping @Sendable (FTPConnection, String) -> Void) {
+        self.verb = verb
+        self.aliases = aliases
+        self.allowedBeforeLogin = allowedBeforeLogin
+        self.argument = argument
+        self.help = help
+        self.masksArgument = masksArgument
+        self.mustFollow = mustFollow
+        self.duringTransfer = duringTransfer
+        self.feature = feature
+        self.handler = handler
+    }
 }
 
 /// The FTP command table (RFC 959, 2228, 2389, 2428, 3659, 4217).
@@ -21,28 +67,36 @@ enum FTPCommandTable {
     static let commands: [FTPCommandSpec] = [
         // Access control (RFC 959 §4.1.1)
         .init(verb: "USER", aliases: [], allowedBeforeLogin: true, argument: .required, help: "USER <name>") { $0.handleUSER($1) },
-        .init(verb: "PASS", aliases: [], allowedBeforeLogin: true, argument: .optional, help: "PASS <password>") { $0.handlePASS($1) },
+        .init(verb: "PASS", aliases: [], allowedBeforeLogin: true, argument: .optional, help: "PASS <password>",
+              masksArgument: true) { $0.handlePASS($1) },
         .init(verb: "QUIT", aliases: [], allowedBeforeLogin: true, argument: .none, help: "QUIT") { c, _ in c.handleQUIT() },
-        .init(verb: "CWD", aliases: ["XCWD"], allowedBeforeLogin: false, argument: .required, help: "CWD <path>") { $0.handleCWD($1) },
+        // TVFS: paths are `/`-separated names below one root (RFC 3659 §6).
+        .init(verb: "CWD", aliases: ["XCWD"], allowedBeforeLogin: false, argument: .required, help: "CWD <path>",
+              feature: .always("TVFS")) { $0.handleCWD($1) },
         .init(verb: "CDUP", aliases: ["XCUP"], allowedBeforeLogin: false, argument: .none, help: "CDUP") { c, _ in c.handleCDUP() },
         // Transfer parameters (§4.1.2, RFC 2428)
         .init(verb: "TYPE", aliases: [], allowedBeforeLogin: false, argument: .required, help: "TYPE A|I") { $0.handleTYPE($1) },
         .init(verb: "MODE", aliases: [], allowedBeforeLogin: false, argument: .required, help: "MODE S") { $0.handleMODE($1) },
         .init(verb: "STRU", aliases: [], allowedBeforeLogin: false, argument: .required, help: "STRU F") { $0.handleSTRU($1) },
-        .init(verb: "PASV", aliases: [], allowedBeforeLogin: false, argument: .none, help: "PASV") { c, _ in c.handlePASV() },
-        .init(verb: "EPSV", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "EPSV [1|2|ALL]") { $0.handleEPSV($1) },
+        .init(verb: "PASV", aliases: [], allowedBeforeLogin: false, argument: .none, help: "PASV", feature: .always("PASV")) { c, _ in c.handlePASV() },
+        .init(verb: "EPSV", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "EPSV [1|2|ALL]",
+              feature: .always("EPSV")) { $0.handleEPSV($1) },
         .init(verb: "PORT", aliases: [], allowedBeforeLogin: false, argument: .required, help: "PORT h1,h2,h3,h4,p1,p2") { $0.handlePORT($1) },
-        .init(verb: "EPRT", aliases: [], allowedBeforeLogin: false, argument: .required, help: "EPRT |af|addr|port|") { $0.handleEPRT($1) },
+        .init(verb: "EPRT", aliases: [], allowedBeforeLogin: false, argument: .required, help: "EPRT |af|addr|port|",
+              feature: .always("EPRT")) { $0.handleEPRT($1) },
         // Service commands (§4.1.3, RFC 3659)
         .init(verb: "RETR", aliases: [], allowedBeforeLogin: false, argument: .required, help: "RETR <path>") { $0.handleRETR($1) },
         .init(verb: "STOR", aliases: [], allowedBeforeLogin: false, argument: .required, help: "STOR <path>") { $0.handleSTOR($1) },
         .init(verb: "STOU", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "STOU") { $0.handleSTOU($1) },
         .init(verb: "APPE", aliases: [], allowedBeforeLogin: false, argument: .required, help: "APPE <path>") { $0.handleAPPE($1) },
-        .init(verb: "REST", aliases: [], allowedBeforeLogin: false, argument: .required, help: "REST <offset>") { $0.handleREST($1) },
+        .init(verb: "REST", aliases: [], allowedBeforeLogin: false, argument: .required, help: "REST <offset>",
+              feature: .always("REST STREAM")) { $0.handleREST($1) },
         .init(verb: "ALLO", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "ALLO <size>") { c, _ in c.handleALLO() },
-        .init(verb: "ABOR", aliases: [], allowedBeforeLogin: false, argument: .none, help: "ABOR") { c, _ in c.handleABOR() },
+        .init(verb: "ABOR", aliases: [], allowedBeforeLogin: false, argument: .none, help: "ABOR",
+              duringTransfer: .abortsTheTransfer) { c, _ in c.handleABOR() },
         .init(verb: "RNFR", aliases: [], allowedBeforeLogin: false, argument: .required, help: "RNFR <path>") { $0.handleRNFR($1) },
-        .init(verb: "RNTO", aliases: [], allowedBeforeLogin: false, argument: .required, help: "RNTO <path>") { $0.handleRNTO($1) },
+        .init(verb: "RNTO", aliases: [], allowedBeforeLogin: false, argument: .required, help: "RNTO <path>",
+              mustFollow: "RNFR") { $0.handleRNTO($1) },
         .init(verb: "DELE", aliases: [], allowedBeforeLogin: false, argument: .required, help: "DELE <path>") { $0.handleDELE($1) },
         .init(verb: "RMD", aliases: ["XRMD"], allowedBeforeLogin: false, argument: .required, help: "RMD <path>") { $0.handleRMD($1) },
         .init(verb: "MKD", aliases: ["XMKD"], allowedBeforeLogin: false, argument: .required, help: "MKD <path>") { $0.handleMKD($1) },
@@ -50,19 +104,28 @@ enum FTPCommandTable {
         .init(verb: "LIST", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "LIST [path]") { $0.handleLIST($1) },
         .init(verb: "NLST", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "NLST [path]") { $0.handleNLST($1) },
         .init(verb: "MLSD", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "MLSD [path]") { $0.handleMLSD($1) },
-        .init(verb: "MLST", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "MLST [path]") { $0.handleMLST($1) },
-        .init(verb: "SIZE", aliases: [], allowedBeforeLogin: false, argument: .required, help: "SIZE <path>") { $0.handleSIZE($1) },
-        .init(verb: "MDTM", aliases: [], allowedBeforeLogin: false, argument: .required, help: "MDTM <path>") { $0.handleMDTM($1) },
+        .init(verb: "MLST", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "MLST [path]",
+              feature: .mlstFacts) { $0.handleMLST($1) },
+        .init(verb: "SIZE", aliases: [], allowedBeforeLogin: false, argument: .required, help: "SIZE <path>",
+              feature: .always("SIZE")) { $0.handleSIZE($1) },
+        .init(verb: "MDTM", aliases: [], allowedBeforeLogin: false, argument: .required, help: "MDTM <path>",
+              feature: .always("MDTM")) { $0.handleMDTM($1) },
         .init(verb: "SYST", aliases: [], allowedBeforeLogin: true, argument: .none, help: "SYST") { c, _ in c.handleSYST() },
-        .init(verb: "STAT", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "STAT [path]") { $0.handleSTAT($1) },
+        .init(verb: "STAT", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "STAT [path]",
+              duringTransfer: .reportsProgress) { $0.handleSTAT($1) },
         .init(verb: "HELP", aliases: [], allowedBeforeLogin: true, argument: .optional, help: "HELP") { $0.handleHELP($1) },
         .init(verb: "NOOP", aliases: [], allowedBeforeLogin: true, argument: .none, help: "NOOP") { c, _ in c.handleNOOP() },
         .init(verb: "FEAT", aliases: [], allowedBeforeLogin: true, argument: .none, help: "FEAT") { c, _ in c.handleFEAT() },
-        .init(verb: "OPTS", aliases: [], allowedBeforeLogin: true, argument: .required, help: "OPTS UTF8 ON | MLST facts") { $0.handleOPTS($1) },
+        // UTF8 (RFC 2640): OPTS UTF8 ON is accepted; paths are always UTF-8.
+        .init(verb: "OPTS", aliases: [], allowedBeforeLogin: true, argument: .required, help: "OPTS UTF8 ON | MLST facts",
+              feature: .always("UTF8")) { $0.handleOPTS($1) },
         // Security extensions (RFC 2228, RFC 4217)
-        .init(verb: "AUTH", aliases: [], allowedBeforeLogin: true, argument: .required, help: "AUTH TLS") { $0.handleAUTH($1) },
-        .init(verb: "PBSZ", aliases: [], allowedBeforeLogin: true, argument: .required, help: "PBSZ 0") { $0.handlePBSZ($1) },
-        .init(verb: "PROT", aliases: [], allowedBeforeLogin: true, argument: .required, help: "PROT P|C") { $0.handlePROT($1) },
+        .init(verb: "AUTH", aliases: [], allowedBeforeLogin: true, argument: .required, help: "AUTH TLS",
+              feature: .whereAuthTLSIsAccepted("AUTH TLS")) { $0.handleAUTH($1) },
+        .init(verb: "PBSZ", aliases: [], allowedBeforeLogin: true, argument: .required, help: "PBSZ 0",
+              feature: .whereTLSIsAvailable("PBSZ")) { $0.handlePBSZ($1) },
+        .init(verb: "PROT", aliases: [], allowedBeforeLogin: true, argument: .required, help: "PROT P|C",
+              feature: .whereTLSIsAvailable("PROT")) { $0.handlePROT($1) },
         .init(verb: "CCC", aliases: [], allowedBeforeLogin: false, argument: .none, help: "CCC") { c, _ in c.handleCCC() },
     ]
 

@@ -38,6 +38,7 @@ extension FTPConnection {
     }
 
     func handleRNFR(_ argument: String) {
+        renameSource = nil
         guard let session, let path = resolvePath(argument, command: "RNFR") else { return }
         do {
             _ = try session.stat(path)
@@ -51,7 +52,7 @@ extension FTPConnection {
     /// Renames like rename(2): an existing file is replaced (which needs the delete flag).
     func handleRNTO(_ argument: String) {
         guard let source = renameSource else {
-            reply(.badSequenceOfCommands, "RNFR required first.")
+            reply(.badSequenceOfCommands, "RNFR required first.")  // the RNFR just before failed
             return
         }
         renameSource = nil
@@ -69,7 +70,7 @@ extension FTPConnection {
         do {
             let info = try session.stat(path)
             guard !info.isDirectory else {
-                reply(.fileUnavailable, "Could not get file size: is a directory.")
+                reply(for: .isADirectory(path.description), command: "SIZE")  // RFC 3659 §4.2: files only
                 return
             }
             reply(.fileStatus, String(info.size))
@@ -129,7 +130,7 @@ extension FTPConnection {
         do {
             let info = try session.stat(path)
             if directoriesOnly && !info.isDirectory {
-                reply(.syntaxErrorInParameters, "\(path) is not a directory.")
+                reply(for: .notADirectory(path.description), command: command)
                 return
             }
         } catch {

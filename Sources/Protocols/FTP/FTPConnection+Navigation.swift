@@ -72,11 +72,18 @@ extension FTPConnection {
 
     /// RFC 2389 §3: features, one per line, each preceded by a space.
     func handleFEAT() {
-        let facts = FTPFact.allCases.map { $0.name + (selectedFacts.contains($0) ? "*" : "") + ";" }.joined()
-        var features = ["EPRT", "EPSV", "MDTM", "MLST \(facts)", "PASV", "REST STREAM", "SIZE", "TVFS", "UTF8"]
-        if let tls = context.settings.tls {
-            // `tls = "off"` beside an implicit-TLS listener: AUTH only where it is accepted.
-            if tls.policy != .off { features += ["AUTH TLS", "PBSZ", "PROT"] } else if implicitTLS { features += ["PBSZ", "PROT"] }
+        let tls = context.settings.tls
+        // `tls = "off"` beside an implicit-TLS listener: AUTH only where it is accepted.
+        let authAccepted = tls.map { $0.policy != .off } ?? false
+        let tlsAvailable = authAccepted || (tls != nil && implicitTLS)
+        let features = FTPCommandTable.commands.compactMap { spec -> String? in
+            switch spec.feature {
+            case .none: nil
+            case .always(let line): line
+            case .whereAuthTLSIsAccepted(let line): authAccepted ? line : nil
+            case .whereTLSIsAvailable(let line): tlsAvailable ? line : nil
+            case .mlstFacts: "MLST " + FTPFact.allCases.map { $0.name + (selectedFacts.contains($0) ? "*" : "") + ";" }.joined()
+            }
         }
         reply(.systemStatus, lines: ["Features:"] + features.sorted() + ["End"])
     }

@@ -49,11 +49,12 @@ extension FTPConnection {
         while let input = control.pollLine() {
             switch input {
             case .line(let line):
-                let verb = FTPCommandTable.parse(line).verb
-                if verb == "ABOR" { return .aborted }
-                if verb == "STAT" {
+                switch FTPCommandTable.byVerb[FTPCommandTable.parse(line).verb]?.duringTransfer ?? .waits {
+                case .abortsTheTransfer:
+                    return .aborted
+                case .reportsProgress:
                     reply(.systemStatus, "Transfer in progress: \(bytes) bytes so far.")
-                } else {
+                case .waits:
                     queuedLines.append(input)
                 }
             case .closed:

@@ -41,7 +41,10 @@ public final class FTPConnection {
     var workingDirectory = VirtualPath.root
     var transferType = TransferType.binary
     var restartOffset: UInt64 = 0
+    /// What the last RNFR named; RNTO (which the table lets through only right after RNFR) uses it.
     var renameSource: VirtualPath?
+    /// The table verb of the previous command line (nil after an unknown one), for `mustFollow`.
+    var previousVerb: String?
     var dataEndpoint = DataEndpoint.none
     /// After `EPSV ALL` only EPSV may set up data connections (RFC 2428 §4).
     var extendedPassiveOnly = false
@@ -122,8 +125,10 @@ public final class FTPConnection {
             case .line(let line):
                 dispatch(line)
             case .tooLong:
+                previousVerb = nil
                 reply(.syntaxError, "Command line too long (limit \(FTPControlChannel.maxLineBytes) bytes).")
             case .invalidEncoding:
+                previousVerb = nil
                 reply(.syntaxError, "Command line is not valid UTF-8.")
             case .timedOut where session == nil && Date() >= loginDeadline:
                 reply(.serviceNotAvailable, "Login timeout (\(Int(context.settings.loginTimeout)) s): closing control connection.")
@@ -154,8 +159,11 @@ public final class FTPConnection {
 
     func dispatch(_ line: String) {
         let (verb, argument) = FTPCommandTable.parse(line)
-        logger.debug("command", metadata: ["verb": "\(verb)", "argument": "\(verb == "PASS" ? "****" : argument)"])
-        guard let spec = FTPCommandTable.byVerb[verb] else {
+        let spec = FTPCommandTable.byVerb[verb]
+        logger.debug("command", metadata: ["verb": "\(verb)", "argument": "\(spec?.masksArgument == true ? "****" : argument)"])
+        let previous = previousVerb
+        previousVerb = spec?.verb
+        guard let spec else {
             reply(.syntaxError, "Unknown command.")
             return
         }
@@ -170,8 +178,10 @@ public final class FTPConnection {
         default:
             break
         }
-        // RNTO must immediately follow RNFR (RFC 959 §4.1.3).
-        if spec.verb != "RNTO" { renameSource = nil }
+        if let required = spec.mustFollow, previous != required {
+            reply(.badSequenceOfCommands, "\(required) required first.")
+            return
+        }
         spec.handler(self, argument)
     }
 
@@ -187,7 +197,7 @@ public final class FTPConnection {
 
     /// Answers a failed operation: the short reason to the client, the full one to the log.
     func reply(for error: SessionError, command: String) {
-        let (code, text) = FTPErrorMapping.reply(for: error)
+        let (code, text) = FTPErrorMapping.reply(for: error, verb: command)
         switch error {
         case .storage, .unknownStorage:
             logger.error("\(command) failed", metadata: ["user": "\(userName)", "error": "\(error)"])

@@ -3,11 +3,14 @@ import Storage
 /// The one place where session and storage errors become FTP replies (RFC 959 §4.2). Exhaustive and
 /// without `default`: a new error case does not compile until FTP decides its reply.
 enum FTPErrorMapping {
-    static func reply(for error: SessionError) -> (FTPReplyCode, String) {
+    /// `verb` is the command that failed, for the one reply that depends on it.
+    static func reply(for error: SessionError, verb: String = "") -> (FTPReplyCode, String) {
         switch error {
         case .invalidPath(let reason): (.fileNameNotAllowed, "File name not allowed: \(reason).")
         case .notFound: (.fileUnavailable, "No such file or directory.")
         case .alreadyExists: (.fileUnavailable, "File exists.")
+        // RFC 3659 §7.2.1: MLSD of something that is not a directory is a bad argument.
+        case .notADirectory where verb == "MLSD": (.syntaxErrorInParameters, "Not a directory: MLSD lists directories (MLST for one entry).")
         case .notADirectory: (.fileUnavailable, "Not a directory.")
         case .isADirectory: (.fileUnavailable, "Is a directory.")
         case .directoryNotEmpty: (.fileUnavailable, "Directory not empty.")

@@ -21,7 +21,8 @@ extension SFTPEngine {
                 throw error
             }
         }
-        let existingSize = try sessionCall { () throws(SessionError) in try session.checkUpload(path) }
+        let truncates = flags.contains(.truncate)
+        let existingSize = try sessionCall { () throws(SessionError) in try session.checkUpload(path, replacing: truncates) }
         if existingSize == nil && !flags.contains(.create) { throw .session(.notFound(path.description)) }
         if existingSize != nil && flags.contains(.create) && flags.contains(.exclusive) {
             throw .session(.alreadyExists(path.description))

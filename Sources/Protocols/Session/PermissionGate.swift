@@ -11,7 +11,8 @@ public enum FileOperation: String, Sendable, CaseIterable {
     case deleteFile
     case renameSource
     case renameTarget
-    /// Replacing an existing file (rename onto it).
+    /// Destroying bytes of an existing file: uploading over it, resuming before its end, renaming or
+    /// copying onto it (`Session.authorizeOverwrite`).
     case replaceExisting
     case setAttributes
     case copySource

@@ -245,16 +245,30 @@ public final class Session {
         case .append:
             keep = existing?.size ?? 0
         }
+        if let existing { try authorizeOverwrite(existingSize: existing.size, keeping: keep, location) }
         return try storage { () throws(StorageError) in
             try location.driver.beginUpload(location.objectKey, options: UploadOptions(keepingPrefix: keep))
         }
     }
 
     /// Everything `beginUpload` checks, without starting an upload: the gate, not a directory, the
-    /// parent exists. Returns the existing file's size, nil for a new file. (SFTP opens a file for
-    /// writing before it knows where the first write lands.)
-    public func checkUpload(_ path: VirtualPath) throws(SessionError) -> UInt64? {
-        try checkUpload(try locate(path))?.size
+    /// parent exists, and with `replacing` the overwrite rule. Returns the existing file's size, nil
+    /// for a new file. (SFTP opens a file for writing before it knows where the first write lands;
+    /// an open that truncates knows it replaces.)
+    public func checkUpload(_ path: VirtualPath, replacing: Bool = false) throws(SessionError) -> UInt64? {
+        let location = try locate(path)
+        let existing = try checkUpload(location)
+        if replacing, let existing { try authorizeOverwrite(existingSize: existing.size, keeping: 0, location) }
+        return existing?.size
+    }
+
+    /// The one overwrite rule, for uploads, renames and copies alike: destroying bytes of an
+    /// existing file (replacing it, resuming before its end, renaming or copying onto it) needs
+    /// `replaceExisting`, that is write and the delete flag. A user who may not delete cannot empty
+    /// a file by writing over it either. Appending, resuming at the end, and replacing an empty
+    /// file destroy nothing and need write only.
+    private func authorizeOverwrite(existingSize: UInt64, keeping kept: UInt64, _ location: Location) throws(SessionError) {
+        if existingSize > kept { try authorize(.replaceExisting, location) }
     }
 
     private func checkUpload(_ location: Location) throws(SessionError) -> ObjectMetadata? {
@@ -327,8 +341,9 @@ public final class Session {
 
     /// Renames a file or a whole directory. A file is copied then deleted; a directory's objects are
     /// all copied first and the sources deleted only after every copy succeeded (on a failure the
-    /// copies are removed and the source is left as it was). Replacing an existing file needs
-    /// `replaceExisting` and is only done when `replacing` is true; directories are never merged.
+    /// copies are removed and the source is left as it was). Replacing an existing file follows the
+    /// overwrite rule (`authorizeOverwrite`) and is only done when `replacing` is true; directories
+    /// are never merged.
     public func rename(_ source: VirtualPath, to target: VirtualPath, replacing: Bool) throws(SessionError) {
         let from = try locate(source)
         let to = try locate(target)
@@ -347,7 +362,7 @@ public final class Session {
         }
         if let targetInfo {
             if targetInfo.isDirectory || sourceInfo.isDirectory || !replacing { throw .alreadyExists(target.description) }
-            try authorize(.replaceExisting, to)
+            try authorizeOverwrite(existingSize: targetInfo.size, keeping: 0, to)
         } else {
             // Like an upload or MKD: the target's directory must exist (a rename never creates one).
             try requireDirectory(target.parent)
@@ -424,7 +439,7 @@ public final class Session {
     }
 
     /// Server-side copy of a whole file (SFTP `copy-data`): needs read at the source, write at the
-    /// target, and `replaceExisting` when the target exists.
+    /// target, and the overwrite rule when the target exists.
     public func copyFile(_ source: VirtualPath, to target: VirtualPath) throws(SessionError) {
         let from = try locate(source)
         let to = try locate(target)
@@ -436,7 +451,7 @@ public final class Session {
         do throws(SessionError) {
             let existing = try stat(to)
             if existing.isDirectory { throw SessionError.isADirectory(target.description) }
-            try authorize(.replaceExisting, to)
+            try authorizeOverwrite(existingSize: existing.size, keeping: 0, to)
         } catch .notFound {
             try requireDirectory(target.parent)  // a new file: its directory must exist
         }
