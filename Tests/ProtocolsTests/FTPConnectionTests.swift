@@ -148,6 +148,32 @@ final class FTPTestClient {
         #expect(try client.command("RNTO x").0 == 503)
     }
 
+    /// RNTO only right after a successful RNFR; FEAT from the table (no TLS here: no AUTH, PBSZ,
+    /// PROT); SIZE of a directory and MLSD of a file answered through the error mapping.
+    @Test func commandOrderFeaturesAndMappedReplies() throws {
+        let client = try FTPTestClient()
+        try client.login()
+        #expect(try client.transfer("STOR f.txt", upload: Array("f".utf8)).final == 226)
+        #expect(try client.command("MKD d").0 == 257)
+        #expect(try client.command("RNFR f.txt").0 == 350)
+        #expect(try client.command("NOOP").0 == 200)
+        #expect(try client.command("RNTO g.txt").0 == 503)
+        #expect(try client.command("RNFR f.txt").0 == 350)
+        try client.send(Array(("NOOP " + String(repeating: "x", count: 9000) + "\r\n").utf8))
+        #expect(try client.readReply().0 == 500)
+        #expect(try client.command("RNTO g.txt").0 == 503)
+        #expect(try client.command("RNFR missing.txt").0 == 550)
+        #expect(try client.command("RNTO g.txt").0 == 503)
+        #expect(try client.command("RNFR f.txt").0 == 350)
+        #expect(try client.command("RNTO g.txt").0 == 250)
+        let feat = try client.command("FEAT")
+        let lines = feat.1.split(separator: "\n").dropFirst().dropLast().map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(feat.0 == 211)
+        #expect(lines == ["EPRT", "EPSV", "MDTM", "MLST type*;size*;modify*;perm*;", "PASV", "REST STREAM", "SIZE", "TVFS", "UTF8"])
+        #expect(try client.command("SIZE d") == (550, "550 Is a directory."))
+        #expect(try client.transfer("MLSD g.txt").final == 501)
+    }
+
     @Test func transfersListingsAndMetadata() throws {
         let client = try FTPTestClient()
         try client.login()

@@ -20,6 +20,18 @@ import Testing
         #expect(beforeLogin == ["AUTH", "FEAT", "HELP", "NOOP", "OPTS", "PASS", "PBSZ", "PROT", "QUIT", "SYST", "USER"])
     }
 
+    /// The policy columns, row by row: which verbs mask, follow, interrupt or report, and FEAT's lines.
+    @Test func policyColumnsAreData() {
+        let commands = FTPCommandTable.commands
+        #expect(commands.filter(\.masksArgument).map(\.verb) == ["PASS"])
+        #expect(commands.compactMap { spec in spec.mustFollow.map { "\(spec.verb) after \($0)" } } == ["RNTO after RNFR"])
+        let aborting = commands.filter { if case .abortsTheTransfer = $0.duringTransfer { true } else { false } }
+        let reporting = commands.filter { if case .reportsProgress = $0.duringTransfer { true } else { false } }
+        #expect(aborting.map(\.verb) == ["ABOR"] && reporting.map(\.verb) == ["STAT"])
+        let always = commands.compactMap { spec -> String? in if case .always(let line) = spec.feature { line } else { nil } }
+        #expect(always.sorted() == ["EPRT", "EPSV", "MDTM", "PASV", "REST STREAM", "SIZE", "TVFS", "UTF8"])
+    }
+
     @Test func listArgumentsDropLsOptionsAndFindPatterns() {
         let plain = FTPListRequest(argument: "-la")
         #expect(plain.path == "." && plain.pattern == nil)
