@@ -3,28 +3,6 @@ internal import CLibSSH
 import Foundation
 import Logging
 
-/// Everything an SSH connection shares with the others.
-public struct SSHServerContext: Sendable {
-    public var settings: SFTPSettings
-    public var hostKeys: SSHHostKeys
-    public var users: UserDirectory
-    public var storages: StorageRegistry
-    public var observer: (any SessionObserver)?
-    public var logger: Logger
-    public var shutdown: ShutdownSignal
-
-    public init(settings: SFTPSettings, hostKeys: SSHHostKeys, users: UserDirectory, storages: StorageRegistry,
-                observer: (any SessionObserver)?, logger: Logger, shutdown: ShutdownSignal) {
-        self.settings = settings
-        self.hostKeys = hostKeys
-        self.users = users
-        self.storages = storages
-        self.observer = observer
-        self.logger = logger
-        self.shutdown = shutdown
-    }
-}
-
 /// One SSH client (RFC 4251–4254) on its own thread: key exchange, password or public-key login,
 /// one session channel whose only services are the `sftp` subsystem and legacy scp (`scp -t`/`-f`
 /// exec); shells, other commands, port and agent forwarding are refused. The login phase runs libssh's callback server API (design.md §3); the

@@ -1,21 +1,6 @@
 internal import CLibSSH
 import Foundation
 
-/// Why the SSH server cannot start or a host key cannot be made.
-public enum SSHError: Error, CustomStringConvertible {
-    case hostKey(path: String, reason: String)
-    case generate(path: String, reason: String)
-    case setup(String)
-
-    public var description: String {
-        switch self {
-        case .hostKey(let path, let reason): "host key \(path): \(reason)"
-        case .generate(let path, let reason): "cannot generate host key \(path): \(reason)"
-        case .setup(let reason): "SSH setup: \(reason)"
-        }
-    }
-}
-
 /// The server's host keys (RFC 4253 §6.6), loaded once into one libssh `ssh_bind` that every
 /// connection is accepted through, with the algorithm lists of `SSHAlgorithms`. One key per type:
 /// ed25519 and RSA (NIST-curve ECDSA host keys are refused, see `SSHAlgorithms`).
@@ -122,42 +107,5 @@ public final class SSHHostKeys: @unchecked Sendable {
         guard ssh_pki_export_privkey_file(key, nil, nil, nil, path) == SSH_OK else {
             throw .generate(path: path, reason: "cannot write the file")
         }
-    }
-}
-
-/// libssh's process-wide state: `ssh_init` runs once at startup (`CLibraries.initialize`).
-enum LibSSH {
-    private static let initialization: Bool = ssh_init() == SSH_OK
-
-    /// Initialises libssh (idempotent); false when its crypto back end cannot start.
-    static func initialize() -> Bool { initialization }
-}
-
-/// Public-key facts used in logs and key checks.
-enum SSHKeys {
-    /// OpenSSH's fingerprint form, "SHA256:" + unpadded base64 of the key blob's SHA-256.
-    static func fingerprint(_ key: OpaquePointer) -> String {
-        var hash: UnsafeMutablePointer<UInt8>?
-        var length = 0
-        guard ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &length) == SSH_OK, let hash else { return "?" }
-        defer {
-            var pointer: UnsafeMutablePointer<UInt8>? = hash
-            ssh_clean_pubkey_hash(&pointer)
-        }
-        guard let text = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, length) else { return "?" }
-        defer { ssh_string_free_char(text) }
-        return String(cString: text)
-    }
-
-    static func typeName(_ key: OpaquePointer) -> String {
-        ssh_key_type_to_char(ssh_key_type(key)).map { String(cString: $0) } ?? "unknown"
-    }
-
-    /// The key blob (RFC 4253 §6.6), as configured keys store it.
-    static func blob(_ key: OpaquePointer) -> [UInt8]? {
-        var base64: UnsafeMutablePointer<CChar>?
-        guard ssh_pki_export_pubkey_base64(key, &base64) == SSH_OK, let base64 else { return nil }
-        defer { ssh_string_free_char(base64) }
-        return Data(base64Encoded: String(cString: base64)).map { [UInt8]($0) }
     }
 }

@@ -1,0 +1,26 @@
+import Foundation
+import Logging
+
+/// Reports finished transfers the same way for every protocol: one `TransferRecord` to the
+/// observer (metrics, xferlog) and one log line, "transfer complete" or "transfer failed".
+struct TransferReporter {
+    let service: ServiceName
+    let user: String
+    let remoteHost: String
+    let observer: (any SessionObserver)?
+    let logger: Logger
+
+    /// `details` adds protocol facts to the log line (the error, SFTP's repositioned reads).
+    func finished(_ path: VirtualPath, _ direction: TransferRecord.Direction, bytes: UInt64, started: Date,
+                  completed: Bool, binary: Bool = true, details: Logger.Metadata = [:]) {
+        let duration = Date().timeIntervalSince(started)
+        observer?.transferFinished(TransferRecord(
+            service: service, user: user, remoteHost: remoteHost, path: path.description, direction: direction,
+            bytes: bytes, started: started, duration: duration, completed: completed, binary: binary))
+        var metadata: Logger.Metadata = [
+            "user": "\(user)", "path": "\(path)", "direction": "\(direction)", "bytes": "\(bytes)",
+            "seconds": "\(String(format: "%.3f", duration))"]
+        metadata.merge(details) { $1 }
+        logger.info(completed ? "transfer complete" : "transfer failed", metadata: metadata)
+    }
+}
