@@ -31,13 +31,15 @@ let package = Package(
         .target(name: "Timestamps"),
         // Names, paths and keys as bytes: the rules every layer shares (KeyBytes).
         .target(name: "PathRules"),
+        // SHA-256, HMAC and MD5 from OpenSSL, for S3 signing and the verified-login cache.
+        .target(name: "Digests", dependencies: ["COpenSSL"]),
 
         .target(name: "Storage", dependencies: [
-            "CCurl", "CCurlShims", "COpenSSL", "Locking", "PathRules", "Timestamps",
+            "CCurl", "CCurlShims", "Digests", "Locking", "PathRules", "Timestamps",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Auth", dependencies: [
-            "CCrypt", "CCryptShims", "COpenSSL", "Locking", "PathRules",
+            "CCrypt", "CCryptShims", "Digests", "Locking", "PathRules",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Protocols", dependencies: [
@@ -52,7 +54,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "TimestampsTests", dependencies: ["Timestamps"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "Timestamps"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Timestamps", "Digests", "Locking"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth"]),
         .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Auth", "Storage", "PathRules"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Protocols", "Auth", "Storage"]),

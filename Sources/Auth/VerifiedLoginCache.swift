@@ -1,5 +1,6 @@
 import Foundation
 import Locking
+import Digests
 
 /// Remembers recent successful password verifications for a short while, so that a script that
 /// connects once per file (or a client that opens many sessions) pays the password hash's CPU cost
@@ -28,7 +29,7 @@ public final class VerifiedLoginCache: Sendable {
         message += Array(hash.utf8)
         message.append(0)
         message += Array(password.utf8)
-        return LoginDigest.hmacSHA256(key: key, message)
+        return try? Digest.hmacSHA256(key: key, message)  // nil: this login is simply not cached
     }
 
     /// Whether `password` was verified for `user` (with this configured `hash`) within the lifetime.

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 import Logging
 @testable import Storage
 import Testing
@@ -192,7 +192,7 @@ struct S3DriverConformance {
         let driver = try S3TestServer.driver(partSize: 5 << 20, concurrency: 3, memory: memory)
         let root = S3TestServer.freshRoot()
         let keys = (0..<6).map { ObjectKey(bucket: S3TestServer.bucket, key: root + "budget-\($0).bin") }
-        let failures = Mutex<[String]>([])
+        let failures = Locked<[String]>([])
         let group = DispatchGroup()
         for (index, key) in keys.enumerated() {
             group.enter()

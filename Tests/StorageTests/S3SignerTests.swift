@@ -1,6 +1,7 @@
 import Foundation
 @testable import Storage
 import Testing
+import Digests
 
 /// AWS's published SigV4 examples for S3 ("Signature Calculations for the Authorization Header:
 /// Transferring Payload in a Single Chunk"): what the test S3 server cannot check for us.

@@ -1,6 +1,6 @@
 import Foundation
 import Storage
-import Synchronization
+import Locking
 import Testing
 
 @Suite struct TransferMemoryTests {
@@ -26,7 +26,7 @@ import Testing
     @Test func aWaitEndsWhenBytesAreGivenBack() throws {
         let memory = TransferMemory(limit: 100, maximumWait: 10)
         let held = try memory.lease(100)
-        let releasedAt = Mutex<Date?>(nil)
+        let releasedAt = Locked<Date?>(nil)
         nonisolated(unsafe) let lease = held
         Thread {
             Thread.sleep(forTimeInterval: 0.2)
@@ -59,7 +59,7 @@ import Testing
 
     @Test func workerPoolRunsEveryJobOnBoundedThreads() {
         let pool = WorkerPool(name: "test", maxThreads: 3)
-        let done = Mutex(0)
+        let done = Locked(0)
         let group = DispatchGroup()
         for _ in 0..<50 {
             group.enter()

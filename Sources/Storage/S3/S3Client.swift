@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Locking
+import Digests
 
 /// Where the bucket goes in a request URL (`[[storage]] addressing`).
 public enum S3Addressing: String, Sendable, CaseIterable {
@@ -215,7 +216,7 @@ final class S3Client: Sendable {
             do throws(StorageError) {
                 var withBody = request
                 withBody.body = raw
-                withBody.payloadHash = Digest.hex(try Digest.sha256(raw))
+                withBody.payloadHash = Digest.hex(try digesting { () throws(DigestError) in try Digest.sha256(raw) })
                 withBody.headers.append(("content-type", "application/xml"))
                 return .success(try send(withBody))
             } catch {

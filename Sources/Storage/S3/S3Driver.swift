@@ -1,6 +1,7 @@
 import Foundation
 import Timestamps
 import Logging
+import Digests
 
 /// The S3-compatible driver (AWS S3, Tencent COS, R2, MinIO, SeaweedFS, Ceph): libcurl as transport,
 /// SigV4 signed in Swift, XML parsed with XMLParser. Costs are one request per call unless noted.
@@ -100,7 +101,7 @@ public final class S3Driver: StorageDriver {
                     continue
                 }
                 let document = S3XML.deleteObjects(batch)
-                let md5 = Data(try Digest.md5(Array(document.utf8))).base64EncodedString()
+                let md5 = Data(try digesting { () throws(DigestError) in try Digest.md5(Array(document.utf8)) }).base64EncodedString()
                 let response = try client.send(S3Client.Request(method: "POST", bucket: bucket, query: [("delete", "")],
                                                                 headers: [("content-md5", md5)]),
                                                document: document)

@@ -1,5 +1,6 @@
 import Foundation
 import Locking
+import Digests
 
 /// A streamed upload to S3 with bounded memory: bytes fill one part buffer; a full part goes to a
 /// worker of the process-wide pool (`S3Settings.partWorkers`) while the next one fills, with at most
@@ -228,7 +229,7 @@ final class S3ObjectUpload: ObjectUpload {
         let response = try client.send(S3Client.Request(
             method: "PUT", bucket: key.bucket, key: key.key,
             query: [("partNumber", "\(number)"), ("uploadId", uploadID)],
-            body: bytes, payloadHash: Digest.hex(try Digest.sha256(bytes))))
+            body: bytes, payloadHash: Digest.hex(try digesting { () throws(DigestError) in try Digest.sha256(bytes) })))
         guard let etag = response.headers["etag"] else { throw StorageError.io(detail: "UploadPart: no ETag") }
         return etag
     }
@@ -241,7 +242,7 @@ final class S3ObjectUpload: ObjectUpload {
                 let body = buffer.map { UnsafeRawBufferPointer(rebasing: $0.bytes[0..<filled]) }
                     ?? UnsafeRawBufferPointer(start: nil, count: 0)
                 _ = try client.send(S3Client.Request(method: "PUT", bucket: key.bucket, key: key.key, body: body,
-                                                     payloadHash: Digest.hex(Digest.sha256(body))))
+                                                     payloadHash: Digest.hex(try digesting { () throws(DigestError) in try Digest.sha256(body) })))
                 finished = true
                 releaseBuffers()
                 return total

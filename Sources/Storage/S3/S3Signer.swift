@@ -1,5 +1,6 @@
 import Foundation
 import Timestamps
+import Digests
 
 /// AWS Signature Version 4 for S3, computed in Swift (libcurl 7.88's CURLOPT_AWS_SIGV4 has bugs real
 /// S3 rejects; design.md §3). Reference: "Authenticating Requests (AWS Signature Version 4)",
@@ -55,12 +56,14 @@ struct S3Signer: Sendable {
         let canonicalRequest = [method, encodedPath, Self.canonicalQuery(query), canonicalHeaders, signedHeaders, payloadHash]
             .joined(separator: "\n")
         let scope = "\(day)/\(region)/\(service)/aws4_request"
-        let stringToSign = "AWS4-HMAC-SHA256\n\(amzDate)\n\(scope)\n\(Digest.hex(try Digest.sha256(canonicalRequest)))"
-        var key = try Digest.hmacSHA256(key: Array("AWS4\(secretKey)".utf8), day)
-        key = try Digest.hmacSHA256(key: key, region)
-        key = try Digest.hmacSHA256(key: key, service)
-        key = try Digest.hmacSHA256(key: key, "aws4_request")
-        let signature = Digest.hex(try Digest.hmacSHA256(key: key, stringToSign))
+        let signature = try digesting { () throws(DigestError) -> String in
+            let stringToSign = "AWS4-HMAC-SHA256\n\(amzDate)\n\(scope)\n\(Digest.hex(try Digest.sha256(canonicalRequest)))"
+            var key = try Digest.hmacSHA256(key: Array("AWS4\(secretKey)".utf8), day)
+            key = try Digest.hmacSHA256(key: key, region)
+            key = try Digest.hmacSHA256(key: key, service)
+            key = try Digest.hmacSHA256(key: key, "aws4_request")
+            return Digest.hex(try Digest.hmacSHA256(key: key, stringToSign))
+        }
         all.append(("authorization", "AWS4-HMAC-SHA256 Credential=\(accessKey)/\(scope),SignedHeaders=\(signedHeaders),Signature=\(signature)"))
         return all
     }
