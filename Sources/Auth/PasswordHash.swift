@@ -51,13 +51,18 @@ public struct PasswordHash: Sendable, Equatable {
     public static func make(_ password: String, scheme: Scheme = .yescrypt) -> String? {
         var setting = [CChar](repeating: 0, count: 128)
         guard ferry_crypt_gensalt(scheme.rawValue, 0, &setting, setting.count) == 0 else { return nil }
-        return crypt(password, setting: String(cString: setting))
+        return crypt(password, setting: text(ofCString: setting))
     }
 
     static func crypt(_ password: String, setting: String) -> String? {
         var output = [CChar](repeating: 0, count: 512)
         guard ferry_crypt(password, setting, &output, output.count) == 0 else { return nil }
-        return String(cString: output)
+        return text(ofCString: output)
+    }
+
+    /// The text of a C string a C call wrote into `buffer`, up to its NUL (never past the buffer).
+    private static func text(ofCString buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// A hash that no password matches, run for unknown users so that timing does not reveal them.

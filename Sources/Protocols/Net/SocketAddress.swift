@@ -105,14 +105,19 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         var address = address
         var buffer = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
         inet_ntop(AF_INET, &address, &buffer, socklen_t(buffer.count))
-        return String(cString: buffer)
+        return text(ofCString: buffer)
     }
 
     private static func format(_ address: in6_addr) -> String {
         var address = address
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count))
-        return String(cString: buffer)
+        return text(ofCString: buffer)
+    }
+
+    /// The text inet_ntop wrote into `buffer`, up to its NUL (never past the buffer).
+    private static func text(ofCString buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private static func unmapped(_ address: in6_addr) -> in_addr? {

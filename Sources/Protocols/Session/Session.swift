@@ -423,7 +423,7 @@ public final class Session {
     func copyObject(_ source: ObjectKey, in from: Location, to target: ObjectKey, in to: Location) throws(SessionError) {
         if source.isDirectoryMarker {
             try storage { () throws(StorageError) in
-                try to.driver.beginUpload(target, options: UploadOptions()).commit()
+                _ = try to.driver.beginUpload(target, options: UploadOptions()).commit()
             }
             return
         }
