@@ -27,7 +27,7 @@ import Testing
         let memory = TransferMemory(limit: 100, maximumWait: 10)
         let held = try memory.lease(100)
         let releasedAt = Locked<Date?>(nil)
-        nonisolated(unsafe) let lease = held
+        let lease = held
         Thread {
             Thread.sleep(forTimeInterval: 0.2)
             releasedAt.withLock { $0 = Date() }
