@@ -165,6 +165,9 @@ final class FTPTestClient {
         #expect(try client.command("RNFR missing.txt").0 == 550)
         #expect(try client.command("RNTO g.txt").0 == 503)
         #expect(try client.command("RNFR f.txt").0 == 350)
+        #expect(try client.command("RNFR").0 == 501)  // refused before its handler: breaks the pair
+        #expect(try client.command("RNTO g.txt").0 == 503)
+        #expect(try client.command("RNFR f.txt").0 == 350)
         #expect(try client.command("RNTO g.txt").0 == 250)
         let feat = try client.command("FEAT")
         let lines = feat.1.split(separator: "\n").dropFirst().dropLast().map { $0.trimmingCharacters(in: .whitespaces) }

@@ -76,6 +76,11 @@ import Testing
         let directory = FileInfo(name: "d", isDirectory: true, size: 0, modified: Date(timeIntervalSince1970: 86_399),
                                  permissions: FilePermissions(canRead: true, canWrite: false, canDelete: false))
         #expect(FTPListingFormat.factLine(directory, facts: FTPFact.defaultSelection) == "type=dir;size=0;modify=19700101235959;perm=el; d")
+        // A writer without the delete flag: no `w` (STOR over it is refused), unless the file is empty.
+        let writer = FilePermissions(canRead: true, canWrite: true, canDelete: false)
+        let stored = FileInfo(name: "s", isDirectory: false, size: 3, modified: Date(timeIntervalSince1970: 0), permissions: writer)
+        let empty = FileInfo(name: "e", isDirectory: false, size: 0, modified: Date(timeIntervalSince1970: 0), permissions: writer)
+        #expect(FTPListingFormat.permFact(stored) == "raf" && FTPListingFormat.permFact(empty) == "rawf")
     }
 }
 

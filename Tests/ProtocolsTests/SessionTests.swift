@@ -281,6 +281,7 @@ enum SessionFixture {
         let permissions = try session.stat(F.path("/file")).permissions
         #expect(permissions == FilePermissions(canRead: Self.gateExpectation(.download, authority, delete),
                                                canWrite: Self.gateExpectation(.upload, authority, delete),
-                                               canDelete: Self.gateExpectation(.deleteFile, authority, delete)))
+                                               canDelete: Self.gateExpectation(.deleteFile, authority, delete),
+                                               canReplace: Self.gateExpectation(.replaceExisting, authority, delete)))
     }
 }

@@ -59,3 +59,29 @@ import Digests
         #expect(Self.authorization(headers).contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"))
     }
 }
+
+/// The one server-side copy loop's part ranges: contiguous, complete, within the maximum, and
+/// never more than one byte apart (so none falls under S3's 5 MiB minimum before the last).
+@Suite struct CopyRangeTests {
+    static let cases: [(length: UInt64, maxPartSize: UInt64)] = [
+        (91, 10), (20 << 20, 8 << 20), ((5 << 30) + 1, 1 << 30), (1, 1 << 30), (1 << 30, 1 << 30),
+    ]
+
+    @Test func rangesAreEqualAndComplete() {
+        for (length, maxPartSize) in Self.cases { check(length: length, maxPartSize: maxPartSize) }
+    }
+
+    func check(length: UInt64, maxPartSize: UInt64) {
+        let ranges = S3Client.copyRanges(length: length, maxPartSize: maxPartSize)
+        #expect(ranges.count == Int((length + maxPartSize - 1) / maxPartSize))
+        #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == length - 1)
+        for (a, b) in zip(ranges, ranges.dropFirst()) { #expect(b.lowerBound == a.upperBound + 1) }
+        let sizes = ranges.map { $0.upperBound - $0.lowerBound + 1 }
+        #expect(sizes.allSatisfy { $0 <= maxPartSize })
+        #expect((sizes.max() ?? 0) - (sizes.min() ?? 0) <= 1)
+    }
+
+    @Test func nothingToCopy() {
+        #expect(S3Client.copyRanges(length: 0, maxPartSize: 1 << 30).isEmpty)
+    }
+}

@@ -49,7 +49,8 @@ extension FTPConnection {
         }
     }
 
-    /// Renames like rename(2): an existing file is replaced (which needs the delete flag).
+    /// Renames like rename(2): an existing file is replaced (under the overwrite rule: the delete
+    /// flag unless the target is empty).
     func handleRNTO(_ argument: String) {
         guard let source = renameSource else {
             reply(.badSequenceOfCommands, "RNFR required first.")  // the RNFR just before failed

@@ -74,7 +74,8 @@ extension FTPConnection {
     func handleFEAT() {
         let tls = context.settings.tls
         // `tls = "off"` beside an implicit-TLS listener: AUTH only where it is accepted.
-        let authAccepted = tls.map { $0.policy != .off } ?? false
+        // (On an implicit-TLS connection AUTH answers 503, already protected: not offered there.)
+        let authAccepted = !implicitTLS && (tls.map { $0.policy != .off } ?? false)
         let tlsAvailable = authAccepted || (tls != nil && implicitTLS)
         let features = FTPCommandTable.commands.compactMap { spec -> String? in
             switch spec.feature {

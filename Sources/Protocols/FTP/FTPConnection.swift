@@ -43,7 +43,8 @@ public final class FTPConnection {
     var restartOffset: UInt64 = 0
     /// What the last RNFR named; RNTO (which the table lets through only right after RNFR) uses it.
     var renameSource: VirtualPath?
-    /// The table verb of the previous command line (nil after an unknown one), for `mustFollow`.
+    /// The table verb of the previous command line whose handler ran (nil after a refused or
+    /// unreadable line), for `mustFollow`.
     var previousVerb: String?
     var dataEndpoint = DataEndpoint.none
     /// After `EPSV ALL` only EPSV may set up data connections (RFC 2428 §4).
@@ -161,8 +162,10 @@ public final class FTPConnection {
         let (verb, argument) = FTPCommandTable.parse(line)
         let spec = FTPCommandTable.byVerb[verb]
         logger.debug("command", metadata: ["verb": "\(verb)", "argument": "\(spec?.masksArgument == true ? "****" : argument)"])
+        // The verb counts as "previous" for the next line only if its handler runs: a refused line
+        // (unknown, before login, missing argument, out of order) breaks an RNFR/RNTO pair.
         let previous = previousVerb
-        previousVerb = spec?.verb
+        previousVerb = nil
         guard let spec else {
             reply(.syntaxError, "Unknown command.")
             return
@@ -182,6 +185,7 @@ public final class FTPConnection {
             reply(.badSequenceOfCommands, "\(required) required first.")
             return
         }
+        previousVerb = spec.verb
         spec.handler(self, argument)
     }
 

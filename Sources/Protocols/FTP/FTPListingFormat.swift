@@ -20,7 +20,11 @@ enum FTPListingFormat {
             if p.canDelete { letters += "dp" }
         } else {
             if p.canRead { letters += "r" }
-            if p.canWrite { letters += "awf" }
+            if p.canWrite {
+                // `w` is STOR over this file (RFC 3659 §7.5.5), which destroys its bytes: the
+                // overwrite rule's right, or an empty file. `a` (APPE) and `f` (rename) need write.
+                letters += p.canReplace || info.size == 0 ? "awf" : "af"
+            }
             if p.canDelete { letters += "d" }
         }
         return letters

@@ -19,7 +19,8 @@ public struct FTPSettings: Sendable {
     public var tlsHandshakeTimeout: TimeInterval
     /// Text after "220 " in the greeting.
     public var banner: String
-    /// FTPS; nil = `tls = "off"` (AUTH answers 502).
+    /// FTPS; nil when no listener speaks TLS (AUTH answers 502). With `tls = "off"` beside an
+    /// implicit-TLS listener it is set, with policy `.off`: only the implicit port speaks TLS.
     public var tls: FTPTLSSettings?
 
     public init(passivePorts: ClosedRange<UInt16>?, masqueradeAddress: SocketAddress?, activeModeEnabled: Bool,

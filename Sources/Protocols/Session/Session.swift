@@ -42,7 +42,8 @@ public final class Session {
         }
         /// What listings show this user may do here: the gate's answers, never computed a second way.
         var permissions: FilePermissions {
-            FilePermissions(canRead: allows(.download), canWrite: allows(.upload), canDelete: allows(.deleteFile))
+            FilePermissions(canRead: allows(.download), canWrite: allows(.upload), canDelete: allows(.deleteFile),
+                            canReplace: allows(.replaceExisting))
         }
 
         func allows(_ operation: FileOperation) -> Bool {

@@ -9,18 +9,15 @@ extension S3Client {
     /// Copies the first `length` bytes of `source` server-side (UploadPartCopy) into the parts
     /// `firstPart`, `firstPart + 1`, … of the multipart upload `uploadID` of `target`, and returns
     /// their numbers and ETags. Every request is pinned to `etag` with If-Match, so that a source
-    /// replaced meanwhile fails the copy instead of mixing two versions. The parts are of equal
-    /// size (at most `maxPartSize`), so that none is below S3's minimum part size when `length` is
-    /// at least that minimum and `maxPartSize` at least twice it. The one copy loop of the driver:
+    /// replaced meanwhile fails the copy instead of mixing two versions. The parts differ in size
+    /// by at most one byte (none above `maxPartSize`), so that none is below S3's minimum part size
+    /// when `length` is at least that minimum and `maxPartSize` at least twice it. The one copy loop of the driver:
     /// used by rename/copy of large objects and by resume, which keeps an existing prefix.
     func copyParts(of source: ObjectKey, etag: String, length: UInt64, into target: ObjectKey, uploadID: String,
                    firstPart: Int, maxPartSize: UInt64 = copyPartSize) throws(StorageError) -> [(number: Int, etag: String)] {
-        let count = (length + maxPartSize - 1) / maxPartSize
-        let partSize = count == 0 ? 0 : (length + count - 1) / count
         var parts: [(number: Int, etag: String)] = []
-        var start: UInt64 = 0
-        while start < length {
-            let end = min(start + partSize, length) - 1
+        for range in Self.copyRanges(length: length, maxPartSize: maxPartSize) {
+            let (start, end) = (range.lowerBound, range.upperBound)
             let number = firstPart + parts.count
             let response = try send(Request(
                 method: "PUT", bucket: target.bucket, key: target.key,
@@ -33,9 +30,24 @@ extension S3Client {
                     ?? .io(detail: "UploadPartCopy: no ETag")
             }
             parts.append((number, partETag))
-            start = end + 1
         }
         return parts
+    }
+
+    /// The byte ranges (inclusive) of `copyParts`: as few as `maxPartSize` allows, their sizes
+    /// differing by at most one byte (the first `length % count` get the extra byte).
+    static func copyRanges(length: UInt64, maxPartSize: UInt64) -> [ClosedRange<UInt64>] {
+        guard length > 0, maxPartSize > 0 else { return [] }
+        let count = (length + maxPartSize - 1) / maxPartSize
+        let (base, longer) = (length / count, length % count)
+        var ranges: [ClosedRange<UInt64>] = []
+        var start: UInt64 = 0
+        for index in 0..<count {
+            let size = base + (index < longer ? 1 : 0)
+            ranges.append(start...(start + size - 1))
+            start += size
+        }
+        return ranges
     }
 
     /// How long to wait before retry number `attempt` (1, 2, …) of a failed request or an
