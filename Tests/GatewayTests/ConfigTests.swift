@@ -191,11 +191,18 @@ import Testing
     /// brackets inside values, strings and comments are not headers.
     @Test func unsafeTableHeadersAreRefusedNotFatal() {
         for (text, line) in [("[ = 1", 1), ("a = 1\n[]\n", 2), ("[[[storage]]]\n", 1), ("x = \"[\"\n  [ = 2", 2)] {
-            #expect(TOMLHeaderCheck.firstUnsafeHeader(text) == line, "\(text.debugDescription)")
+            #expect(TOMLPreflight.firstProblem(text)?.line == line, "\(text.debugDescription)")
             #expect(Self.issues(text).first?.contains("line \(line): a table header") == true)
         }
+        // `}` where an array element should start made toml++ abort (config fuzz target, this session).
+        for (text, line) in [("\n[sftp]\nlisten = \"\"\nciphers = [}\n", 4), ("a = [1, }", 1), ("a = [\n  # c\n  }", 3),
+                             ("a = [ [1], [ }", 1), ("a = [{ b = [1, }]", 1)] {
+            #expect(TOMLPreflight.firstProblem(text)?.problem == .closingBraceInArray, "\(text.debugDescription)")
+            #expect(Self.issues(text).first?.contains("line \(line): '}' where an array element") == true, "\(Self.issues(text))")
+        }
         let fine = "[sftp]\nciphers = [\n  [],\n  [ \"x\" ],\n  \"]\\\"[\",\n]\n# [ = comment\nkey = \"\"\"\n[ =\n\"\"\"\n[[user]]\n[ \"quoted\" ]\n"
-        #expect(TOMLHeaderCheck.firstUnsafeHeader(fine) == nil)
+            + "t = { a = [1, 2], b = { c = [] } }\nu = [ \"}\", '}', { x = 1 }, ]\n"
+        #expect(TOMLPreflight.firstProblem(fine) == nil)
     }
 
     @Test func secretsComeFromTheEnvironmentAndAreMasked() throws {

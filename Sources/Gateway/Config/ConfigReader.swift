@@ -31,8 +31,8 @@ final class TableReader {
 
     /// Parses a whole document; a syntax error is reported with its line and column.
     static func parse(_ text: String, issues: ConfigIssues) -> TableReader? {
-        if let line = TOMLHeaderCheck.firstUnsafeHeader(text) {
-            issues.add("(syntax)", "line \(line): a table header is [name] or [[name]], the name a key or a quoted string")
+        if let (line, problem) = TOMLPreflight.firstProblem(text) {
+            issues.add("(syntax)", "line \(line): \(problem.text)")
             return nil
         }
         do {

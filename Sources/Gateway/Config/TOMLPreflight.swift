@@ -1,16 +1,35 @@
-/// Finds table headers that the TOML library (toml++, inside TOMLKit) aborts on with a failed
-/// assertion instead of reporting a syntax error: a header whose name does not start with a key
-/// character or a quote (`[ = 1`, `[]`, `[[[x]]]`), found by the config fuzz target. Such a header
-/// is refused before the library sees the text. A `[` that opens an array inside a value (also over
-/// several lines) is not a header: brackets and braces are counted outside strings and comments.
-enum TOMLHeaderCheck {
+/// Finds what the TOML library (toml++, inside TOMLKit) aborts on with a failed assertion instead
+/// of reporting a syntax error, so that Ferry refuses it with a line number before the library sees
+/// the text. Both were found by the config fuzz target:
+/// - a table header whose name does not start with a key character or a quote (`[ = 1`, `[]`,
+///   `[[[x]]]`);
+/// - a `}` where an array element should start (`ciphers = [}`, `a = [1, }`).
+/// A `[` that opens an array inside a value (also over several lines) is not a header: brackets and
+/// braces are tracked outside strings and comments.
+enum TOMLPreflight {
     private static let newline = UInt8(ascii: "\n")
     private static let quote = UInt8(ascii: "\""), apostrophe = UInt8(ascii: "'")
 
-    /// The line of the first unsafe header, or nil.
-    static func firstUnsafeHeader(_ text: String) -> Int? {
+    enum Problem: Equatable {
+        case unsafeHeader
+        case closingBraceInArray
+
+        var text: String {
+            switch self {
+            case .unsafeHeader: "a table header is [name] or [[name]], the name a key or a quoted string"
+            case .closingBraceInArray: "'}' where an array element or ']' should be"
+            }
+        }
+    }
+
+    /// The line and kind of the first construct the library would abort on, or nil.
+    static func firstProblem(_ text: String) -> (line: Int, problem: Problem)? {
         let bytes = Array(text.utf8)
-        var index = 0, line = 1, depth = 0
+        var index = 0, line = 1
+        /// The open `[` and `{` of values, innermost last.
+        var open: [UInt8] = []
+        /// Just after an array's `[` or `,`: the next token starts an element (or closes the array).
+        var elementExpected = false
         var lineStart = true
         while index < bytes.count {
             let byte = bytes[index]
@@ -20,27 +39,33 @@ enum TOMLHeaderCheck {
                 index += 1
                 continue
             }
-            if lineStart && (byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")) {
+            if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r") {
                 index += 1
                 continue
             }
-            if lineStart && depth == 0 && byte == UInt8(ascii: "[") {
-                if !isSafeHeader(bytes[index...]) { return line }
+            if lineStart && open.isEmpty && byte == UInt8(ascii: "[") {
+                if !isSafeHeader(bytes[index...]) { return (line, .unsafeHeader) }
                 index = bytes[index...].firstIndex(of: newline) ?? bytes.count  // the header's own line
                 continue
             }
             lineStart = false
-            switch byte {
-            case UInt8(ascii: "#"):
+            if byte == UInt8(ascii: "#") {
                 index = bytes[index...].firstIndex(of: newline) ?? bytes.count
                 continue
+            }
+            if elementExpected && byte == UInt8(ascii: "}") { return (line, .closingBraceInArray) }
+            elementExpected = false
+            switch byte {
             case quote, apostrophe:
                 index = skipString(bytes, at: index, counting: &line)
                 continue
             case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
+                open.append(byte)
+                elementExpected = byte == UInt8(ascii: "[")
             case UInt8(ascii: "]"), UInt8(ascii: "}"):
-                depth = max(0, depth - 1)
+                _ = open.popLast()
+            case UInt8(ascii: ","):
+                elementExpected = open.last == UInt8(ascii: "[")
             default:
                 break
             }
