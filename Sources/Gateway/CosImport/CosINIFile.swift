@@ -28,17 +28,18 @@ struct CosINIFile {
     func section(_ name: String) -> Section? { sections.first { $0.name == name } }
 
     init(bytes: [UInt8]) throws(ParseError) {
-        guard let text = String(validating: bytes, as: UTF8.self) else {
+        guard String(validating: bytes, as: UTF8.self) != nil else {
             let line = Self.lineOfFirstInvalidByte(bytes)
             throw ParseError(line: line, reason: "the file is not valid UTF-8 (cos-ftp-server's files are UTF-8; convert it with iconv first)")
         }
         var current: Int?
         var number = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Lines and comments are cut on bytes (LF, `#`): as Characters, "\r\n" is one Character that
+        // is not "\n", and a `#` followed by a combining mark would not be a `#`.
+        for rawLine in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
             number += 1
-            var line = Substring(rawLine)
-            if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
-            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)  // also a CR of CRLF files
+            let content = rawLine.firstIndex(of: UInt8(ascii: "#")).map { rawLine[..<$0] } ?? rawLine
+            let trimmed = String(decoding: content, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             if trimmed.isEmpty { continue }
             if trimmed.hasPrefix("[") {
                 guard trimmed.hasSuffix("]"), trimmed.count > 2 else {
