@@ -145,6 +145,28 @@ struct S3DriverConformance {
         _ = try? driver.client.send(S3Client.Request(method: "DELETE", bucket: target.bucket, key: target.key, query: [("uploadId", secondID)]))
     }
 
+    /// 40 threads send requests at once; afterwards the pool keeps at most `maxIdleHandles` idle
+    /// handles (and connections), not one per request that was in flight.
+    @Test func idleConnectionsAreCapped() throws {
+        let driver = try S3TestServer.driver()
+        let key = ObjectKey(bucket: S3TestServer.bucket, key: S3TestServer.freshRoot() + "probe")
+        let failures = Locked<[String]>([])
+        let group = DispatchGroup()
+        for _ in 0..<40 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                for _ in 0..<5 {
+                    do { _ = try driver.metadata(key) } catch { failures.withLock { $0.append("\(error)") } }
+                }
+            }.start()
+        }
+        group.wait()
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+        let idle = driver.client.idleHandleCount
+        #expect(idle > 0 && idle <= S3Client.maxIdleHandles, "\(idle) idle handles")
+    }
+
     @Test func enforcesTheMaximumObjectSize() throws {
         let driver = try S3TestServer.driver(maxObjectSize: 1000)
         let key = ObjectKey(bucket: S3TestServer.bucket, key: S3TestServer.freshRoot() + "big")

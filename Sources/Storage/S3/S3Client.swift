@@ -83,8 +83,21 @@ final class S3Client: Sendable {
     private let port: Int?
     private let basePath: String
     private let curlSettings: CurlSettings
-    /// Idle handles, kept for their live connections (keep-alive).
-    private let idleHandles = Locked<[CurlEasy]>([])
+    /// Idle handles, kept for their live connections (keep-alive), oldest first.
+    private let idleHandles = Locked<[IdleHandle]>([])
+
+    private struct IdleHandle {
+        let handle: CurlEasy
+        let since: Date
+    }
+
+    /// At most this many idle handles (and their connections, 3 fds each) are kept per storage;
+    /// more are closed when returned. Without a cap the pool kept one handle for every request that
+    /// was ever in flight at once (69 handles, 207 fds after the soak).
+    static let maxIdleHandles = 16
+    /// An idle handle unused for this long is closed when the pool is next touched (S3 services
+    /// close idle keep-alive connections after a few seconds to a minute anyway).
+    static let idleHandleLifetime: TimeInterval = 30
 
     init(settings: S3Settings, logger: Logger) throws(StorageError) {
         guard let components = URLComponents(string: settings.endpoint), let scheme = components.scheme,
@@ -106,7 +119,7 @@ final class S3Client: Sendable {
     // MARK: Handles
 
     private func takeHandle() throws(StorageError) -> CurlEasy {
-        if let handle = idleHandles.withLock({ $0.popLast() }) { return handle }
+        if let handle = idleHandles.withLock({ $0.popLast()?.handle }) { return handle }
         do {
             return try CurlEasy(settings: curlSettings)
         } catch {
@@ -114,9 +127,23 @@ final class S3Client: Sendable {
         }
     }
 
+    /// Returns a handle for reuse (most recently used first), closing the ones past the cap or the
+    /// idle lifetime. They are closed after the lock is released: closing a TLS connection does I/O.
     private func returnHandle(_ handle: CurlEasy) {
-        idleHandles.withLock { $0.append(handle) }
+        let now = Date()
+        let closed: [IdleHandle] = idleHandles.withLock { pool in
+            pool.append(IdleHandle(handle: handle, since: now))
+            let expired = pool.prefix { now.timeIntervalSince($0.since) > Self.idleHandleLifetime }.count
+            let excess = max(0, pool.count - expired - Self.maxIdleHandles)
+            let removed = Array(pool.prefix(expired + excess))
+            pool.removeFirst(expired + excess)
+            return removed
+        }
+        withExtendedLifetime(closed) {}
     }
+
+    /// Idle handles in the pool now (for tests).
+    var idleHandleCount: Int { idleHandles.withLock { $0.count } }
 
     // MARK: Requests
 
