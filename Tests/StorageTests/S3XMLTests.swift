@@ -79,6 +79,16 @@ import Testing
         #expect(S3XML.deleteObjects(["a&b", "c"]) == "<Delete><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object><Object><Key>c</Key></Object></Delete>")
     }
 
+    /// Keys are escaped scalar by scalar: `&` or `<` followed by a combining mark is one Character,
+    /// and was written raw, which made the DeleteObjects document malformed.
+    @Test func escapingWorksOnScalars() throws {
+        let key = "a&\u{301}b<\u{301}c\"'>"
+        #expect(S3XML.escape(key) == "a&amp;\u{301}b&lt;\u{301}c&quot;&apos;&gt;")
+        let document = S3XML.deleteObjects([key])
+        let root = try #require(S3XMLElement.parse(Array(document.utf8)))
+        #expect(root.child("Object")?.value("Key") == key)
+    }
+
     @Test func dates() {
         #expect(UTCTime.parseHTTPDate("Wed, 12 Oct 2009 17:50:00 GMT") == Date(timeIntervalSince1970: 1_255_369_800))
         #expect(UTCTime.parseISO8601("2009-10-12T17:50:30.000Z") == Date(timeIntervalSince1970: 1_255_369_830))

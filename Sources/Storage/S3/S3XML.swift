@@ -63,16 +63,18 @@ enum S3XML {
         return root.all("Upload").map { ($0.value("Key") ?? "", $0.value("UploadId") ?? "") }
     }
 
+    /// XML text for a key or ETag. Scalar by scalar, not by Character: `&` followed by a combining
+    /// mark is one Character that is not "&", and would have been written unescaped.
     static func escape(_ text: String) -> String {
         var out = ""
-        for character in text {
-            switch character {
+        for scalar in text.unicodeScalars {
+            switch scalar {
             case "&": out += "&amp;"
             case "<": out += "&lt;"
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
             case "'": out += "&apos;"
-            default: out.append(character)
+            default: out.unicodeScalars.append(scalar)
             }
         }
         return out
