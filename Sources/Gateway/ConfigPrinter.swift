@@ -34,7 +34,8 @@ enum ConfigPrinter {
                 "tls_handshake_timeout = \(seconds(limits.tlsHandshakeTimeout))",
                 "data_connection_timeout = \(seconds(limits.dataConnectionTimeout))",
                 "login_cache = \(seconds(limits.loginCache))", "transfer_memory = \(limits.transferMemory)"]
-        out += ["", "[log]", "level = \(quote(config.log.level.rawValue))", "transfer_log = \(quote(config.log.transferLog))"]
+        out += ["", "[log]", "level = \(quote(config.log.level.rawValue))", "format = \(quote(config.log.format.rawValue))",
+                "transfer_log = \(quote(config.log.transferLog))"]
         out += ["", "[metrics]", "listen = \(address(config.metrics.listen))"]
         for storage in config.storages {
             out += ["", "[[storage]]", "name = \(quote(storage.name))"]

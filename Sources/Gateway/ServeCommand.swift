@@ -41,7 +41,10 @@ struct Serve: ParsableCommand {
             banner = QuickStart.banner(password: password, sftp: !hostKeys.isEmpty)
         }
         let level = settings.log.level
-        LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, level: level) }
+        switch settings.log.format {
+        case .text: LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, level: level) }
+        case .json: LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        }
         let logger = Logger(label: "ferry")
         for warning in settings.warnings { logger.warning("\(warning)") }
 

@@ -487,6 +487,7 @@ class ServerOptions:
     max_login_failures: int = 3
     ban_time: str = "1m"
     log_level: str = "debug"
+    log_format: str = "text"  # [log] format: "text" | "json"
     password_hash: str | None = None
     extra_toml: str = ""
     # More `[[user]]` tables (after the standard users) and their passwords, e.g. users on S3.
@@ -541,6 +542,7 @@ ban_time = {toml_str(opts.ban_time)}
 
 [log]
 level = {toml_str(opts.log_level)}
+format = {toml_str(opts.log_format)}
 transfer_log = {toml_str(xferlog)}
 
 [metrics]

@@ -247,6 +247,7 @@ struct ConfigLoader {
                 table.issues.add(table.keyPath("level"), "expected one of trace | debug | info | notice | warning | error | critical, found \(text.debugDescription)")
             }
         }
+        log.format = enumValue(table, "format", default: FerryConfig.Log.Format.text)
         log.transferLog = table.string("transfer_log") ?? log.transferLog
         return log
     }

@@ -53,7 +53,11 @@ struct FerryConfig: Sendable {
     }
 
     struct Log: Sendable {
+        /// `[log] format`: text lines for people, or one JSON object per line for log stores.
+        enum Format: String, Sendable, CaseIterable { case text, json }
+
         var level = Logger.Level.info
+        var format = Format.text
         var transferLog = ""
     }
 
