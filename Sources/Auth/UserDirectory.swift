@@ -25,9 +25,13 @@ public final class UserDirectory: Sendable {
     public let sessions = SessionCounter()
     private let hashing: HashingGate
 
+    /// Where a ban is logged ("address banned"): the one event the defender causes.
+    private let logger: Logger?
+
     public init(users: [User], defender: LoginDefender, failureDelay: TimeInterval = 1.0,
                 loginCache: VerifiedLoginCache = VerifiedLoginCache(),
-                concurrentHashing: Int = max(2, ProcessInfo.processInfo.activeProcessorCount)) {
+                concurrentHashing: Int = max(2, ProcessInfo.processInfo.activeProcessorCount), logger: Logger? = nil) {
+        self.logger = logger
         var byName: [String: User] = [:]
         for user in users { byName[user.name] = user }
         self.users = byName
@@ -62,7 +66,7 @@ public final class UserDirectory: Sendable {
             defender.recordSuccess(address)
         case .failure:
             loginCache.forget(user: name)
-            defender.recordFailure(address)
+            recordDefenderFailure(address)
             if failureDelay > 0 { Thread.sleep(forTimeInterval: failureDelay) }
         }
         return outcome
@@ -88,8 +92,14 @@ public final class UserDirectory: Sendable {
 
     /// Records a failed login that was not a password check (refused keys), delayed like one.
     public func recordFailure(from address: String) {
-        defender.recordFailure(address)
+        recordDefenderFailure(address)
         if failureDelay > 0 { Thread.sleep(forTimeInterval: failureDelay) }
+    }
+
+    private func recordDefenderFailure(_ address: String) {
+        if defender.recordFailure(address) {
+            logger?.warning("address banned", metadata: ["client": "\(address)", "seconds": "\(Int(defender.banTime))"])
+        }
     }
 
     /// Records a successful login that was not a password check.

@@ -54,7 +54,7 @@ final class Server: Sendable {
         self.limiter = ConnectionLimiter(maxTotal: config.limits.maxConnections, maxPerAddress: config.limits.maxConnectionsPerIP)
         let defender = LoginDefender(maxFailures: config.limits.maxLoginFailures, banTime: config.limits.banTime)
         self.users = UserDirectory(users: config.users, defender: defender,
-                                   loginCache: VerifiedLoginCache(lifetime: config.limits.loginCache))
+                                   loginCache: VerifiedLoginCache(lifetime: config.limits.loginCache), logger: logger)
         self.storages = try Self.makeStorages(config, memory: memory, logger: logger)
     }
 

@@ -9,7 +9,20 @@ import re
 
 import pytest
 
+import sshsupport
 from conftest import HOST
+
+
+def json_events(server) -> list[dict]:
+    """Every line Ferry wrote to its log, each parsed as one JSON object (the harness's markers skipped)."""
+    events = []
+    for line in server.log_text().splitlines():
+        if line.startswith("=== test harness"):
+            continue
+        event = json.loads(line)
+        assert isinstance(event, dict) and {"time", "level", "logger", "message"} <= event.keys(), line
+        events.append(event)
+    return events
 
 
 def test_json_log_lines_parse_and_carry_typed_fields(ferry_factory):
@@ -47,3 +60,39 @@ def test_json_log_lines_parse_and_carry_typed_fields(ferry_factory):
     assert any(e["level"] in ("info", "warning", "notice") and "fail" in e["message"] for e in events), events
     for secret in (server.passwords["rw"], "wrong-secret-xyz"):
         assert secret not in text
+    # One session id for everything one connection caused: its login, both transfers, their starts.
+    session = transfers[0]["session"]
+    assert re.fullmatch(r"[0-9a-f]{8}", session)
+    mine = [e for e in events if e.get("session") == session]
+    assert [e["message"] for e in mine if e["message"].startswith("transfer")] == [
+        "transfer started", "transfer complete", "transfer started", "transfer complete"]
+    # At debug level every reply follows the command it answers.
+    commands = [e for e in mine if e["message"] in ("command", "reply")]
+    stor = next(i for i, e in enumerate(commands) if e["message"] == "command" and e.get("verb") == "STOR")
+    assert commands[stor + 1]["message"] == "reply" and commands[stor + 1]["code"] == "150", commands[stor:stor + 3]
+    assert any(e["message"] == "reply" and e["code"] == "226" for e in commands[stor:])
+
+
+def test_bans_and_sftp_failures_are_events(ferry_factory):
+    server = ferry_factory(log_format="json", max_login_failures=2)
+    client = sshsupport.paramiko_sftp(server.sftp_port, "rw")  # first: the address is banned below
+    try:
+        with pytest.raises(IOError):
+            client.stat("/no/such/file.txt")
+    finally:
+        transport = client.get_channel().get_transport()
+        client.close()
+        transport.close()
+    for _ in range(2):
+        f = ftplib.FTP(encoding="utf-8")
+        f.connect(HOST, server.port, timeout=30)
+        with pytest.raises(ftplib.error_perm):
+            f.login("rw", "wrong")
+        f.close()
+    server.stop()
+    events = json_events(server)
+    bans = [e for e in events if e["message"] == "address banned"]
+    assert len(bans) == 1 and bans[0]["client"] == HOST and bans[0]["seconds"] == 60, bans
+    failed = [e for e in events if e["message"] == "SFTP request failed"]
+    assert any(e["request"] == "stat" and e["path"] == "/no/such/file.txt" and e["status"] == "noSuchFile"
+               for e in failed), failed

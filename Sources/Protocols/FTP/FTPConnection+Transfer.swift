@@ -158,6 +158,10 @@ extension FTPConnection {
         }
         guard let data = protectDataConnection(connection, path: path) else { return }
         let started = Date()
+        if logged, let session {
+            TransferReporter(service: .ftp, user: session.user.name, remoteHost: clientAddress.host,
+                             observer: context.observer, logger: logger).started(path, direction)
+        }
         var moved: UInt64 = 0
         var failure: FTPTransferFailure?
         do throws(FTPTransferFailure) {

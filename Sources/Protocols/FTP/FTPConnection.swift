@@ -74,6 +74,7 @@ public final class FTPConnection {
         self.control = FTPControlChannel(stream: PlainStream(socket: socket), writeTimeout: context.settings.dataTimeout)
         var logger = context.logger
         logger[metadataKey: "client"] = "\(remote)"
+        logger[metadataKey: "session"] = "\(SessionID.make())"
         self.logger = logger
         // RFC 959 ABOR arrives as urgent data: keep it in the normal stream so it is read as a line.
         try? socket.setOption(SOL_SOCKET, SO_OOBINLINE, 1)
@@ -191,11 +192,14 @@ public final class FTPConnection {
 
     // MARK: Replies and errors
 
+    /// Sends a reply; at debug level the log shows it next to the command line it answers.
     func reply(_ code: FTPReplyCode, _ text: String) {
+        logger.debug("reply", metadata: ["code": "\(code.rawValue)", "text": "\(text)"])
         if !control.send(FTPReply(code, text)) { isClosing = true }
     }
 
     func reply(_ code: FTPReplyCode, lines: [String]) {
+        logger.debug("reply", metadata: ["code": "\(code.rawValue)", "text": "\(lines.first ?? "")", "lines": "\(lines.count)"])
         if !control.send(FTPReply(code, lines: lines)) { isClosing = true }
     }
 

@@ -85,6 +85,7 @@ extension SCPSession {
     private func receiveFile(at path: VirtualPath, size: UInt64) throws -> Void {
         let upload = try session.beginUpload(path, mode: .replace)
         let started = Date()
+        reporter.started(path, .upload)
         try sendOK()
         var received: UInt64 = 0
         var storageFailure: StorageError?

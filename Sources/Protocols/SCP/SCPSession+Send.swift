@@ -42,6 +42,7 @@ extension SCPSession {
         try send(Array("C\(mode) \(opened.size) \(opened.name)\n".utf8))
         guard try response() else { return }
         let started = Date()
+        reporter.started(path, .download)
         var sent: UInt64 = 0
         var failure: StorageError?
         var chunk = [UInt8](repeating: 0, count: Self.chunkSize)

@@ -124,7 +124,10 @@ final class SCPSession {
     }
 
     func record(_ path: VirtualPath, _ direction: TransferRecord.Direction, bytes: UInt64, started: Date, completed: Bool) {
+        reporter.finished(path, direction, bytes: bytes, started: started, completed: completed)
+    }
+
+    var reporter: TransferReporter {
         TransferReporter(service: .scp, user: session.user.name, remoteHost: remoteHost, observer: observer, logger: logger)
-            .finished(path, direction, bytes: bytes, started: started, completed: completed)
     }
 }

@@ -14,6 +14,7 @@ extension SFTPEngine {
         if !flags.contains(.write) && !flags.contains(.append) {
             let (reader, info) = try sessionCall { () throws(SessionError) in try session.openRead(path, from: 0) }
             let file = SFTPReadHandle(path: path, info: info, reader: reader)
+            reporter.started(path, .download)
             do {
                 return try handles.insert(.file(file))
             } catch {
@@ -38,6 +39,7 @@ extension SFTPEngine {
             logger.debug("SFTP OPEN size attribute ignored", metadata: ["path": "\(path)"])
         }
         let upload = SFTPWriteHandle(path: path, start: start, createsFile: existingSize == nil)
+        reporter.started(path, .upload)
         return try handles.insert(.upload(upload))
     }
 

@@ -83,7 +83,9 @@ final class SFTPEngine {
             return try perform(request)
         } catch {
             let (code, message) = error.status
-            logger.debug("SFTP request failed", metadata: ["id": "\(id)", "status": "\(code)", "reason": "\(error)"])
+            var metadata: Logger.Metadata = ["id": "\(id)", "request": "\(request.typeName)", "status": "\(code)", "reason": "\(error)"]
+            if let path = request.pathForLog { metadata["path"] = "\(path)" }
+            logger.debug("SFTP request failed", metadata: metadata)
             return .status(id: id, code: code, message: message)
         }
     }
@@ -220,9 +222,12 @@ final class SFTPEngine {
 
     private func finish(path: VirtualPath, direction: TransferRecord.Direction, bytes: UInt64, started: Date,
                         completed: Bool, extra: Logger.Metadata) {
+        reporter.finished(path, direction, bytes: bytes, started: started, completed: completed, details: extra)
+    }
+
+    var reporter: TransferReporter {
         TransferReporter(service: .sftp, user: session.user.name, remoteHost: environment.remoteHost,
                          observer: environment.observer, logger: logger)
-            .finished(path, direction, bytes: bytes, started: started, completed: completed, details: extra)
     }
 }
 

@@ -23,6 +23,7 @@ public final class SSHConnection {
         self.clientHost = socket.remoteAddress?.host ?? "?"
         var logger = context.logger
         logger[metadataKey: "client"] = "\(clientHost)"
+        logger[metadataKey: "session"] = "\(SessionID.make())"
         self.logger = logger
         guard let session = ssh_new() else {
             logger.error("ssh_new failed")

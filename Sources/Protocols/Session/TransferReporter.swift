@@ -10,6 +10,12 @@ struct TransferReporter {
     let observer: (any SessionObserver)?
     let logger: Logger
 
+    /// One "transfer started" line, when the first byte is about to move (FTP after 150, SFTP at
+    /// OPEN, scp at the file's header).
+    func started(_ path: VirtualPath, _ direction: TransferRecord.Direction) {
+        logger.info("transfer started", metadata: ["user": "\(user)", "path": "\(path)", "direction": "\(direction)"])
+    }
+
     /// `details` adds protocol facts to the log line (the error, SFTP's repositioned reads).
     func finished(_ path: VirtualPath, _ direction: TransferRecord.Direction, bytes: UInt64, started: Date,
                   completed: Bool, binary: Bool = true, details: Logger.Metadata = [:]) {
