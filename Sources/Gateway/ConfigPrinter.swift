@@ -7,7 +7,7 @@ import Protocols
 enum ConfigPrinter {
     static func render(_ config: FerryConfig) -> String {
         var out: [String] = ["# Effective configuration (secrets masked)"]
-        func quote(_ text: String) -> String { TOMLText.quoted(text) }
+        func quote(_ text: String) -> String { QuotedString.quoted(text) }
         func address(_ value: SocketAddress?) -> String { quote(value?.description ?? "") }
         func seconds(_ value: TimeInterval) -> String { quote(value.truncatingRemainder(dividingBy: 60) == 0 ? "\(Int(value) / 60)m" : "\(value)s") }
         if let ftp = config.ftp {

@@ -41,10 +41,8 @@ struct Serve: ParsableCommand {
             banner = QuickStart.banner(password: password, sftp: !hostKeys.isEmpty)
         }
         let level = settings.log.level
-        switch settings.log.format {
-        case .text: LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, level: level) }
-        case .json: LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
-        }
+        let format = settings.log.format
+        LoggingSystem.bootstrap { label in LogLineHandler(label: label, level: level, format: format) }
         let logger = Logger(label: "ferry")
         for warning in settings.warnings { logger.warning("\(warning)") }
 

@@ -123,7 +123,7 @@ extension CosImport {
 
     private static func render(source: String, options: Options, general: CosGeneralSettings,
                                storages: [CosStorage], users: [CosUser]) -> String {
-        let q = TOMLText.quoted
+        let q = QuotedString.quoted
         var out = ["# Converted by `ferry import-cos-config` from \(source) (cos-ftp-server V5).",
                    "# Check it with `ferry check-config --config FILE`; the report on stderr says what became of",
                    "# every option."]

@@ -5,7 +5,7 @@ import Testing
 
 /// `[log] format = "json"`: the line is valid JSON, counts are numbers only where they are numbers,
 /// reserved names are not overwritten, and text that needs escaping survives a round trip.
-@Suite struct JSONLogHandlerTests {
+@Suite struct JSONLogLineTests {
     static func object(_ line: String) throws -> [String: Any] {
         #expect(line.hasSuffix("}\n") && line.filter { $0 == "\n" }.count == 1)
         return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
@@ -16,7 +16,7 @@ import Testing
             "bytes": "1234", "seconds": "0.250", "user": "alice", "path": "/a \"q\"\n\u{1}\\b/é.txt",
             "message": "sneaky", "id": "not-a-number", "attempt": "007", "list": ["a", "b"],
         ]
-        let line = JSONLogHandler.line(time: Date(timeIntervalSince1970: 1_793_610_307.25), level: .info, label: "ferry",
+        let line = JSONLogLine.line(time: Date(timeIntervalSince1970: 1_793_610_307.25), level: .info, label: "ferry",
                                        message: "transfer complete", fields: fields)
         let object = try Self.object(line)
         #expect(object["time"] as? String == "2026-11-02T09:05:07.250Z")
@@ -30,8 +30,8 @@ import Testing
     }
 
     @Test func numbersAreRecognisedStrictly() {
-        for text in ["0", "12", "-3", "1.5", "0.250"] { #expect(JSONLogHandler.isJSONNumber(text), "\(text)") }
-        for text in ["", "-", "1.", ".5", "01", "1e5", "0x10", "12a", "١٢"] { #expect(!JSONLogHandler.isJSONNumber(text), "\(text)") }
+        for text in ["0", "12", "-3", "1.5", "0.250"] { #expect(JSONLogLine.isJSONNumber(text), "\(text)") }
+        for text in ["", "-", "1.", ".5", "01", "1e5", "0x10", "12a", "١٢"] { #expect(!JSONLogLine.isJSONNumber(text), "\(text)") }
     }
 
     @Test func theFormatIsASetting() throws {

@@ -1,42 +1,16 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Logging
 import Timestamps
 
-/// swift-log handler for `[log] format = "json"`: one JSON object per line on stderr, for log stores:
+/// The JSON form of a log line (`[log] format = "json"`), one object per line, for log stores:
 /// `{"time":"2026-11-22T10:00:00.123Z","level":"info","logger":"ferry","message":"transfer complete",
 /// "user":"alice","bytes":1234,...}`. The event's metadata become fields; counts are JSON numbers.
-/// Each line goes out in one write(2), so lines from different threads never interleave.
-struct JSONLogHandler: LogHandler {
-    let label: String
-    var logLevel: Logger.Level
-    var metadata: Logger.Metadata = [:]
-
+enum JSONLogLine {
     /// Fields written as numbers when their value is one (the rest are strings).
     static let numericFields: Set<String> = ["bytes", "seconds", "attempt", "parts", "connections", "copied", "id",
                                              "part_size", "repositions", "limit_bytes"]
     /// Names the handler writes itself; a metadata key with one of them gets a `field_` prefix.
     static let reservedFields: Set<String> = ["time", "level", "logger", "message"]
-
-    init(label: String, level: Logger.Level) {
-        self.label = label
-        self.logLevel = level
-    }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var all = metadata
-        if let explicit = event.metadata { all.merge(explicit) { _, new in new } }
-        if let error = event.error { all["error"] = "\(error)" }
-        var bytes = Array(Self.line(time: Date(), level: event.level, label: label, message: "\(event.message)", fields: all).utf8)
-        _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
-    }
 
     /// One log line: the JSON object and a newline. Fields in key order, so lines diff well.
     static func line(time: Date, level: Logger.Level, label: String, message: String, fields: Logger.Metadata) -> String {
@@ -74,25 +48,5 @@ struct JSONLogHandler: LogHandler {
         return parts.allSatisfy { $0.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) } }
     }
 
-    /// A JSON string (RFC 8259 §7): `"`, `\` and control characters escaped.
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quoted(_ text: String) -> String { QuotedString.quoted(text) }
 }

@@ -1,8 +1,8 @@
-/// Writing TOML values (TOML 1.0 §String): the one place that quotes text for the TOML Ferry
-/// prints (`check-config`) and writes (`import-cos-config`).
-enum TOMLText {
-    /// A basic string: `"`, `\` and control characters escaped (`\n`, `\t`, `\uXXXX`), everything
-    /// else as it is (TOML files are UTF-8).
+/// A double-quoted string literal that is valid both as a TOML 1.0 basic string and as a JSON string
+/// (RFC 8259 §7): `"` and `\` escaped, `\n`, `\t`, `\r`, other control characters and DEL as
+/// `\uXXXX`, everything else as it is (both are UTF-8). The one quoter for the TOML Ferry writes
+/// (`check-config`, `import-cos-config`) and the JSON log.
+enum QuotedString {
     static func quoted(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
