@@ -28,10 +28,10 @@ struct LogLineHandler: LogHandler {
         var fields = metadata
         if let explicit = event.metadata { fields.merge(explicit) { _, new in new } }
         if let error = event.error { fields["error"] = "\(error)" }
-        let now = Date()
+        let (now, message) = (Date(), "\(event.message)")
         let line = switch format {
-        case .text: TextLogLine.line(time: now, level: event.level, label: label, message: "\(event.message)", fields: fields)
-        case .json: JSONLogLine.line(time: now, level: event.level, label: label, message: "\(event.message)", fields: fields)
+        case .text: TextLogLine.line(time: now, level: event.level, label: label, message: message, fields: fields)
+        case .json: JSONLogLine.line(time: now, level: event.level, label: label, message: message, fields: fields)
         }
         var bytes = Array(line.utf8)
         _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }

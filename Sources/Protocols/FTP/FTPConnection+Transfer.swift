@@ -158,10 +158,11 @@ extension FTPConnection {
         }
         guard let data = protectDataConnection(connection, path: path) else { return }
         let started = Date()
-        if logged, let session {
+        let reporter = logged ? session.map { session in
             TransferReporter(service: .ftp, user: session.user.name, remoteHost: clientAddress.host,
-                             observer: context.observer, logger: logger).started(path, direction)
-        }
+                             observer: context.observer, logger: logger)
+        } : nil
+        reporter?.started(path, direction)
         var moved: UInt64 = 0
         var failure: FTPTransferFailure?
         do throws(FTPTransferFailure) {
@@ -175,12 +176,8 @@ extension FTPConnection {
         } else {
             data.close()
         }
-        if logged, let session {
-            TransferReporter(service: .ftp, user: session.user.name, remoteHost: clientAddress.host,
-                             observer: context.observer, logger: logger)
-                .finished(path, direction, bytes: moved, started: started, completed: failure == nil,
-                          binary: transferType == .binary, details: failure.map { ["error": "\($0)"] } ?? [:])
-        }
+        reporter?.finished(path, direction, bytes: moved, started: started, completed: failure == nil,
+                           binary: transferType == .binary, details: failure.map { ["error": "\($0)"] } ?? [:])
         switch failure {
         case nil:
             reply(.closingDataConnection, completion)
