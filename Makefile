@@ -11,8 +11,9 @@ PYTHON      := $(VENV)/bin/python
 
 # Debian packages the build needs (C headers of the libraries Ferry wraps).
 BUILD_PACKAGES := pkg-config libssl-dev libssh-dev libcurl4-openssl-dev libcrypt-dev
-# What the test suite needs besides the test bed's own installs (real FTP clients, Python venv).
-TEST_PACKAGES  := curl lftp python3-venv testssl.sh
+# What the test suite needs besides the test bed's own installs (real FTP clients, Python venv,
+# testssl.sh for the TLS audit, promtool from prometheus for the metrics page).
+TEST_PACKAGES  := curl lftp python3-venv testssl.sh prometheus
 
 .PHONY: run test bench bench-logins bench-memory fuzz soak test-asan test-tsan build release deps test-deps unit-test integration-test check-swift clean
 

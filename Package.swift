@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System C libraries (Debian -dev packages). Only wrapper files import them.
@@ -31,23 +33,27 @@ let package = Package(
         .target(name: "Timestamps"),
         // Names, paths and keys as bytes: the rules every layer shares (KeyBytes).
         .target(name: "PathRules"),
+        // Every exported metric (name, type, labels, help) and recording through swift-metrics.
+        .target(name: "MetricCatalog", dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")]),
         // SHA-256, HMAC and MD5 from OpenSSL, for S3 signing and the verified-login cache.
         .target(name: "Digests", dependencies: ["COpenSSL"]),
 
         .target(name: "Storage", dependencies: [
-            "CCurl", "CCurlShims", "Digests", "Locking", "PathRules", "Timestamps",
+            "CCurl", "CCurlShims", "Digests", "Locking", "MetricCatalog", "PathRules", "Timestamps",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Auth", dependencies: [
-            "CCrypt", "CCryptShims", "Digests", "Locking", "PathRules",
+            "CCrypt", "CCryptShims", "Digests", "Locking", "MetricCatalog", "PathRules",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Protocols", dependencies: [
-            "Auth", "Storage", "COpenSSL", "COpenSSLShims", "CLibSSH", "Locking", "PathRules", "Timestamps",
+            "Auth", "Storage", "COpenSSL", "COpenSSLShims", "CLibSSH", "Locking", "MetricCatalog", "PathRules", "Timestamps",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Gateway", dependencies: [
-            "Protocols", "Auth", "Storage", "CProcessShims", "Locking", "Timestamps",
+            "Protocols", "Auth", "Storage", "CProcessShims", "Locking", "MetricCatalog", "Timestamps",
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "TOMLKit", package: "TOMLKit"),
@@ -57,7 +63,11 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Timestamps", "Digests", "Locking"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth"]),
         .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Auth", "Storage", "PathRules"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Protocols", "Auth", "Storage"]),
+        .testTarget(name: "GatewayTests", dependencies: [
+            "Gateway", "Protocols", "Auth", "Storage", "MetricCatalog",
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

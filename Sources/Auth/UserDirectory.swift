@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MetricCatalog
 
 /// Why a login failed, for the log only: clients are told the same thing in every case, so that they
 /// cannot learn whether a user exists.
@@ -99,6 +100,7 @@ public final class UserDirectory: Sendable {
     private func recordDefenderFailure(_ address: String) {
         if defender.recordFailure(address) {
             logger?.warning("address banned", metadata: ["client": "\(address)", "seconds": "\(Int(defender.banTime))"])
+            FerryMetric.bans.increment()
         }
     }
 

@@ -290,7 +290,7 @@ import Testing
     @Test func xferlogLine() {
         let record = TransferRecord(service: .ftp, user: "alice", remoteHost: "127.0.0.1", path: "/dir/my file.txt",
                                     direction: .upload, bytes: 1234, started: Date(timeIntervalSince1970: 0),
-                                    duration: 2.4, completed: true, binary: true)
+                                    duration: 2.4, outcome: .complete, binary: true)
         #expect(GatewayObserver.xferlogLine(record) == "Thu Jan  1 00:00:00 1970 2 127.0.0.1 1234 /dir/my_file.txt b _ i r alice ftp 0 * c\n")
     }
 }

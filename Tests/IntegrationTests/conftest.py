@@ -50,6 +50,8 @@ import ssl
 import subprocess
 import time
 import urllib.parse
+import urllib.error
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -505,10 +507,12 @@ class ServerOptions:
     passive_port_count: int = PASSIVE_RANGE_SIZE
     # More lines for the `[limits]` table (e.g. `transfer_memory = "256MiB"`).
     limits_toml: str = ""
+    # Serves GET /metrics and /healthz on `server.metrics_port`.
+    metrics: bool = False
 
 
 def render_config(root: Path, xferlog: Path, port: int, passive: tuple[int, int], opts: ServerOptions,
-                  implicit_port: int = 0, sftp_port: int = 0) -> str:
+                  implicit_port: int = 0, sftp_port: int = 0, metrics_port: int = 0) -> str:
     users = USERS_TOML
     if opts.password_hash:
         users += HASHED_USER_TOML.format(hash=toml_str(opts.password_hash))
@@ -546,7 +550,7 @@ format = {toml_str(opts.log_format)}
 transfer_log = {toml_str(xferlog)}
 
 [metrics]
-listen = ""
+listen = {toml_str(f"{HOST}:{metrics_port}" if metrics_port else "")}
 
 [[storage]]
 name = "local"
@@ -578,6 +582,7 @@ class FerryServer:
         self.port = 0
         self.implicit_port = 0  # the implicit-TLS listener (ServerOptions.implicit_tls)
         self.sftp_port = 0  # the SFTP listener (ServerOptions.sftp)
+        self.metrics_port = 0  # GET /metrics (ServerOptions.metrics)
         self.passive = (0, 0)
         self.proc: subprocess.Popen | None = None
         self.stopped_by_us = False
@@ -600,9 +605,10 @@ class FerryServer:
             self.passive = free_port_range(self.opts.passive_port_count)
             self.implicit_port = free_port() if self.opts.implicit_tls else 0
             self.sftp_port = free_port() if self.opts.sftp else 0
+            self.metrics_port = free_port() if self.opts.metrics else 0
             self.config_path.write_text(
                 render_config(self.root, self.xferlog, self.port, self.passive, self.opts, self.implicit_port,
-                              self.sftp_port),
+                              self.sftp_port, self.metrics_port),
                 encoding="utf-8")
             with open(self.log_path, "ab") as log:
                 log.write(f"=== test harness: starting {self.name} on port {self.port} "
@@ -666,7 +672,8 @@ class FerryServer:
                 self.proc.wait(10)
 
     def _release_ports(self):
-        ports = [self.port, self.implicit_port, self.sftp_port, *range(self.passive[0], self.passive[1] + 1)]
+        ports = [self.port, self.implicit_port, self.sftp_port, self.metrics_port,
+                 *range(self.passive[0], self.passive[1] + 1)]
         release_ports([p for p in ports if p])
 
     def stop(self, grace: float = 15) -> str | None:
@@ -722,6 +729,15 @@ class FerryServer:
             return []
 
     # -- storage ----------------------------------------------------------------------------
+
+    def http_get(self, path: str) -> tuple[int, str]:
+        """GET on the metrics listener (ServerOptions.metrics): (status, body)."""
+        assert self.metrics_port, "start the server with metrics=True"
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{self.metrics_port}{path}", timeout=10) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
 
     def home(self, user: str) -> Path:
         return self.root / HOMES[user]

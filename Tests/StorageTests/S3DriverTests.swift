@@ -122,7 +122,7 @@ struct S3DriverConformance {
         try upload.commit()
         let etag = try #require(try driver.metadata(source)?.etag)
         func startMultipart() throws -> String {
-            let created = try driver.client.send(S3Client.Request(method: "POST", bucket: target.bucket, key: target.key,
+            let created = try driver.client.send(S3Client.Request(operation: .createMultipartUpload, bucket: target.bucket, key: target.key,
                                                                   query: [("uploads", "")], body: UnsafeRawBufferPointer(start: nil, count: 0)))
             return try #require(S3XML.uploadID(created.body))
         }
@@ -130,7 +130,7 @@ struct S3DriverConformance {
         let parts = try driver.client.copyParts(of: source, etag: etag, length: UInt64(bytes.count), into: target,
                                                 uploadID: uploadID, firstPart: 1, maxPartSize: 8 << 20)
         #expect(parts.map(\.number) == [1, 2, 3])
-        _ = try driver.client.send(S3Client.Request(method: "POST", bucket: target.bucket, key: target.key, query: [("uploadId", uploadID)]),
+        _ = try driver.client.send(S3Client.Request(operation: .completeMultipartUpload, bucket: target.bucket, key: target.key, query: [("uploadId", uploadID)]),
                                    document: S3XML.completeMultipart(parts))
         #expect(try driver.openRead(target, from: 0).readAll() == bytes)
 
@@ -142,7 +142,7 @@ struct S3DriverConformance {
             _ = try driver.client.copyParts(of: source, etag: etag, length: UInt64(bytes.count), into: target,
                                             uploadID: secondID, firstPart: 1, maxPartSize: 8 << 20)
         }
-        _ = try? driver.client.send(S3Client.Request(method: "DELETE", bucket: target.bucket, key: target.key, query: [("uploadId", secondID)]))
+        _ = try? driver.client.send(S3Client.Request(operation: .abortMultipartUpload, bucket: target.bucket, key: target.key, query: [("uploadId", secondID)]))
     }
 
     /// 40 threads send requests at once; afterwards the pool keeps at most `maxIdleHandles` idle

@@ -96,7 +96,7 @@ import Testing
     }
 
     @Test func errorCodesMapToStorageErrors() {
-        let request = S3Client.Request(method: "GET", bucket: "b", key: "k")
+        let request = S3Client.Request(operation: .getObject, bucket: "b", key: "k")
         #expect(S3Client.storageError(status: 404, code: "NoSuchKey", request: request) == .notFound(key: "k"))
         #expect(S3Client.storageError(status: 404, code: "NoSuchBucket", request: request) == .bucketNotFound(bucket: "b"))
         #expect(S3Client.storageError(status: 404, code: nil, request: request) == .notFound(key: "k"))

@@ -14,6 +14,14 @@ enum FTPTransferFailure: Error {
     case timedOut
     /// Storage (or the session) failed; the data connection is closed and the error answered.
     case failed(SessionError)
+
+    /// Whose side ended the transfer: the client's (cancelled, gone, stalled) or Ferry's.
+    var outcome: TransferOutcome {
+        switch self {
+        case .aborted, .controlClosed, .dataConnection, .timedOut: .aborted
+        case .failed: .failed
+        }
+    }
 }
 
 /// RETR, STOR, STOU, APPE, REST and the listing transfers: every transfer runs through
@@ -176,7 +184,7 @@ extension FTPConnection {
         } else {
             data.close()
         }
-        reporter?.finished(path, direction, bytes: moved, started: started, completed: failure == nil,
+        reporter?.finished(path, direction, bytes: moved, started: started, outcome: failure?.outcome ?? .complete,
                            binary: transferType == .binary, details: failure.map { ["error": "\($0)"] } ?? [:])
         switch failure {
         case nil:

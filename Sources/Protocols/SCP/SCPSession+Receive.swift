@@ -101,22 +101,22 @@ extension SCPSession {
             }
         } catch {
             upload.abort()
-            record(path, .upload, bytes: received, started: started, completed: false)
+            record(path, .upload, bytes: received, started: started, outcome: .aborted)
             throw Stop.channel("\(error)")
         }
         guard try response() else {
             upload.abort()  // the client could not read its file: nothing is published
-            record(path, .upload, bytes: received, started: started, completed: false)
+            record(path, .upload, bytes: received, started: started, outcome: .aborted)
             return
         }
         do {
             if let storageFailure { throw storageFailure }
             try upload.commit()
-            record(path, .upload, bytes: received, started: started, completed: true)
+            record(path, .upload, bytes: received, started: started, outcome: .complete)
             try sendOK()
         } catch let error as StorageError {
             upload.abort()
-            record(path, .upload, bytes: received, started: started, completed: false)
+            record(path, .upload, bytes: received, started: started, outcome: .failed)
             try sendError(.warning, "\(path.name): \(reason(.storage(error)))")
         }
     }

@@ -70,13 +70,13 @@ extension SCPSession {
             sent += UInt64(count)
         }
         if let failure {
-            record(path, .download, bytes: sent, started: started, completed: false)
+            record(path, .download, bytes: sent, started: started, outcome: .failed)
             try sendError(.warning, "\(path.name): \(reason(.storage(failure)))")
             return
         }
         try sendOK()
         let confirmed = try response()
-        record(path, .download, bytes: sent, started: started, completed: confirmed)
+        record(path, .download, bytes: sent, started: started, outcome: confirmed ? .complete : .aborted)
     }
 
     private func sendDirectory(_ path: VirtualPath, _ info: FileInfo) throws {

@@ -123,8 +123,8 @@ final class SCPSession {
         String(decoding: try readLine() ?? [], as: UTF8.self)
     }
 
-    func record(_ path: VirtualPath, _ direction: TransferRecord.Direction, bytes: UInt64, started: Date, completed: Bool) {
-        reporter.finished(path, direction, bytes: bytes, started: started, completed: completed)
+    func record(_ path: VirtualPath, _ direction: TransferRecord.Direction, bytes: UInt64, started: Date, outcome: TransferOutcome) {
+        reporter.finished(path, direction, bytes: bytes, started: started, outcome: outcome)
     }
 
     var reporter: TransferReporter {

@@ -51,14 +51,14 @@ extension SFTPEngine {
             return
         case .file(let file):
             file.close()
-            record(file, completed: true)
+            record(file, .complete)
         case .upload(let upload):
             do {
                 try finishUpload(upload)
-                record(upload, completed: true)
+                record(upload, .complete)
             } catch {
                 upload.abort()
-                record(upload, completed: false)
+                record(upload, .failed)
                 throw error
             }
         }

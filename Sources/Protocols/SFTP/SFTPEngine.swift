@@ -196,13 +196,13 @@ final class SFTPEngine {
             switch item {
             case .file(let file):
                 file.close()
-                record(file, completed: false)
+                record(file, .aborted)
             case .upload(let upload):
                 if upload.upload != nil {
                     logger.warning("upload aborted: the session ended before CLOSE", metadata: ["path": "\(upload.path)"])
                 }
                 upload.abort()
-                record(upload, completed: false)
+                record(upload, .aborted)
             case .directory:
                 break
             }
@@ -210,19 +210,19 @@ final class SFTPEngine {
         handles.removeAll()
     }
 
-    func record(_ file: SFTPReadHandle, completed: Bool) {
-        finish(path: file.path, direction: .download, bytes: file.bytesSent, started: file.opened, completed: completed,
+    func record(_ file: SFTPReadHandle, _ outcome: TransferOutcome) {
+        finish(path: file.path, direction: .download, bytes: file.bytesSent, started: file.opened, outcome: outcome,
                extra: ["repositions": "\(file.repositions)"])
     }
 
-    func record(_ upload: SFTPWriteHandle, completed: Bool) {
+    func record(_ upload: SFTPWriteHandle, _ outcome: TransferOutcome) {
         finish(path: upload.path, direction: .upload, bytes: upload.bytesReceived, started: upload.opened,
-               completed: completed, extra: [:])
+               outcome: outcome, extra: [:])
     }
 
     private func finish(path: VirtualPath, direction: TransferRecord.Direction, bytes: UInt64, started: Date,
-                        completed: Bool, extra: Logger.Metadata) {
-        reporter.finished(path, direction, bytes: bytes, started: started, completed: completed, details: extra)
+                        outcome: TransferOutcome, extra: Logger.Metadata) {
+        reporter.finished(path, direction, bytes: bytes, started: started, outcome: outcome, details: extra)
     }
 
     var reporter: TransferReporter {

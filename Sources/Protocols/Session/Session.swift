@@ -247,9 +247,10 @@ public final class Session {
             keep = existing?.size ?? 0
         }
         if let existing { try authorizeOverwrite(existingSize: existing.size, keeping: keep, location) }
-        return try storage { () throws(StorageError) in
+        let upload = try storage { () throws(StorageError) in
             try location.driver.beginUpload(location.objectKey, options: UploadOptions(keepingPrefix: keep))
         }
+        return TrackedUpload(upload)
     }
 
     /// Everything `beginUpload` checks, without starting an upload: the gate, not a directory, the

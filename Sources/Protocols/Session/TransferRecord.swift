@@ -1,8 +1,18 @@
 import Foundation
 
+/// How a transfer ended, as metrics and the log name it.
+public enum TransferOutcome: String, Sendable, CaseIterable {
+    /// Every byte moved; an upload was published.
+    case complete
+    /// The client cancelled (ABOR, scp's error byte), went away or stopped sending in the middle.
+    case aborted
+    /// Ferry or the storage failed (a storage error, an upload with missing data).
+    case failed
+}
+
 /// One finished (or failed) transfer, as the transfer log and metrics record it.
 public struct TransferRecord: Sendable {
-    public enum Direction: Sendable { case upload, download }
+    public enum Direction: String, Sendable, CaseIterable { case upload, download }
 
     public var service: ServiceName
     public var user: String
@@ -12,11 +22,11 @@ public struct TransferRecord: Sendable {
     public var bytes: UInt64
     public var started: Date
     public var duration: TimeInterval
-    public var completed: Bool
+    public var outcome: TransferOutcome
     public var binary: Bool
 
     public init(service: ServiceName, user: String, remoteHost: String, path: String, direction: Direction,
-                bytes: UInt64, started: Date, duration: TimeInterval, completed: Bool, binary: Bool) {
+                bytes: UInt64, started: Date, duration: TimeInterval, outcome: TransferOutcome, binary: Bool) {
         self.service = service
         self.user = user
         self.remoteHost = remoteHost
@@ -25,7 +35,7 @@ public struct TransferRecord: Sendable {
         self.bytes = bytes
         self.started = started
         self.duration = duration
-        self.completed = completed
+        self.outcome = outcome
         self.binary = binary
     }
 }

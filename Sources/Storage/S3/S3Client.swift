@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Locking
 import Digests
+import MetricCatalog
 
 /// Where the bucket goes in a request URL (`[[storage]] addressing`).
 public enum S3Addressing: String, Sendable, CaseIterable {
@@ -148,7 +149,7 @@ final class S3Client: Sendable {
     // MARK: Requests
 
     struct Request {
-        var method: String
+        var operation: S3Operation
         var bucket: String
         var key: String = ""
         var query: [(String, String)] = []
@@ -158,6 +159,8 @@ final class S3Client: Sendable {
         var payloadHash: String = Digest.emptySHA256
         /// Safe to repeat (every S3 call Ferry makes is, given the same body).
         var idempotent = true
+
+        var method: String { operation.method }
     }
 
     private func target(_ request: Request) -> (url: String, encodedPath: String, host: String) {
@@ -205,18 +208,20 @@ final class S3Client: Sendable {
             }
             returnHandle(handle)
             let elapsed = Date().timeIntervalSince(started)
+            Self.count(request.operation, status: (try? outcome.get()).map { String($0.status) } ?? "error", seconds: elapsed)
             switch outcome {
             case .failure(let error):
-                logger.debug("s3 request failed", metadata: ["method": "\(request.method)", "key": "\(request.bucket)/\(request.key)",
+                logger.debug("s3 request failed", metadata: ["operation": "\(request.operation.rawValue)", "key": "\(request.bucket)/\(request.key)",
                                                              "error": "\(error)", "attempt": "\(attempt)"])
                 if error.wasAbortedByCallback && sink != nil { throw .aborted }
                 if error.isTransient && request.idempotent && attempt < settings.maxAttempts {
+                    Self.countRetry(request.operation)
                     backoff(attempt)
                     continue
                 }
                 throw .unavailable(detail: "\(request.method) \(request.bucket)/\(request.key): \(error)")
             case .success(let response):
-                logger.debug("s3 request", metadata: ["method": "\(request.method)", "key": "\(request.bucket)/\(request.key)",
+                logger.debug("s3 request", metadata: ["operation": "\(request.operation.rawValue)", "key": "\(request.bucket)/\(request.key)",
                                                       "status": "\(response.status)", "bytes": "\(body.count)",
                                                       "seconds": "\(String(format: "%.3f", elapsed))"])
                 if (200..<300).contains(response.status) {
@@ -228,6 +233,7 @@ final class S3Client: Sendable {
                 }
                 let error = Self.storageError(status: response.status, code: document?.code, request: request)
                 if Self.isRetryable(status: response.status, code: document?.code) && request.idempotent && attempt < settings.maxAttempts {
+                    Self.countRetry(request.operation)
                     backoff(attempt)
                     continue
                 }
@@ -251,6 +257,18 @@ final class S3Client: Sendable {
             }
         }
         return try outcome.get()
+    }
+
+    /// One request in the metrics: counted by operation and HTTP status ("error" when no answer
+    /// came), its latency in the operation's histogram.
+    private static func count(_ operation: S3Operation, status: String, seconds: TimeInterval) {
+        FerryMetric.s3Requests.increment(operation.rawValue, status)
+        FerryMetric.s3RequestDuration.observe(seconds: seconds, operation.rawValue)
+    }
+
+    /// One request repeated after a transient failure (here, or by a download stream resuming).
+    static func countRetry(_ operation: S3Operation) {
+        FerryMetric.s3Retries.increment(operation.rawValue)
     }
 
     private func backoff(_ attempt: Int) {

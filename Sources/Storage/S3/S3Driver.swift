@@ -22,7 +22,7 @@ public final class S3Driver: StorageDriver {
     public func metadata(_ key: ObjectKey) throws(StorageError) -> ObjectMetadata? {
         let response: S3Response
         do throws(StorageError) {
-            response = try client.send(S3Client.Request(method: "HEAD", bucket: key.bucket, key: key.key))
+            response = try client.send(S3Client.Request(operation: .headObject, bucket: key.bucket, key: key.key))
         } catch .notFound {
             return nil
         }
@@ -35,7 +35,7 @@ public final class S3Driver: StorageDriver {
         var query = [("list-type", "2"), ("prefix", prefix.key), ("max-keys", "\(max(1, min(limit, 1000)))")]
         if let delimiter { query.append(("delimiter", String(delimiter))) }
         if let after { query.append(("continuation-token", after.token)) }
-        let response = try client.send(S3Client.Request(method: "GET", bucket: prefix.bucket, query: query))
+        let response = try client.send(S3Client.Request(operation: .listObjects, bucket: prefix.bucket, query: query))
         guard let result = S3XML.listResult(response.body) else { throw .io(detail: "ListObjectsV2: unreadable answer") }
         let objects = result.objects.map {
             ObjectMetadata(key: ObjectKey(bucket: prefix.bucket, key: $0.key), size: $0.size, modified: $0.modified, etag: $0.etag)
@@ -56,7 +56,7 @@ public final class S3Driver: StorageDriver {
         guard let info = try metadata(source) else { throw .notFound(key: source.key) }
         if info.size <= S3Limits.maxCopySize {
             let response = try client.send(S3Client.Request(
-                method: "PUT", bucket: target.bucket, key: target.key,
+                operation: .copyObject, bucket: target.bucket, key: target.key,
                 headers: [("x-amz-copy-source", Self.copySource(source)), ("x-amz-metadata-directive", "COPY")],
                 body: UnsafeRawBufferPointer(start: nil, count: 0)))
             if let error = S3XML.error(response.body) {
@@ -68,17 +68,17 @@ public final class S3Driver: StorageDriver {
     }
 
     private func copyLarge(_ source: ObjectKey, size: UInt64, etag: String, to target: ObjectKey) throws(StorageError) {
-        let created = try client.send(S3Client.Request(method: "POST", bucket: target.bucket, key: target.key, query: [("uploads", "")],
+        let created = try client.send(S3Client.Request(operation: .createMultipartUpload, bucket: target.bucket, key: target.key, query: [("uploads", "")],
                                                        body: UnsafeRawBufferPointer(start: nil, count: 0)))
         guard let uploadID = S3XML.uploadID(created.body) else { throw .io(detail: "CreateMultipartUpload: no UploadId") }
         do throws(StorageError) {
             let parts = try client.copyParts(of: source, etag: etag, length: size, into: target, uploadID: uploadID, firstPart: 1)
-            let response = try client.send(S3Client.Request(method: "POST", bucket: target.bucket, key: target.key,
+            let response = try client.send(S3Client.Request(operation: .completeMultipartUpload, bucket: target.bucket, key: target.key,
                                                             query: [("uploadId", uploadID)]),
                                            document: S3XML.completeMultipart(parts))
             if let error = S3XML.error(response.body) { throw .unavailable(detail: "CompleteMultipartUpload: \(error.code)") }
         } catch {
-            _ = try? client.send(S3Client.Request(method: "DELETE", bucket: target.bucket, key: target.key, query: [("uploadId", uploadID)]))
+            _ = try? client.send(S3Client.Request(operation: .abortMultipartUpload, bucket: target.bucket, key: target.key, query: [("uploadId", uploadID)]))
             throw error
         }
     }
@@ -94,7 +94,7 @@ public final class S3Driver: StorageDriver {
                 start += batch.count
                 if batch.count == 1 {
                     do throws(StorageError) {
-                        _ = try client.send(S3Client.Request(method: "DELETE", bucket: bucket, key: batch[0]))
+                        _ = try client.send(S3Client.Request(operation: .deleteObject, bucket: bucket, key: batch[0]))
                     } catch .notFound {
                         continue
                     }
@@ -102,7 +102,7 @@ public final class S3Driver: StorageDriver {
                 }
                 let document = S3XML.deleteObjects(batch)
                 let md5 = Data(try digesting { () throws(DigestError) in try Digest.md5(Array(document.utf8)) }).base64EncodedString()
-                let response = try client.send(S3Client.Request(method: "POST", bucket: bucket, query: [("delete", "")],
+                let response = try client.send(S3Client.Request(operation: .deleteObjects, bucket: bucket, query: [("delete", "")],
                                                                 headers: [("content-md5", md5)]),
                                                document: document)
                 let failures = (S3XML.deleteErrors(response.body) ?? []).filter { $0.code != "NoSuchKey" }
@@ -115,7 +115,7 @@ public final class S3Driver: StorageDriver {
 
     /// Pending multipart uploads under a prefix (ListMultipartUploads): for tests and operators.
     public func pendingUploads(bucket: String, prefix: String = "") throws(StorageError) -> [String] {
-        let response = try client.send(S3Client.Request(method: "GET", bucket: bucket, query: [("uploads", ""), ("prefix", prefix)]))
+        let response = try client.send(S3Client.Request(operation: .listMultipartUploads, bucket: bucket, query: [("uploads", ""), ("prefix", prefix)]))
         return (S3XML.pendingUploads(response.body) ?? []).map(\.key)
     }
 }

@@ -127,7 +127,7 @@ final class S3ObjectReader: ObjectReader {
             if next > 0 { headers.append(("range", "bytes=\(next)-")) }
             if let etag { headers.append(("if-match", etag)) }
             // Retries of a stream are done here (resuming at `next`), not by the client.
-            let request = S3Client.Request(method: "GET", bucket: key.bucket, key: key.key, headers: headers, idempotent: false)
+            let request = S3Client.Request(operation: .getObject, bucket: key.bucket, key: key.key, headers: headers, idempotent: false)
             do throws(StorageError) {
                 _ = try client.send(request) { bytes, headers in
                     if etag == nil { etag = headers["etag"] }
@@ -150,6 +150,7 @@ final class S3ObjectReader: ObjectReader {
                 if transient, failures + 1 < client.settings.maxAttempts {
                     failures += 1
                     client.logger.debug("s3 download interrupted, resuming", metadata: ["key": "\(key)", "at": "\(next)"])
+                    S3Client.countRetry(.getObject)
                     Thread.sleep(forTimeInterval: S3Client.retryDelay(attempt: failures))
                     continue
                 }

@@ -100,14 +100,14 @@ final class S3ObjectUpload: ObjectUpload {
     /// part when short, copied server-side (UploadPartCopy, pinned with If-Match) when at least the
     /// minimum part size.
     private func keepPrefix(_ length: UInt64) throws(StorageError) {
-        let head = try client.send(S3Client.Request(method: "HEAD", bucket: key.bucket, key: key.key))
+        let head = try client.send(S3Client.Request(operation: .headObject, bucket: key.bucket, key: key.key))
         let size = UInt64(head.headers["content-length"] ?? "") ?? 0
         guard size >= length else { throw .conflict(detail: "\(key) is shorter than the resume offset \(length)") }
         let etag = head.headers["etag"] ?? ""
         if length < S3Limits.minPartSize {
             let buffer = try currentBuffer()
             var received = 0
-            _ = try client.send(S3Client.Request(method: "GET", bucket: key.bucket, key: key.key,
+            _ = try client.send(S3Client.Request(operation: .getObject, bucket: key.bucket, key: key.key,
                                                  headers: [("range", "bytes=0-\(length - 1)"), ("if-match", etag)])) { bytes, _ in
                 let count = min(bytes.count, Int(length) - received)
                 (buffer.baseAddress! + received).copyMemory(from: bytes.baseAddress!, byteCount: count)
@@ -132,7 +132,7 @@ final class S3ObjectUpload: ObjectUpload {
     // MARK: Writing
 
     private func createMultipartUpload() throws(StorageError) {
-        let response = try client.send(S3Client.Request(method: "POST", bucket: key.bucket, key: key.key, query: [("uploads", "")],
+        let response = try client.send(S3Client.Request(operation: .createMultipartUpload, bucket: key.bucket, key: key.key, query: [("uploads", "")],
                                                         body: UnsafeRawBufferPointer(start: nil, count: 0)))
         guard let id = S3XML.uploadID(response.body) else { throw .io(detail: "CreateMultipartUpload: no UploadId") }
         uploadID = id
@@ -227,7 +227,7 @@ final class S3ObjectUpload: ObjectUpload {
     private static func uploadPart(client: S3Client, key: ObjectKey, uploadID: String, number: Int,
                                    bytes: UnsafeRawBufferPointer) throws(StorageError) -> String {
         let response = try client.send(S3Client.Request(
-            method: "PUT", bucket: key.bucket, key: key.key,
+            operation: .uploadPart, bucket: key.bucket, key: key.key,
             query: [("partNumber", "\(number)"), ("uploadId", uploadID)],
             body: bytes, payloadHash: Digest.hex(try digesting { () throws(DigestError) in try Digest.sha256(bytes) })))
         guard let etag = response.headers["etag"] else { throw StorageError.io(detail: "UploadPart: no ETag") }
@@ -241,7 +241,7 @@ final class S3ObjectUpload: ObjectUpload {
                 // One part or less: a single PutObject.
                 let body = buffer.map { UnsafeRawBufferPointer(rebasing: $0.bytes[0..<filled]) }
                     ?? UnsafeRawBufferPointer(start: nil, count: 0)
-                _ = try client.send(S3Client.Request(method: "PUT", bucket: key.bucket, key: key.key, body: body,
+                _ = try client.send(S3Client.Request(operation: .putObject, bucket: key.bucket, key: key.key, body: body,
                                                      payloadHash: Digest.hex(try digesting { () throws(DigestError) in try Digest.sha256(body) })))
                 finished = true
                 releaseBuffers()
@@ -251,7 +251,7 @@ final class S3ObjectUpload: ObjectUpload {
             inFlight.wait()
             if let failure { throw failure }
             let parts = results.withLock { $0.etags }.sorted { $0.key < $1.key }.map { (number: $0.key, etag: $0.value) }
-            let response = try client.send(S3Client.Request(method: "POST", bucket: key.bucket, key: key.key,
+            let response = try client.send(S3Client.Request(operation: .completeMultipartUpload, bucket: key.bucket, key: key.key,
                                                             query: [("uploadId", uploadID!)]),
                                            document: S3XML.completeMultipart(parts))
             // CompleteMultipartUpload can fail inside a 200 answer.
@@ -272,7 +272,7 @@ final class S3ObjectUpload: ObjectUpload {
         releaseBuffers()
         guard let uploadID else { return }
         do throws(StorageError) {
-            _ = try client.send(S3Client.Request(method: "DELETE", bucket: key.bucket, key: key.key, query: [("uploadId", uploadID)]))
+            _ = try client.send(S3Client.Request(operation: .abortMultipartUpload, bucket: key.bucket, key: key.key, query: [("uploadId", uploadID)]))
             client.logger.debug("s3 multipart upload aborted", metadata: ["key": "\(key)"])
         } catch {
             client.logger.error("could not abort a multipart upload (a lifecycle rule should clean it up)",

@@ -20,7 +20,7 @@ extension S3Client {
             let (start, end) = (range.lowerBound, range.upperBound)
             let number = firstPart + parts.count
             let response = try send(Request(
-                method: "PUT", bucket: target.bucket, key: target.key,
+                operation: .uploadPartCopy, bucket: target.bucket, key: target.key,
                 query: [("partNumber", "\(number)"), ("uploadId", uploadID)],
                 headers: [("x-amz-copy-source", S3Driver.copySource(source)), ("x-amz-copy-source-range", "bytes=\(start)-\(end)"),
                           ("x-amz-copy-source-if-match", etag)],
