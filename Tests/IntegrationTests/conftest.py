@@ -565,6 +565,8 @@ class ServerStartError(Exception):
 
 
 LIVE_SERVERS: list["FerryServer"] = []
+# Every server started in this run, for the end-of-run check that no log holds a secret.
+STARTED_SERVERS: list["FerryServer"] = []
 
 
 class FerryServer:
@@ -621,6 +623,8 @@ class FerryServer:
             try:
                 self._wait_ready(ready_timeout)
                 LIVE_SERVERS.append(self)
+                if self not in STARTED_SERVERS:
+                    STARTED_SERVERS.append(self)
                 return self
             except ServerStartError as exc:
                 last_error = exc
@@ -1157,6 +1161,28 @@ def fault_proxy(s3_target):
 # ---------------------------------------------------------------------------------------------
 # Server logs in failure reports
 # ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_secret_in_any_log():
+    """After the whole run: no server's log holds a configured password or the S3 secret key
+    (passwords are masked in the command log, credentials never logged). Fails the run otherwise."""
+    yield
+    target = s3_target_from_env()
+    secrets = {secret for server in STARTED_SERVERS for secret in server.passwords.values()}
+    if target:
+        secrets.add(target.secret_key)
+    secrets = {secret for secret in secrets if len(secret) >= 6}  # too short to be told from other text
+    leaks = []
+    for server in STARTED_SERVERS:
+        if not server.log_path.exists():
+            continue
+        text = server.log_path.read_text(encoding="utf-8", errors="replace")
+        leaks += [f"{server.log_path}: {secret!r}" for secret in sorted(secrets) if secret in text]
+    checked = sum(1 for server in STARTED_SERVERS if server.log_path.exists())
+    print(f"\nsecrets check: {len(secrets)} secrets, {checked} server logs, {len(leaks)} leaks")
+    if leaks:
+        pytest.fail("secrets in server logs:\n" + "\n".join(leaks), pytrace=False)
+
 
 @pytest.fixture(autouse=True)
 def _ferry_log_marks(request):

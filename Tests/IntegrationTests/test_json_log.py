@@ -1,5 +1,7 @@
 """`[log] format = "json"`: every line Ferry writes is one JSON object with time, level, logger and
-message, the event's fields typed (counts as numbers), and no password anywhere."""
+message, the event's fields typed (counts as numbers), and no password anywhere. One event per login,
+logout, transfer start and end, partial upload discarded, TLS resume refusal and ban. (That no log
+of the whole integration run holds a password or secret key is checked by conftest at the end.)"""
 from __future__ import annotations
 
 import ftplib
@@ -10,7 +12,7 @@ import re
 import pytest
 
 import sshsupport
-from conftest import HOST
+from conftest import HOST, tls_toml, wait_for
 
 
 def json_events(server) -> list[dict]:
@@ -96,3 +98,42 @@ def test_bans_and_sftp_failures_are_events(ferry_factory):
     failed = [e for e in events if e["message"] == "SFTP request failed"]
     assert any(e["request"] == "stat" and e["path"] == "/no/such/file.txt" and e["status"] == "noSuchFile"
                for e in failed), failed
+
+
+def test_login_logout_abandoned_upload_and_tls_refusal_are_events(ferry_factory, tls_cert):
+    server = ferry_factory(log_format="json", extra_toml=tls_toml(tls_cert))  # tls_session_reuse = "required"
+    # SFTP: a login, an upload the client abandons (the connection closes before CLOSE), a logout.
+    client = sshsupport.paramiko_sftp(server.sftp_port, "rw")
+    handle = client.open("abandoned.bin", "wb")
+    handle.write(b"z" * 777)
+    handle.flush()
+    client.get_channel().get_transport().close()
+    # FTPS with the stock client, which does not resume the TLS session on its data connections.
+    f = server.ftps(reuse_session=False)
+    with pytest.raises(ftplib.error_perm) as refused:
+        f.retrlines("LIST", lambda line: None)
+    assert str(refused.value).startswith("522")
+    f.quit()
+    wait_for(lambda: sum(1 for e in json_events(server) if e["message"] == "logout") == 2, timeout=10)
+    server.stop()
+    events = json_events(server)
+
+    logins = [e for e in events if e["message"] == "login succeeded"]
+    assert {(e["protocol"], e["user"]) for e in logins} == {("sftp", "rw"), ("ftp", "rw")}, logins
+    logouts = [e for e in events if e["message"] == "logout"]
+    assert {(e["protocol"], e["user"]) for e in logouts} == {("sftp", "rw"), ("ftp", "rw")}, logouts
+    assert all(isinstance(e["seconds"], (int, float)) and e["session"] for e in logouts), logouts
+    for logout in logouts:  # the logout closes the session its login opened
+        assert any(e["session"] == logout["session"] for e in logins), (logout, logins)
+
+    aborted = [e for e in events if e["message"] == "transfer aborted"]
+    assert len(aborted) == 1, aborted
+    assert aborted[0]["outcome"] == "aborted" and aborted[0]["bytes"] == 777 and aborted[0]["direction"] == "upload"
+    discarded = [e for e in events if e["message"] == "partial upload discarded"]
+    assert len(discarded) == 1 and discarded[0]["path"] == "/abandoned.bin" and discarded[0]["bytes"] == 777, discarded
+    assert discarded[0]["session"] == aborted[0]["session"] and discarded[0]["protocol"] == "sftp"
+
+    refusals = [e for e in events if e["message"] == "TLS resume refused"]
+    assert len(refusals) == 1, refusals
+    assert refusals[0]["protocol"] == "ftp" and refusals[0]["user"] == "rw" and refusals[0]["client"].startswith(HOST)
+    assert refusals[0]["level"] == "warning" and "resume" in refusals[0]["reason"], refusals

@@ -231,8 +231,9 @@ extension FTPConnection {
             // the data connection ends with a close_notify, so that the client's TLS layer shuts down
             // cleanly and shows the 522 (a bare TCP close left Python's ssl "in init" and it reported
             // SHUTDOWN_WHILE_IN_INIT instead).
-            logger.warning("refused a data connection that did not resume the control connection's TLS session",
-                           metadata: ["policy": "tls_session_reuse = required"])
+            logger.warning("TLS resume refused", metadata: [
+                "path": "\(path)", "policy": "tls_session_reuse = required",
+                "reason": "the data connection did not resume the control connection's TLS session"])
             reply(.tlsNegotiationFailed, "Data connection refused: its TLS session must be resumed from the control connection (session reuse required).")
             stream.finish(timeout: 2)
             return nil

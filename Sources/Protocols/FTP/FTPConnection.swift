@@ -98,12 +98,17 @@ public final class FTPConnection {
     public func run() {
         context.observer?.connectionOpened(service: .ftp)
         logger.info("ftp connection opened")
+        let opened = Date()
         defer {
             closeDataEndpoint()
             sessionSlot?.release()
             control.socket.close()
             context.observer?.connectionClosed(service: .ftp)
-            logger.info("ftp connection closed", metadata: ["user": "\(userName)"])
+            let seconds = String(format: "%.3f", Date().timeIntervalSince(opened))
+            if session != nil {
+                logger.info("logout", metadata: ["user": "\(userName)", "seconds": "\(seconds)"])
+            }
+            logger.info("ftp connection closed", metadata: ["user": "\(userName)", "seconds": "\(seconds)"])
         }
         if implicitTLS {
             guard let tls = context.settings.tls else { return }

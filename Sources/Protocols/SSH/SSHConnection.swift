@@ -65,6 +65,7 @@ public final class SSHConnection {
             return
         }
         guard let user = state.user, let service = state.service else { return }
+        let loggedIn = Date()
         var sessionLogger = logger
         sessionLogger[metadataKey: "user"] = "\(user.name)"
         let session = Session(user: user, storages: context.storages, logger: sessionLogger)
@@ -83,7 +84,7 @@ public final class SSHConnection {
             channel.close(exitStatus: exitStatus)
         }
         waitForClientToLeave()
-        sessionLogger.info("SSH session ended")
+        sessionLogger.info("logout", metadata: ["seconds": "\(String(format: "%.3f", Date().timeIntervalSince(loggedIn)))"])
     }
 
     /// After our channel close, the client answers with its own and disconnects; waiting for that

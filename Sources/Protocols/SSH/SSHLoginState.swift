@@ -125,7 +125,7 @@ final class SSHLoginState {
         all["user"] = "\(user.name)"
         all["method"] = "\(method)"
         if let cipher { all["cipher"] = "\(cipher)" }
-        logger.info("login", metadata: all)
+        logger.info("login succeeded", metadata: all)
         context.observer?.loginSucceeded(service: .sftp)
         return true
     }
