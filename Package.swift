@@ -38,8 +38,11 @@ let package = Package(
         // SHA-256, HMAC and MD5 from OpenSSL, for S3 signing and the verified-login cache.
         .target(name: "Digests", dependencies: ["COpenSSL"]),
 
+        // HTTP over libcurl: the S3 client's and the identity hook's transport.
+        .target(name: "HTTPTransport", dependencies: ["CCurl", "CCurlShims"]),
+
         .target(name: "Storage", dependencies: [
-            "CCurl", "CCurlShims", "Digests", "Locking", "MetricCatalog", "PathRules", "Timestamps",
+            "HTTPTransport", "Digests", "Locking", "MetricCatalog", "PathRules", "Timestamps",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Auth", dependencies: [
@@ -47,11 +50,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Protocols", dependencies: [
-            "Auth", "Storage", "COpenSSL", "COpenSSLShims", "CLibSSH", "Locking", "MetricCatalog", "PathRules", "Timestamps",
+            "Auth", "Storage", "HTTPTransport", "COpenSSL", "COpenSSLShims", "CLibSSH", "Locking", "MetricCatalog", "PathRules", "Timestamps",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Gateway", dependencies: [
-            "Protocols", "Auth", "Storage", "CProcessShims", "Locking", "MetricCatalog", "Timestamps",
+            "Protocols", "Auth", "Storage", "HTTPTransport", "CProcessShims", "Locking", "MetricCatalog", "Timestamps",
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
@@ -60,7 +63,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "TimestampsTests", dependencies: ["Timestamps"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "Timestamps", "Digests", "Locking"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "HTTPTransport", "Timestamps", "Digests", "Locking"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth"]),
         .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Auth", "Storage", "PathRules"]),
         .testTarget(name: "GatewayTests", dependencies: [

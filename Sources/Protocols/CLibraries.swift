@@ -1,4 +1,4 @@
-import Storage
+import HTTPTransport
 
 /// The process-wide setup of the C libraries Ferry wraps (libcurl, libssh, OpenSSL). Their global
 /// initialisers are not all thread-safe, so `ferry` runs this once at process start, before any

@@ -1,6 +1,7 @@
 import Foundation
 import Locking
 import Logging
+import HTTPTransport
 @testable import Storage
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Locking
 import Digests
+import HTTPTransport
 import MetricCatalog
 
 /// Where the bucket goes in a request URL (`[[storage]] addressing`).

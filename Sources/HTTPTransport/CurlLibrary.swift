@@ -16,5 +16,5 @@ public enum CurlLibrary {
     }
 
     /// Whether `initialize` succeeded; a handle is never made before it did.
-    static var isInitialized: Bool { initialized.load(ordering: .acquiring) }
+    public static var isInitialized: Bool { initialized.load(ordering: .acquiring) }
 }

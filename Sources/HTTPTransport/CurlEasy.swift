@@ -3,50 +3,67 @@ internal import CCurlShims
 import Foundation
 
 /// A libcurl failure (the transport could not complete the exchange); `code` and `text` are for logs.
-struct CurlError: Error, CustomStringConvertible {
-    let code: Int32
-    let text: String
+public struct CurlError: Error, CustomStringConvertible {
+    public let code: Int32
+    public let text: String
     /// True for failures worth retrying: connection refused/reset, timeouts, partial transfers.
-    var isTransient: Bool {
+    public var isTransient: Bool {
         [CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_OPERATION_TIMEDOUT, CURLE_SEND_ERROR,
          CURLE_RECV_ERROR, CURLE_PARTIAL_FILE, CURLE_GOT_NOTHING, CURLE_SSL_CONNECT_ERROR,
          CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_SEND_FAIL_REWIND].map { Int32($0.rawValue) }.contains(code)
     }
-    var wasAbortedByCallback: Bool { code == Int32(CURLE_WRITE_ERROR.rawValue) || code == Int32(CURLE_ABORTED_BY_CALLBACK.rawValue) }
-    var description: String { "curl error \(code): \(text)" }
+    public var wasAbortedByCallback: Bool { code == Int32(CURLE_WRITE_ERROR.rawValue) || code == Int32(CURLE_ABORTED_BY_CALLBACK.rawValue) }
+    public var description: String { "curl error \(code): \(text)" }
 }
 
 /// One HTTP exchange to perform.
-struct HTTPRequest {
-    var method: String
-    var url: String
-    var headers: [(String, String)]
+public struct HTTPRequest {
+    public var method: String
+    public var url: String
+    public var headers: [(String, String)]
     /// Bytes to send (PUT, POST); must stay valid during `perform`.
-    var body: UnsafeRawBufferPointer?
+    public var body: UnsafeRawBufferPointer?
+
+    public init(method: String, url: String, headers: [(String, String)], body: UnsafeRawBufferPointer? = nil) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
 }
 
 /// What came back (the body goes to the sink given to `perform`).
-struct HTTPResponse {
-    var status: Int
-    var headers: [String: String]
+public struct HTTPResponse {
+    public var status: Int
+    public var headers: [String: String]
 }
 
-/// Settings shared by every handle of a driver.
-struct CurlSettings: Sendable {
-    var caFile: String?
-    var connectTimeout: Int = 10
-    /// A transfer slower than 1 byte/s for this long is aborted (a stalled connection).
-    var stallTimeout: Int = 60
+/// Settings shared by every handle of a client.
+public struct CurlSettings: Sendable {
+    public var caFile: String?
+    /// Seconds to establish the connection.
+    public var connectTimeout: Int = 10
+    /// A transfer slower than 1 byte/s for this long (seconds) is aborted (a stalled connection).
+    public var stallTimeout: Int = 60
+    /// The whole exchange, connection included, in milliseconds; nil = no limit (S3 streams).
+    public var totalTimeoutMilliseconds: Int?
+
+    public init(caFile: String? = nil, connectTimeout: Int = 10, stallTimeout: Int = 60, totalTimeoutMilliseconds: Int? = nil) {
+        self.caFile = caFile
+        self.connectTimeout = connectTimeout
+        self.stallTimeout = stallTimeout
+        self.totalTimeoutMilliseconds = totalTimeoutMilliseconds
+    }
 }
 
 /// Owns one libcurl easy handle (design.md §3: one per thread, reused for keep-alive). The only file
 /// that calls libcurl. `@unchecked Sendable`: a handle belongs to one thread at a time; it only moves
 /// between threads through the client's pool, under its mutex.
-final class CurlEasy: @unchecked Sendable {
+public final class CurlEasy: @unchecked Sendable {
     private let handle: UnsafeMutableRawPointer
     private let settings: CurlSettings
 
-    init(settings: CurlSettings) throws(CurlError) {
+    public init(settings: CurlSettings) throws(CurlError) {
         guard CurlLibrary.isInitialized else {
             throw CurlError(code: -1, text: "libcurl is not initialised (CLibraries.initialize was not called)")
         }
@@ -79,7 +96,7 @@ final class CurlEasy: @unchecked Sendable {
 
     /// Performs one request, streaming the response body to `sink` with the response status (return
     /// false to abort). Blocks the calling thread; `sink` runs on it.
-    func perform(_ request: HTTPRequest, sink: @escaping (Int, [String: String], UnsafeRawBufferPointer) -> Bool) throws(CurlError) -> HTTPResponse {
+    public func perform(_ request: HTTPRequest, sink: @escaping (Int, [String: String], UnsafeRawBufferPointer) -> Bool) throws(CurlError) -> HTTPResponse {
         curl_easy_reset(handle)  // keeps the live connections, so keep-alive survives
         let exchange = Exchange(sink: sink, body: request.body)
         let context = Unmanaged.passUnretained(exchange).toOpaque()
@@ -102,6 +119,9 @@ final class CurlEasy: @unchecked Sendable {
                     if rc == CURLE_OK { rc = ferry_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context) }
                     if rc == CURLE_OK { rc = ferry_curl_setopt_header_function(handle, curlHeaderCallback) }
                     if rc == CURLE_OK { rc = ferry_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context) }
+                    if rc == CURLE_OK, let limit = settings.totalTimeoutMilliseconds {
+                        rc = ferry_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, limit)
+                    }
                     if rc == CURLE_OK, let caFile = settings.caFile {
                         rc = caFile.withCString { ferry_curl_setopt_pointer(handle, CURLOPT_CAINFO, $0) }
                     }
