@@ -37,6 +37,15 @@ enum ConfigPrinter {
         out += ["", "[log]", "level = \(quote(config.log.level.rawValue))", "format = \(quote(config.log.format.rawValue))",
                 "transfer_log = \(quote(config.log.transferLog))"]
         out += ["", "[metrics]", "listen = \(address(config.metrics.listen))"]
+        let auth = config.auth
+        if let url = auth.http {
+            // Credentials in the URL (user:password@) are a secret: never printed.
+            var shown = URLComponents(string: url)
+            if shown?.password != nil || shown?.user != nil { shown?.user = "***"; shown?.password = nil }
+            out += ["", "[auth]", "http = \(quote(shown?.string ?? url))", "timeout = \(seconds(auth.timeout))",
+                    "cache_ttl = \(seconds(auth.cacheTTL))", "file_users_first = \(auth.fileUsersFirst)"]
+            if let caFile = auth.caFile { out.append("ca_file = \(quote(caFile))") }
+        }
         for storage in config.storages {
             out += ["", "[[storage]]", "name = \(quote(storage.name))"]
             switch storage.driver {

@@ -53,8 +53,13 @@ final class Server: Sendable {
         self.observer = GatewayObserver(transferLogPath: config.log.transferLog, transferMemory: memory, logger: logger)
         self.limiter = ConnectionLimiter(maxTotal: config.limits.maxConnections, maxPerAddress: config.limits.maxConnectionsPerIP)
         let defender = LoginDefender(maxFailures: config.limits.maxLoginFailures, banTime: config.limits.banTime)
+        let identity = config.auth.http.map { url in
+            HTTPIdentityService(auth: config.auth, url: url, storages: config.storages, logger: logger)
+        }
         self.users = UserDirectory(users: config.users, defender: defender,
-                                   loginCache: VerifiedLoginCache(lifetime: config.limits.loginCache), logger: logger)
+                                   loginCache: VerifiedLoginCache(lifetime: config.limits.loginCache), logger: logger,
+                                   identity: identity, fileUsersFirst: config.auth.fileUsersFirst,
+                                   identityCache: IdentityAnswerCache(lifetime: config.auth.cacheTTL))
         self.storages = try Self.makeStorages(config, memory: memory, logger: logger)
     }
 

@@ -148,12 +148,12 @@ import Testing
 
     @Test func authenticatesAndFeedsTheDefender() {
         let users = Self.directory()
-        #expect((try? users.authenticate(name: "alice", password: "pw", from: "1.1.1.1").get())?.name == "alice")
-        #expect(users.authenticate(name: "alice", password: "no", from: "1.1.1.1").failureValue == .wrongPassword)
-        #expect(users.authenticate(name: "mallory", password: "pw", from: "1.1.1.1").failureValue == .unknownUser)
-        #expect(users.authenticate(name: "bob", password: "", from: "1.1.1.1").failureValue == .noPasswordConfigured)
+        #expect((try? users.authenticate(name: "alice", password: "pw", from: "1.1.1.1", service: "ftp").get())?.name == "alice")
+        #expect(users.authenticate(name: "alice", password: "no", from: "1.1.1.1", service: "ftp").failureValue == .wrongPassword)
+        #expect(users.authenticate(name: "mallory", password: "pw", from: "1.1.1.1", service: "ftp").failureValue == .unknownUser)
+        #expect(users.authenticate(name: "bob", password: "", from: "1.1.1.1", service: "ftp").failureValue == .noPasswordConfigured)
         #expect(users.defender.isBanned("1.1.1.1"))
-        #expect(users.authenticate(name: "alice", password: "pw", from: "1.1.1.1").failureValue == .banned)
+        #expect(users.authenticate(name: "alice", password: "pw", from: "1.1.1.1", service: "ftp").failureValue == .banned)
     }
 }
 
@@ -161,5 +161,95 @@ extension Result {
     var failureValue: Failure? {
         if case .failure(let error) = self { return error }
         return nil
+    }
+}
+
+/// A scripted identity service for the directory's decision order (the HTTP one is tested in
+/// GatewayTests and with a real service in the integration tests).
+final class ScriptedIdentityService: IdentityService, @unchecked Sendable {
+    private let lock = NSLock()
+    private var asked: [IdentityQuery] = []
+    let answer: @Sendable (IdentityQuery) -> IdentityAnswer
+
+    init(_ answer: @escaping @Sendable (IdentityQuery) -> IdentityAnswer) { self.answer = answer }
+
+    func ask(_ query: IdentityQuery) -> IdentityAnswer {
+        lock.lock(); asked.append(query); lock.unlock()
+        return answer(query)
+    }
+
+    var questions: [IdentityQuery] { lock.lock(); defer { lock.unlock() }; return asked }
+}
+
+@Suite struct IdentityServiceDirectoryTests {
+    static let home = StorageBinding(storage: "local", bucket: "b", prefix: "")
+    static let alice = User(name: "alice", passwordHash: PasswordHash(plain: "pw"), sshKeys: [], home: home,
+                            authority: .readWrite, mayDelete: true, folders: [])
+
+    static func directory(_ service: ScriptedIdentityService, fileFirst: Bool = true, ttl: TimeInterval = 60) -> UserDirectory {
+        UserDirectory(users: [alice], defender: LoginDefender(maxFailures: 3, banTime: 60), failureDelay: 0,
+                      identity: service, fileUsersFirst: fileFirst, identityCache: IdentityAnswerCache(lifetime: ttl))
+    }
+
+    static let carol = User(name: "carol", passwordHash: nil, sshKeys: [], home: home, authority: .readOnly,
+                            mayDelete: false, folders: [])
+
+    static func allowCarol() -> ScriptedIdentityService {
+        ScriptedIdentityService { query in
+            if query.user == "carol", case .password("right") = query.credential { return .allowed(carol) }
+            if query.user == "carol", case .publicKey(let blob) = query.credential, blob == [1, 2, 3] { return .allowed(carol) }
+            if query.user == "slow" { return .failed(reason: "timeout") }
+            return .denied(reason: "no")
+        }
+    }
+
+    @Test func serviceDecidesUsersTheFileDoesNotHave() {
+        let service = Self.allowCarol()
+        let users = Self.directory(service)
+        #expect((try? users.authenticate(name: "carol", password: "right", from: "a", service: "ftp").get())?.authority == .readOnly)
+        #expect(users.authenticate(name: "carol", password: "wrong", from: "a", service: "ftp").failureValue
+                == .deniedByIdentityService(reason: "no"))
+        #expect(users.authenticate(name: "slow", password: "x", from: "b", service: "sftp").failureValue
+                == .identityServiceFailed(reason: "timeout"))
+        #expect((try? users.authorizedKey(name: "carol", blob: [1, 2, 3], from: "c", service: "sftp").get())?.name == "carol")
+        #expect(users.authorizedKey(name: "carol", blob: [9], from: "c", service: "sftp").failureValue == .deniedByIdentityService(reason: "no"))
+        // The file's user is decided by the file: the service is never asked about alice.
+        #expect((try? users.authenticate(name: "alice", password: "pw", from: "d", service: "ftp").get()) != nil)
+        #expect(users.authenticate(name: "alice", password: "no", from: "d", service: "ftp").failureValue == .wrongPassword)
+        #expect(!service.questions.contains { $0.user == "alice" })
+    }
+
+    @Test func serviceFirstFallsBackToTheFile() {
+        let service = Self.allowCarol()
+        let users = Self.directory(service, fileFirst: false)
+        #expect((try? users.authenticate(name: "alice", password: "pw", from: "a", service: "ftp").get())?.name == "alice")
+        #expect(service.questions.map(\.user) == ["alice"])
+    }
+
+    @Test func cacheAnswersTheSameQuestionOnlyAndForgetsAfterAFailure() {
+        let service = Self.allowCarol()
+        let users = Self.directory(service)
+        for _ in 0..<3 { _ = users.authenticate(name: "carol", password: "right", from: "a", service: "ftp") }
+        #expect(service.questions.count == 1 && users.identityCache.count == 1)
+        _ = users.authenticate(name: "carol", password: "right", from: "a", service: "sftp")  // another protocol
+        _ = users.authenticate(name: "carol", password: "right", from: "b", service: "ftp")   // another address
+        #expect(service.questions.count == 3)
+        _ = users.authenticate(name: "carol", password: "wrong", from: "a", service: "ftp")
+        #expect(users.identityCache.count == 0)
+        _ = users.authenticate(name: "carol", password: "right", from: "a", service: "ftp")
+        #expect(service.questions.count == 5)
+        let uncached = Self.directory(Self.allowCarol(), ttl: 0)
+        for _ in 0..<2 { _ = uncached.authenticate(name: "carol", password: "right", from: "a", service: "ftp") }
+        #expect(uncached.identityCache.count == 0)
+    }
+
+    @Test func refusalsFeedTheDefender() {
+        let service = Self.allowCarol()
+        let users = Self.directory(service)
+        for _ in 0..<3 { _ = users.authenticate(name: "carol", password: "wrong", from: "e", service: "ftp") }
+        #expect(users.defender.isBanned("e"))
+        let asked = service.questions.count
+        #expect(users.authenticate(name: "carol", password: "right", from: "e", service: "ftp").failureValue == .banned)
+        #expect(service.questions.count == asked)
     }
 }

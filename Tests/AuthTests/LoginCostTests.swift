@@ -25,35 +25,35 @@ import Testing
     @Test func aRepeatedLoginSkipsTheHash() throws {
         let cache = VerifiedLoginCache(lifetime: 60)
         let users = Self.directory(cache: cache)
-        #expect((try? users.authenticate(name: "alice", password: "correct horse", from: "a").get()) != nil)
+        #expect((try? users.authenticate(name: "alice", password: "correct horse", from: "a", service: "ftp").get()) != nil)
         #expect(cache.count == 1)
         let before = Self.cpuSeconds()
         for _ in 0..<50 {
-            #expect((try? users.authenticate(name: "alice", password: "correct horse", from: "a").get()) != nil)
+            #expect((try? users.authenticate(name: "alice", password: "correct horse", from: "a", service: "ftp").get()) != nil)
         }
         let cached = Self.cpuSeconds() - before
         // 50 yescrypt runs take about a second of CPU; 50 cache hits a few milliseconds.
         #expect(cached < 0.25, "50 cached logins cost \(cached) s of CPU")
         // A wrong password is still wrong, and it drops alice's entry: the next right one is hashed.
-        #expect(users.authenticate(name: "alice", password: "correct horsE", from: "a").failureValue == .wrongPassword)
+        #expect(users.authenticate(name: "alice", password: "correct horsE", from: "a", service: "ftp").failureValue == .wrongPassword)
         #expect(cache.count == 0)
-        #expect((try? users.authenticate(name: "alice", password: "correct horse", from: "a").get()) != nil)
+        #expect((try? users.authenticate(name: "alice", password: "correct horse", from: "a", service: "ftp").get()) != nil)
         #expect(cache.count == 1)
     }
 
     @Test func entriesExpire() throws {
         let cache = VerifiedLoginCache(lifetime: 0.2)
         let users = Self.directory(cache: cache)
-        _ = users.authenticate(name: "alice", password: "correct horse", from: "a")
+        _ = users.authenticate(name: "alice", password: "correct horse", from: "a", service: "ftp")
         Thread.sleep(forTimeInterval: 0.3)
         let before = Self.cpuSeconds()
-        #expect((try? users.authenticate(name: "alice", password: "correct horse", from: "a").get()) != nil)
+        #expect((try? users.authenticate(name: "alice", password: "correct horse", from: "a", service: "ftp").get()) != nil)
         #expect(Self.cpuSeconds() - before > 0.005, "an expired entry must cost a real verification")
     }
 
     @Test func aNewDirectoryHasANewCache() throws {
         let first = Self.directory()
-        _ = first.authenticate(name: "alice", password: "correct horse", from: "a")
+        _ = first.authenticate(name: "alice", password: "correct horse", from: "a", service: "ftp")
         #expect(first.loginCache.count == 1)
         #expect(Self.directory().loginCache.count == 0)  // a reload builds a new directory
     }

@@ -169,7 +169,7 @@ import Testing
             (Self.user("\n[[user.folder]]\npath = \"relative\"\ntarget = \"local:shared\""), "user[1].folder[1].path: expected an absolute path"),
             (Self.user("\n[[user.folder]]\npath = \"/x\"\ntarget = \"nope:shared\""), "user[1].folder[1].target: unknown storage \"nope\""),
             ("\n[[user]]\nname = \"bob\"\nhome = \"local:files\"", "user[1]: has no password_hash, password or ssh_keys"),
-            ("", "user: no [[user]] is configured"),
+            ("", "user: no [[user]] and no [auth] http is configured"),
         ]
         for (users, expected) in cases {
             let messages = Self.issues(Self.base + users)

@@ -42,14 +42,15 @@ struct ConfigLoader {
         if let limits = root.table("limits") { config.limits = readLimits(limits) }
         if let log = root.table("log") { config.log = readLog(log) }
         if let metrics = root.table("metrics") { config.metrics = readMetrics(metrics) }
+        if let auth = root.table("auth") { config.auth = readAuth(auth) }
         config.storages = readStorages(root.tableArray("storage"), issues: issues, warnings: &config.warnings)
         config.users = readUsers(root.tableArray("user"), storages: config.storages, issues: issues, warnings: &config.warnings)
         root.rejectUnknownKeys()
         if config.ftp?.listen == nil && config.sftp?.listen == nil && !root.has("ftp") && !root.has("sftp") {
             issues.add("(top level)", "neither [ftp] nor [sftp] is configured: nothing to serve")
         }
-        if issues.all.isEmpty && config.users.isEmpty {
-            issues.add("user", "no [[user]] is configured: nobody can log in")
+        if issues.all.isEmpty && config.users.isEmpty && config.auth.http == nil {
+            issues.add("user", "no [[user]] and no [auth] http is configured: nobody can log in")
         }
         guard issues.all.isEmpty else { throw .invalid(issues.all) }
         return config
@@ -95,6 +96,12 @@ struct ConfigLoader {
             return value
         }
         return parsed
+    }
+
+    /// A duration where "0s" (or "0") turns the feature off (caches).
+    private func durationOrOff(_ table: TableReader, _ key: String, default value: TimeInterval) -> TimeInterval {
+        if let text = table.string(key), ConfigValues.duration(text) == 0 { return 0 }
+        return duration(table, key, default: value)
     }
 
     private func size(_ table: TableReader, _ key: String, default value: UInt64, in range: ClosedRange<UInt64>, rangeText: String) -> UInt64 {
@@ -227,11 +234,7 @@ struct ConfigLoader {
         limits.loginTimeout = duration(table, "login_timeout", default: limits.loginTimeout)
         limits.tlsHandshakeTimeout = duration(table, "tls_handshake_timeout", default: limits.tlsHandshakeTimeout)
         limits.dataConnectionTimeout = duration(table, "data_connection_timeout", default: limits.dataConnectionTimeout)
-        if let text = table.string("login_cache"), ConfigValues.duration(text) == 0 {
-            limits.loginCache = 0  // "0s": the cache is off
-        } else {
-            limits.loginCache = duration(table, "login_cache", default: limits.loginCache)
-        }
+        limits.loginCache = durationOrOff(table, "login_cache", default: limits.loginCache)
         limits.transferMemory = size(table, "transfer_memory", default: limits.transferMemory,
                                      in: (16 << 20)...(1 << 40), rangeText: "16MiB to 1TiB")
         return limits
@@ -255,6 +258,30 @@ struct ConfigLoader {
     private func readMetrics(_ table: TableReader) -> FerryConfig.Metrics {
         defer { table.rejectUnknownKeys() }
         return FerryConfig.Metrics(listen: address(table, "listen", default: "127.0.0.1:9464"))
+    }
+
+    private func readAuth(_ table: TableReader) -> FerryConfig.Auth {
+        defer { table.rejectUnknownKeys() }
+        var auth = FerryConfig.Auth()
+        if let url = table.string("http"), !url.isEmpty {
+            if let parsed = URLComponents(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""),
+               !(parsed.host ?? "").isEmpty {
+                auth.http = url
+            } else {
+                table.issues.add(table.keyPath("http"), "expected an http:// or https:// URL, found \(url.debugDescription)")
+            }
+        }
+        auth.timeout = duration(table, "timeout", default: auth.timeout)
+        if auth.timeout <= 0 || auth.timeout > 60 {
+            table.issues.add(table.keyPath("timeout"), "expected a duration from 1ms to 60s (a login waits for the service)")
+        }
+        auth.cacheTTL = durationOrOff(table, "cache_ttl", default: auth.cacheTTL)
+        auth.fileUsersFirst = table.bool("file_users_first") ?? auth.fileUsersFirst
+        if let caFile = table.string("ca_file"), !caFile.isEmpty {
+            readableFile(table, "ca_file", caFile)
+            auth.caFile = caFile
+        }
+        return auth
     }
 
     // MARK: Storages
@@ -394,17 +421,34 @@ struct ConfigLoader {
         var users: [User] = []
         var seen: Set<String> = []
         for table in tables {
-            let name = table.string("name")
-            if let name {
-                if !ConfigValues.isValidName(name) {
-                    issues.add(table.keyPath("name"), "expected a user name of up to 64 characters without spaces, colons or slashes, found \(name.debugDescription)")
-                } else if !seen.insert(name).inserted {
-                    issues.add(table.keyPath("name"), "duplicate user name \(name.debugDescription)")
-                }
-            } else {
-                issues.add(table.keyPath("name"), "missing: the login name")
+            if let name = table.string("name"), ConfigValues.isValidName(name), !seen.insert(name).inserted {
+                issues.add(table.keyPath("name"), "duplicate user name \(name.debugDescription)")
             }
-            var hash: PasswordHash?
+            if let user = readUser(table, storages: storages, warnings: &warnings) { users.append(user) }
+        }
+        return users
+    }
+
+    /// One `[[user]]` table, or (`fromIdentityService`) the user an identity service answered with:
+    /// the same keys and checks, except that the service vouches for the credential, so its answer
+    /// carries none (`password`, `password_hash` and `ssh_keys` are unknown keys there) and its name
+    /// must be the one that logged in. Nil when the table has mistakes (reported in its issues).
+    func readUser(_ table: TableReader, storages: [FerryConfig.Storage], fromIdentityService loginName: String? = nil,
+                  warnings: inout [String]) -> User? {
+        let issues = table.issues
+        let name = table.string("name") ?? loginName
+        if let name {
+            if !ConfigValues.isValidName(name) {
+                issues.add(table.keyPath("name"), "expected a user name of up to 64 characters without spaces, colons or slashes, found \(name.debugDescription)")
+            } else if let loginName, name != loginName {
+                issues.add(table.keyPath("name"), "the answer is about \(name.debugDescription), not \(loginName.debugDescription) who logged in")
+            }
+        } else {
+            issues.add(table.keyPath("name"), "missing: the login name")
+        }
+        var hash: PasswordHash?
+        var keys: [SSHPublicKey] = []
+        if loginName == nil {
             if let text = table.string("password_hash") {
                 hash = PasswordHash(hash: text)
                 if hash == nil {
@@ -421,7 +465,6 @@ struct ConfigLoader {
                     warnings.append("\(table.keyPath("password")): a plain-text password; replace it with password_hash from `ferry hash-password`")
                 }
             }
-            var keys: [SSHPublicKey] = []
             for (index, line) in (table.stringArray("ssh_keys") ?? []).enumerated() {
                 do {
                     keys.append(try SSHPublicKey(parsing: line))
@@ -432,19 +475,17 @@ struct ConfigLoader {
             if !table.has("password_hash") && !table.has("password") && !table.has("ssh_keys") {
                 issues.add(table.path, "has no password_hash, password or ssh_keys: nobody could log in as this user")
             }
-            let home = binding(table, "home", storages: storages)
-            let userAuthority = authority(table, default: .readOnly)
-            let mayDelete = table.bool("delete") ?? true
-            let maxSessions = table.integer("max_sessions", in: 0...1_000_000) ?? 0
-            let folders = readFolders(table.tableArray("folder"), storages: storages, authority: userAuthority,
-                                      mayDelete: mayDelete, issues: issues)
-            table.rejectUnknownKeys()
-            if let name, let home {
-                users.append(User(name: name, passwordHash: hash, sshKeys: keys, home: home, authority: userAuthority,
-                                  mayDelete: mayDelete, folders: folders, maxSessions: maxSessions))
-            }
         }
-        return users
+        let home = binding(table, "home", storages: storages)
+        let userAuthority = authority(table, default: .readOnly)
+        let mayDelete = table.bool("delete") ?? true
+        let maxSessions = table.integer("max_sessions", in: 0...1_000_000) ?? 0
+        let folders = readFolders(table.tableArray("folder"), storages: storages, authority: userAuthority,
+                                  mayDelete: mayDelete, issues: issues)
+        table.rejectUnknownKeys(context: loginName == nil ? nil : "an identity service's answer")
+        guard let name, let home, issues.all.isEmpty || loginName == nil else { return nil }
+        return User(name: name, passwordHash: hash, sshKeys: keys, home: home, authority: userAuthority,
+                    mayDelete: mayDelete, folders: folders, maxSessions: maxSessions)
     }
 
     private func readFolders(_ tables: [TableReader], storages: [FerryConfig.Storage], authority userAuthority: Authority,

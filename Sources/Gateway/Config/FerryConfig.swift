@@ -61,6 +61,19 @@ struct FerryConfig: Sendable {
         var transferLog = ""
     }
 
+    /// `[auth]`: an external identity service beside the `[[user]]` tables.
+    struct Auth: Sendable {
+        /// The service's URL (http or https); nil = only the file's users.
+        var http: String?
+        var timeout: TimeInterval = 5
+        /// How long an allowed answer is reused for the same user and credential; 0 = never.
+        var cacheTTL: TimeInterval = 60
+        /// A user defined in the file is decided by the file alone; false: the service is asked
+        /// first and the file decides only when the service does not allow the login.
+        var fileUsersFirst = true
+        var caFile: String?
+    }
+
     struct Metrics: Sendable {
         var listen: SocketAddress?
     }
@@ -93,6 +106,7 @@ struct FerryConfig: Sendable {
     var limits = Limits()
     var log = Log()
     var metrics = Metrics()
+    var auth = Auth()
     var storages: [Storage] = []
     var users: [User] = []
     /// Things that are accepted but deserve a startup warning (plain passwords).

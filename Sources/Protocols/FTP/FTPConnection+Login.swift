@@ -32,7 +32,8 @@ extension FTPConnection {
                   session == nil ? "Login with USER first." : "Already logged in.")
             return
         }
-        switch context.users.authenticate(name: name, password: password, from: clientAddress.host) {
+        switch context.users.authenticate(name: name, password: password, from: clientAddress.host,
+                                           service: ServiceName.ftp.rawValue) {
         case .success(let user):
             guard let slot = context.users.sessions.open(for: user) else {
                 loginState = .awaitingUser

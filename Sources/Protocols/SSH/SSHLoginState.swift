@@ -73,7 +73,7 @@ final class SSHLoginState {
 
     private func authenticate(user name: String, password: String) -> Int32 {
         if user != nil { return Self.denied }
-        switch context.users.authenticate(name: name, password: password, from: clientHost) {
+        switch context.users.authenticate(name: name, password: password, from: clientHost, service: ServiceName.sftp.rawValue) {
         case .success(let user):
             return loggedIn(user, method: "password", metadata: [:]) ? Self.success : Self.denied
         case .failure(let reason):
@@ -93,7 +93,7 @@ final class SSHLoginState {
         let keyType = SSHKeys.typeName(key)
         let metadata: Logger.Metadata = ["user": "\(name)", "key_type": "\(keyType)", "fingerprint": "\(fingerprint)"]
         let state = Int32(signatureState)
-        switch context.users.authorizedKey(name: name, blob: blob, from: clientHost) {
+        switch context.users.authorizedKey(name: name, blob: blob, from: clientHost, service: ServiceName.sftp.rawValue) {
         case .success(let user):
             if state == Int32(SSH_PUBLICKEY_STATE_NONE.rawValue) { return Self.success }
             guard state == Int32(SSH_PUBLICKEY_STATE_VALID.rawValue) else {
