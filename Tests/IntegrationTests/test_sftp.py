@@ -303,6 +303,23 @@ def test_paramiko_setstat_times_ignored_truncate_honoured(ferry, area):
     assert area.p("t.txt").read_bytes() == b""
 
 
+def test_answers_as_openssh_clients_expect(ferry, area):
+    """OPENDIR on a file is NO_SUCH_FILE (as OpenSSH maps ENOTDIR), and OPEN with CREAT|EXCL alone
+    (paramiko's mode "x") creates a new file or fails on an existing one."""
+    write_file(area.p("plain.txt"), b"content")
+    with paramiko_sftp(ferry.sftp_port, "rw") as client:
+        with pytest.raises(FileNotFoundError) as refused:
+            client.listdir(f"{area.vpath}/plain.txt")
+        assert "Not a directory" in str(refused.value)
+        with pytest.raises(IOError) as exists:
+            client.open(f"{area.vpath}/plain.txt", "x").close()
+        assert "exists" in str(exists.value).lower()
+        client.open(f"{area.vpath}/fresh.txt", "x").close()
+        assert client.stat(f"{area.vpath}/fresh.txt").st_size == 0
+    assert area.p("plain.txt").read_bytes() == b"content"
+    assert area.p("fresh.txt").read_bytes() == b""
+
+
 # ---------------------------------------------------------------------------------------------
 # rclone
 # ---------------------------------------------------------------------------------------------

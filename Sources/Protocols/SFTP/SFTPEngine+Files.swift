@@ -11,7 +11,10 @@ extension SFTPEngine {
     // MARK: Open and close
 
     func open(_ path: VirtualPath, flags: SFTPOpenFlags, attributes: SFTPAttributes) throws(SFTPFailure) -> [UInt8] {
-        if !flags.contains(.write) && !flags.contains(.append) {
+        // CREAT without READ is a request to create (paramiko's mode "x" sends CREAT|EXCL alone): as
+        // with OpenSSH's open(2), it creates the file, or fails with "File exists" under EXCL.
+        let createsWithoutReading = flags.contains(.create) && !flags.contains(.read)
+        if !flags.contains(.write) && !flags.contains(.append) && !createsWithoutReading {
             let (reader, info) = try sessionCall { () throws(SessionError) in try session.openRead(path, from: 0) }
             let file = SFTPReadHandle(path: path, info: info, reader: reader)
             reporter.started(path, .download)

@@ -9,7 +9,9 @@ enum SFTPErrorMapping {
         case .invalidPath: (.badMessage, "Invalid path")
         case .notFound: (.noSuchFile, "No such file")
         case .alreadyExists: (.failure, "File exists")
-        case .notADirectory: (.failure, "Not a directory")
+        // As OpenSSH's sftp-server maps ENOTDIR: clients read NO_SUCH_FILE on OPENDIR as "not a
+        // directory" (fs.sshfs, and tree removal and moves that probe with OPENDIR).
+        case .notADirectory: (.noSuchFile, "Not a directory")
         case .isADirectory: (.failure, "Is a directory")
         case .directoryNotEmpty: (.failure, "Directory not empty")
         case .permissionDenied: (.permissionDenied, "Permission denied")
