@@ -33,7 +33,8 @@ enum ConfigPrinter {
                 "ban_time = \(seconds(limits.banTime))", "login_timeout = \(seconds(limits.loginTimeout))",
                 "tls_handshake_timeout = \(seconds(limits.tlsHandshakeTimeout))",
                 "data_connection_timeout = \(seconds(limits.dataConnectionTimeout))",
-                "login_cache = \(seconds(limits.loginCache))", "transfer_memory = \(limits.transferMemory)"]
+                "login_cache = \(seconds(limits.loginCache))", "directory_cache = \(seconds(limits.directoryCache))",
+                "transfer_memory = \(limits.transferMemory)"]
         out += ["", "[log]", "level = \(quote(config.log.level.rawValue))", "format = \(quote(config.log.format.rawValue))",
                 "transfer_log = \(quote(config.log.transferLog))"]
         out += ["", "[metrics]", "listen = \(address(config.metrics.listen))"]

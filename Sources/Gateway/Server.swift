@@ -108,7 +108,7 @@ final class Server: Sendable {
                 }
             }
         }
-        return StorageRegistry(drivers)
+        return StorageRegistry(drivers, directoryCacheLifetime: config.limits.directoryCache)
     }
 
     // MARK: Listeners

@@ -20,6 +20,7 @@ Modes
                             have been read; nothing is forwarded
                cut          GetObject: forwarded, then reset after half of the response body
                             (a broken download stream); any other operation: like `reset`
+- `delay=`   (any mode) seconds added to every request before it is handled: a distant S3.
 - `down`     `go_down()`: the listener is closed and every open connection is reset; new connections
              are refused. There is no way back (start a new proxy).
 
@@ -35,6 +36,7 @@ import select
 import socket
 import struct
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass
 
@@ -223,7 +225,7 @@ class FaultProxy:
     """The proxy; see the module documentation. `url` is what Ferry's `endpoint` should be."""
 
     def __init__(self, upstream: str, port: int, host: str = "127.0.0.1", mode: str = "pass",
-                 fault: str = "slowdown", every: int = 5, phase: int = 1):
+                 fault: str = "slowdown", every: int = 5, phase: int = 1, delay: float = 0.0):
         parsed = urllib.parse.urlsplit(upstream)
         if parsed.scheme != "http" or not parsed.hostname:
             raise ValueError(f"upstream must be an http:// URL, not {upstream!r}")
@@ -238,6 +240,7 @@ class FaultProxy:
         self.fault = fault
         self.every = every
         self.phase = phase
+        self.delay = delay  # seconds added before each request is answered (a distant S3)
         self.records: list[Record] = []
         self.errors: list[str] = []        # proxy-side problems (ProtocolError and the like)
         self._lock = threading.Lock()
@@ -359,7 +362,10 @@ class FaultProxy:
             listener.close()
 
     def _decide(self, method: str, target: str) -> tuple[int, str, str | None]:
-        """Numbers the request and decides its fate: (n, operation, fault kind or None)."""
+        """Numbers the request and decides its fate: (n, operation, fault kind or None). With `delay`,
+        every request waits that long first, as if S3 were far away."""
+        if self.delay:
+            time.sleep(self.delay)
         op = operation(method, target)
         with self._lock:
             n = len(self.records) + 1

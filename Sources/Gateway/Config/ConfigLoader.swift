@@ -235,6 +235,7 @@ struct ConfigLoader {
         limits.tlsHandshakeTimeout = duration(table, "tls_handshake_timeout", default: limits.tlsHandshakeTimeout)
         limits.dataConnectionTimeout = duration(table, "data_connection_timeout", default: limits.dataConnectionTimeout)
         limits.loginCache = durationOrOff(table, "login_cache", default: limits.loginCache)
+        limits.directoryCache = durationOrOff(table, "directory_cache", default: limits.directoryCache)
         limits.transferMemory = size(table, "transfer_memory", default: limits.transferMemory,
                                      in: (16 << 20)...(1 << 40), rangeText: "16MiB to 1TiB")
         return limits

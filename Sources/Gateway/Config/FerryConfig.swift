@@ -48,6 +48,8 @@ struct FerryConfig: Sendable {
         var dataConnectionTimeout: TimeInterval = 30
         /// How long a verified password login is remembered (0 = never: every login hashes).
         var loginCache: TimeInterval = 120
+        /// How long a session trusts what it learned itself about directories ("0s": never).
+        var directoryCache: TimeInterval = 30
         /// One budget for every upload part buffer and download read-ahead window of the process.
         var transferMemory = UInt64(TransferMemory.defaultLimit)
     }

@@ -129,7 +129,7 @@ extension FTPConnection {
         let request = FTPListRequest(argument: argument)
         guard let path = resolvePath(request.path, command: command) else { return }
         do {
-            let info = try session.stat(path)
+            let info = try session.statExpectingDirectory(path)
             if directoriesOnly && !info.isDirectory {
                 reply(for: .notADirectory(path.description), command: command)
                 return

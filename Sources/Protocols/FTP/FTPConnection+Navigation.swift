@@ -9,7 +9,7 @@ extension FTPConnection {
     func handleCWD(_ argument: String) {
         guard let session, let path = resolvePath(argument, command: "CWD") else { return }
         do {
-            let info = try session.stat(path)
+            let info = try session.statExpectingDirectory(path)
             guard info.isDirectory else {
                 reply(for: .notADirectory(path.description), command: "CWD")
                 return

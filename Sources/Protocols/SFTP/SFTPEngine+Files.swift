@@ -322,7 +322,7 @@ extension SFTPEngine {
     // MARK: Directories
 
     func opendir(_ path: VirtualPath) throws(SFTPFailure) -> [UInt8] {
-        let info = try sessionCall { () throws(SessionError) in try session.stat(path) }
+        let info = try sessionCall { () throws(SessionError) in try session.statExpectingDirectory(path) }
         if !info.isDirectory { throw .session(.notADirectory(path.description)) }
         let lister = try sessionCall { () throws(SessionError) in try session.openDirectory(path) }
         return try handles.insert(.directory(SFTPDirectoryHandle(path: path, lister: lister)))

@@ -15,6 +15,8 @@ public final class DirectoryLister {
     private var cursor: ListCursor?
     private var stage = Stage.storagePages
     private var sawAnything = false
+    /// Every entry name the pages showed (for `DirectoryKnowledge`); nil past its bound.
+    private var names: Set<[UInt8]>? = []
     /// Object stores keep no time for implicit directories; they show the time of the listing.
     private let listedAt = Date()
 
@@ -34,6 +36,7 @@ public final class DirectoryLister {
             case .mounts:
                 stage = .finished
                 if !sawAnything { try session.requireListable(location) }
+                session.learnListing(location, names: names)
                 let entries = try session.mountedEntries(location, names: mounted)
                 if !entries.isEmpty { return entries }
             case .storagePages:
@@ -54,6 +57,12 @@ public final class DirectoryLister {
         if !page.objects.isEmpty || !page.commonPrefixes.isEmpty { sawAnything = true }
         // A store that drops a marker's trailing slash lists `dir` (empty) beside the prefix `dir/`.
         let directoryNames = Set(page.commonPrefixes.compactMap { Self.name(of: $0, below: prefix.key) })
+        if var known = names {
+            // Raw names, listable or not: every name taken in storage.
+            known.formUnion(directoryNames.map { Array($0.utf8) })
+            known.formUnion(page.objects.compactMap { Self.name(of: $0.key.key, below: prefix.key) }.map { Array($0.utf8) })
+            names = known.count > DirectoryKnowledge.maxRememberedNames ? nil : known
+        }
         var entries: [FileInfo] = []
         for object in page.objects {
             guard let name = Self.name(of: object.key.key, below: prefix.key), Session.isListableName(name), !mounted.contains(name) else { continue }

@@ -13,11 +13,14 @@ public final class Session {
     public let user: User
     let storages: StorageRegistry
     let logger: Logger
+    /// Directories this session listed, made or checked (see `DirectoryKnowledge` for the rule).
+    let directories: DirectoryKnowledge
 
     public init(user: User, storages: StorageRegistry, logger: Logger) {
         self.user = user
         self.storages = storages
         self.logger = logger
+        self.directories = DirectoryKnowledge(lifetime: storages.directoryCacheLifetime)
     }
 
     // MARK: Paths and bindings
@@ -36,6 +39,10 @@ public final class Session {
         let isFixedDirectory: Bool
 
         var objectKey: ObjectKey { ObjectKey(bucket: binding.bucket, key: key) }
+        /// The directory at this path, as `DirectoryKnowledge` names it.
+        var directoryIdentity: [UInt8] {
+            DirectoryKnowledge.key(storage: binding.storage, bucket: binding.bucket, directoryKey: directoryKey.key)
+        }
         /// The key prefix of the path as a directory (`a/b/`, or the binding prefix at its root).
         var directoryKey: ObjectKey {
             ObjectKey(bucket: binding.bucket, key: key.isEmpty || key.utf8.last == KeyBytes.separator ? key : key + "/")
@@ -124,6 +131,19 @@ public final class Session {
     public func stat(_ path: VirtualPath) throws(SessionError) -> FileInfo {
         let location = try locate(path)
         try authorize(.readMetadata, location)
+        return try stat(location)
+    }
+
+    /// `stat` for callers that only go on with a directory (CWD, the target of a listing): a
+    /// directory this session listed, made or checked moments ago (`DirectoryKnowledge`) costs no
+    /// request; its time is the time of asking, as for implicit directories.
+    public func statExpectingDirectory(_ path: VirtualPath) throws(SessionError) -> FileInfo {
+        let location = try locate(path)
+        try authorize(.readMetadata, location)
+        if directories.knowsExists(location.directoryIdentity) {
+            return FileInfo(name: location.path.name, isDirectory: true, size: 0, modified: Date(),
+                            permissions: location.permissions)
+        }
         return try stat(location)
     }
 
@@ -250,6 +270,10 @@ public final class Session {
         let upload = try storage { () throws(StorageError) in
             try location.driver.beginUpload(location.objectKey, options: UploadOptions(keepingPrefix: keep))
         }
+        if existing == nil, !location.path.isRoot {
+            // Whether or not it completes, the name may be taken: never "known free" again.
+            directories.learnEntry(location.path.name, in: try locate(location.path.parent).directoryIdentity)
+        }
         return TrackedUpload(upload)
     }
 
@@ -276,12 +300,22 @@ public final class Session {
     private func checkUpload(_ location: Location) throws(SessionError) -> ObjectMetadata? {
         try authorize(.upload, location)
         if location.isFixedDirectory { throw .isADirectory(location.path.description) }
+        // Always asked fresh: whether an object is there decides whether bytes would be replaced.
         let existing = try storage { () throws(StorageError) in try location.driver.metadata(location.objectKey) }
         if existing == nil {
-            if try directoryModified(location) != nil { throw .isADirectory(location.path.description) }
+            if try !knowsNoEntry(location), try directoryModified(location) != nil {
+                throw .isADirectory(location.path.description)
+            }
             try requireDirectory(location.path.parent)
         }
         return existing
+    }
+
+    /// Whether this session knows, from its own recent listing or MKD of the parent, that the
+    /// parent has no entry of `location`'s name (`DirectoryKnowledge`).
+    private func knowsNoEntry(_ location: Location) throws(SessionError) -> Bool {
+        guard !location.path.isRoot else { return false }
+        return directories.knowsNoEntry(location.path.name, in: try locate(location.path.parent).directoryIdentity)
     }
 
     // MARK: Directories
@@ -290,7 +324,11 @@ public final class Session {
     private func requireDirectory(_ path: VirtualPath) throws(SessionError) {
         let location = try locate(path)
         if location.isFixedDirectory { return }
-        if try directoryModified(location) != nil { return }
+        if directories.knowsExists(location.directoryIdentity) { return }
+        if try directoryModified(location) != nil {
+            directories.learnExists(location.directoryIdentity)
+            return
+        }
         let isFile = try storage { () throws(StorageError) in try location.driver.metadata(location.objectKey) } != nil
         throw isFile ? .notADirectory(path.description) : .notFound(path.description)
     }
@@ -301,16 +339,23 @@ public final class Session {
         try authorize(.makeDirectory, location)
         if location.isFixedDirectory { throw .alreadyExists(path.description) }
         try requireDirectory(path.parent)
-        do throws(SessionError) {
-            _ = try stat(location)
-            throw SessionError.alreadyExists(path.description)
-        } catch .notFound {
-            // expected: create it
+        // No bytes are at stake: when this session knows the parent has no entry of that name, the
+        // marker is written without asking again (`DirectoryKnowledge`).
+        if try !knowsNoEntry(location) {
+            let file = try storage { () throws(StorageError) in try location.driver.metadata(location.objectKey) }
+            if file != nil { throw .alreadyExists(path.description) }
+            if try directoryModified(location) != nil { throw .alreadyExists(path.description) }
         }
         try storage { () throws(StorageError) in
             let marker = try location.driver.beginUpload(location.directoryKey, options: UploadOptions())
             try marker.commit()
         }
+        directories.learnCreated(location.directoryIdentity, name: path.name, in: try locate(path.parent).directoryIdentity)
+    }
+
+    /// A complete listing of `location` (DirectoryLister): it exists, with these subdirectories.
+    func learnListing(_ location: Location, names: Set<[UInt8]>?) {
+        directories.learnListing(location.directoryIdentity, names: names)
     }
 
     /// Removes an empty directory. Emptiness is checked with a listing without delimiter (a delimiter
@@ -328,6 +373,7 @@ public final class Session {
             throw .directoryNotEmpty(path.description)
         }
         try storage { () throws(StorageError) in try location.driver.delete([location.directoryKey]) }
+        directories.forget(location.directoryIdentity, parent: try locate(path.parent).directoryIdentity)
     }
 
     /// Deletes a file.
@@ -371,6 +417,8 @@ public final class Session {
         }
         if sourceInfo.isDirectory {
             if !mountedNames(below: source).isEmpty { throw .bindingRoot(source.description) }
+            // Directories moved: what this session knew about both places no longer holds.
+            directories.forgetAll()
             try renameDirectory(from, to)
         } else {
             try copyObject(from.objectKey, in: from, to: to.objectKey, in: to)

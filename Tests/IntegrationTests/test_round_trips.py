@@ -1,0 +1,75 @@
+"""Few S3 round trips per file: an `lftp mirror -R` of 200 small files into new directories, counted
+from Ferry's own metrics (ferry_s3_requests_total), with the session's directory knowledge
+(`[limits] directory_cache`) on and off (off is the code path before it existed), through a proxy
+that adds 50 ms to every S3 request (a bucket far away). Both settings run in the same test. The
+assertions are on request counts, which are exact; the mirror times are printed for the record
+(speed is judged by figures, not by timed assertions)."""
+from __future__ import annotations
+
+import collections
+import time
+
+import pytest
+
+from conftest import s3_storage_toml, unique_prefix, user_toml, write_file
+from test_metrics import scrape
+
+USER, PASSWORD = "mirror", "mirror-pass-2468"
+DIRECTORIES, FILES_PER_DIRECTORY = 4, 50
+
+
+def s3_requests(server) -> collections.Counter:
+    page = scrape(server)
+    counts = collections.Counter()
+    for labels, value in page.series("ferry_s3_requests_total").items():
+        counts[dict(labels)["operation"]] += int(value)
+    return counts
+
+
+def mirror(ferry_factory, s3_target, s3_bucket, fault_proxy, tmp_path, cache: str, delay: float):
+    """Mirrors the tree up once; returns (S3 requests by operation, seconds, files)."""
+    prefix = unique_prefix(f"mirror-{cache}")
+    proxy = fault_proxy(mode="pass", delay=delay)
+    server = ferry_factory(metrics=True, sftp=False, limits_toml=f'directory_cache = "{cache}"',
+                           extra_toml=s3_storage_toml("s3", s3_target, endpoint=proxy.url),
+                           users_toml=user_toml(USER, PASSWORD, f"s3:{s3_target.bucket}/{prefix}"),
+                           passwords={USER: PASSWORD})
+    local = tmp_path / f"tree-{cache}"
+    expected = set()
+    for d in range(DIRECTORIES):
+        for f in range(FILES_PER_DIRECTORY):
+            write_file(local / f"dir{d}" / f"file{f}.txt", f"{d}/{f}\n".encode())
+            expected.add(f"{prefix}/dir{d}/file{f}.txt")
+    before = s3_requests(server)
+    started = time.monotonic()
+    result = server.lftp(f'mirror -R --no-perms "{local}" /', user=USER, home=tmp_path / f"home-{cache}", timeout=600)
+    seconds = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    after = s3_requests(server)
+    stored = {key for key in s3_bucket.objects(prefix + "/") if not key.endswith("/")}
+    assert stored == expected
+    server.stop()
+    s3_bucket.delete_prefix(prefix + "/")
+    return after - before, seconds, len(expected)
+
+
+def test_mirror_costs_two_requests_per_file_and_is_faster_far_away(ferry_factory, s3_target, s3_bucket, fault_proxy,
+                                                                   tmp_path, capsys):
+    warm, warm_seconds, files = mirror(ferry_factory, s3_target, s3_bucket, fault_proxy, tmp_path, "30s", 0.05)
+    cold, cold_seconds, _ = mirror(ferry_factory, s3_target, s3_bucket, fault_proxy, tmp_path, "0s", 0.05)
+    with capsys.disabled():
+        print(f"\nmirror of {files} files in {DIRECTORIES} new directories, 50 ms per S3 request:\n"
+              f"  directory_cache 30s: {sum(warm.values())} requests ({sum(warm.values()) / files:.3f} per file) "
+              f"{dict(warm)}, {warm_seconds:.1f} s\n"
+              f"  directory_cache 0s:  {sum(cold.values())} requests ({sum(cold.values()) / files:.3f} per file) "
+              f"{dict(cold)}, {cold_seconds:.1f} s\n"
+              f"  speed-up {cold_seconds / warm_seconds:.2f}x")
+    # Each file: the overwrite check (HEAD) and the PUT; each directory: its marker; one listing.
+    assert warm["PutObject"] == files + DIRECTORIES
+    assert warm["HeadObject"] == files
+    assert warm["ListObjectsV2"] == 1 + DIRECTORIES  # lftp lists the target and each new directory
+    assert sum(warm.values()) == 2 * files + 2 * DIRECTORIES + 1
+    # Without the session's knowledge every upload also lists twice (is-a-directory, parent exists).
+    assert cold["ListObjectsV2"] >= 2 * files
+    # With 50 ms per request the mirror is bound by round trips: at least 1.8 times fewer of them.
+    assert sum(cold.values()) >= 1.8 * sum(warm.values())

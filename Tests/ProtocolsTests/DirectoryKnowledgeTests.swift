@@ -1,0 +1,134 @@
+import Auth
+import Foundation
+import Locking
+import Logging
+@testable import Protocols
+import Storage
+import Testing
+
+/// Counts the storage calls a session makes (HEAD = metadata, LIST = list), over the in-memory driver.
+final class CountingDriver: StorageDriver {
+    let inner: InMemoryDriver
+    private let counts = Locked([String: Int]())
+
+    init(_ inner: InMemoryDriver) { self.inner = inner }
+
+    func count(_ name: String) { counts.withLock { $0[name, default: 0] += 1 } }
+    var calls: [String: Int] { counts.withLock { $0 } }
+    func reset() { counts.withLock { $0 = [:] } }
+
+    var capabilities: StorageCapabilities { inner.capabilities }
+    func metadata(_ key: ObjectKey) throws(StorageError) -> ObjectMetadata? { count("head"); return try inner.metadata(key) }
+    func list(_ prefix: ObjectKey, delimiter: Character?, after: ListCursor?, limit: Int) throws(StorageError) -> ListPage {
+        count("list")
+        return try inner.list(prefix, delimiter: delimiter, after: after, limit: limit)
+    }
+    func openRead(_ key: ObjectKey, from offset: UInt64) throws(StorageError) -> any ObjectReader { try inner.openRead(key, from: offset) }
+    func beginUpload(_ key: ObjectKey, options: UploadOptions) throws(StorageError) -> any ObjectUpload {
+        count("put")
+        return try inner.beginUpload(key, options: options)
+    }
+    func copy(_ source: ObjectKey, to target: ObjectKey) throws(StorageError) { try inner.copy(source, to: target) }
+    func delete(_ keys: [ObjectKey]) throws(StorageError) { try inner.delete(keys) }
+}
+
+@Suite struct DirectoryKnowledgeTests {
+    typealias F = SessionFixture
+
+    static func session(lifetime: TimeInterval, mayDelete: Bool = true) -> (Session, CountingDriver) {
+        let driver = CountingDriver(InMemoryDriver(buckets: ["home"]))
+        let user = User(name: "tester", passwordHash: nil, sshKeys: [],
+                        home: StorageBinding(storage: "mem", bucket: "home", prefix: "users/tester"),
+                        authority: .readWrite, mayDelete: mayDelete, folders: [])
+        let registry = StorageRegistry(["mem": driver], directoryCacheLifetime: lifetime)
+        return (Session(user: user, storages: registry, logger: Logger(label: "test")), driver)
+    }
+
+    @Test func factsExpireAndAreBounded() {
+        let knowledge = DirectoryKnowledge(lifetime: 10, capacity: 3)
+        let now = Date()
+        let dir = DirectoryKnowledge.key(storage: "s", bucket: "b", directoryKey: "d/")
+        knowledge.learnListing(dir, names: [Array("a".utf8)], now: now)
+        #expect(knowledge.knowsExists(dir, now: now) && knowledge.knowsNoEntry("b", in: dir, now: now))
+        #expect(!knowledge.knowsNoEntry("a", in: dir, now: now))
+        #expect(!knowledge.knowsExists(dir, now: now.addingTimeInterval(11)))
+        #expect(!knowledge.knowsNoEntry("b", in: dir, now: now.addingTimeInterval(11)))
+        knowledge.learnEntry("b", in: dir, now: now)
+        #expect(!knowledge.knowsNoEntry("b", in: dir, now: now))
+        for name in ["x/", "y/", "z/", "w/"] {
+            knowledge.learnExists(DirectoryKnowledge.key(storage: "s", bucket: "b", directoryKey: name), now: now)
+        }
+        #expect(knowledge.count == 3)
+        knowledge.forget(DirectoryKnowledge.key(storage: "s", bucket: "b", directoryKey: ""), parent: nil)
+        #expect(knowledge.count == 0)
+        // Bytes, not Characters: a decomposed name is not the precomposed one.
+        knowledge.learnListing(dir, names: [Array("\u{E9}".utf8)], now: now)
+        #expect(knowledge.knowsNoEntry("e\u{301}", in: dir, now: now) && !knowledge.knowsNoEntry("\u{E9}", in: dir, now: now))
+        let off = DirectoryKnowledge(lifetime: 0)
+        off.learnListing(dir, names: [], now: now)
+        #expect(!off.knowsExists(dir, now: now) && !off.knowsNoEntry("a", in: dir, now: now))
+    }
+
+    @Test func uploadsIntoADirectoryThisSessionMadeCostOneCheck() throws {
+        let (session, driver) = Self.session(lifetime: 30)
+        try session.makeDirectory(F.path("/d"))
+        #expect(driver.calls == ["head": 1, "list": 1, "put": 1], "the root's names are not known: both checks")
+        driver.reset()
+        for index in 1...5 { try F.write(session, "/d/f\(index).txt", "x") }
+        #expect(driver.calls == ["head": 5, "put": 5], "one HEAD per file (the overwrite check), no LIST")
+        driver.reset()
+        try session.makeDirectory(F.path("/d/sub"))
+        #expect(driver.calls == ["put": 1])
+        let (cold, coldDriver) = Self.session(lifetime: 0)
+        try cold.makeDirectory(F.path("/e"))
+        coldDriver.reset()
+        try F.write(cold, "/e/f.txt", "x")
+        #expect(coldDriver.calls == ["head": 1, "list": 2, "put": 1], "without the cache: HEAD, is-a-directory LIST, parent LIST")
+    }
+
+    @Test func aListingTeachesWhichNamesAreFree() throws {
+        let (session, driver) = Self.session(lifetime: 30)
+        F.put(driver.inner, "users/tester/d/old.txt")
+        F.put(driver.inner, "users/tester/d/sub/inner.txt")
+        _ = try F.names(session, "/d")
+        driver.reset()
+        try F.write(session, "/d/new.txt", "x")
+        #expect(driver.calls == ["head": 1, "put": 1])
+        driver.reset()
+        #expect(throws: SessionError.isADirectory("/d/sub")) { try F.write(session, "/d/sub", "x") }
+        #expect(driver.calls["list"] == 1, "a name the listing showed is checked")
+    }
+
+    @Test func staleBeliefsNeverPublishOverAnObject() throws {
+        // The session learns /d is empty; then another client stores d/f.txt. An upload of the same
+        // name still finds it (fresh HEAD): without the delete flag it is refused, nothing replaced.
+        let (session, driver) = Self.session(lifetime: 30, mayDelete: false)
+        try session.makeDirectory(F.path("/d"))
+        F.put(driver.inner, "users/tester/d/f.txt", "theirs")
+        #expect(throws: SessionError.self) { try F.write(session, "/d/f.txt", "mine") }
+        #expect(try F.read(session, "/d/f.txt") == "theirs")
+        // Another client made a directory of the same name: accepted race (a file beside it), as
+        // stated in DirectoryKnowledge; the directory and its content are untouched.
+        F.put(driver.inner, "users/tester/d/g/inside.txt", "kept")
+        try F.write(session, "/d/g", "file")
+        #expect(try F.read(session, "/d/g/inside.txt") == "kept")
+        // MKD over another client's new file name: the marker is written beside it, the file kept.
+        F.put(driver.inner, "users/tester/d/h", "file bytes")
+        try session.makeDirectory(F.path("/d/h"))
+        #expect(try F.read(session, "/d/h") == "file bytes")
+    }
+
+    @Test func removingOrRenamingForgets() throws {
+        let (session, driver) = Self.session(lifetime: 30)
+        try session.makeDirectory(F.path("/d"))
+        try session.makeDirectory(F.path("/d/sub"))
+        try session.removeDirectory(F.path("/d/sub"))
+        #expect(throws: SessionError.notFound("/d/sub")) { try F.write(session, "/d/sub/x.txt", "x") }
+        try session.makeDirectory(F.path("/d/sub2"))
+        try session.rename(F.path("/d"), to: F.path("/e"), replacing: false)
+        #expect(throws: SessionError.notFound("/d/sub2")) { try F.write(session, "/d/sub2/x.txt", "x") }
+        try F.write(session, "/e/sub2/x.txt", "x")
+        #expect(try F.names(session, "/e/sub2") == ["x.txt"])
+        _ = driver
+    }
+}
