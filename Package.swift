@@ -50,7 +50,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Protocols", dependencies: [
-            "Auth", "Storage", "HTTPTransport", "COpenSSL", "COpenSSLShims", "CLibSSH", "Locking", "MetricCatalog", "PathRules", "Timestamps",
+            "Auth", "Storage", "HTTPTransport", "Digests", "COpenSSL", "COpenSSLShims", "CLibSSH", "Locking", "MetricCatalog", "PathRules", "Timestamps",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Gateway", dependencies: [

@@ -34,7 +34,8 @@ enum ConfigPrinter {
                 "tls_handshake_timeout = \(seconds(limits.tlsHandshakeTimeout))",
                 "data_connection_timeout = \(seconds(limits.dataConnectionTimeout))",
                 "login_cache = \(seconds(limits.loginCache))", "directory_cache = \(seconds(limits.directoryCache))",
-                "transfer_memory = \(limits.transferMemory)"]
+                "transfer_memory = \(limits.transferMemory)",
+                "max_hash_size = \(limits.maxHashSize)"]
         out += ["", "[log]", "level = \(quote(config.log.level.rawValue))", "format = \(quote(config.log.format.rawValue))",
                 "transfer_log = \(quote(config.log.transferLog))"]
         out += ["", "[metrics]", "listen = \(address(config.metrics.listen))"]

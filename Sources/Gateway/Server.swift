@@ -108,7 +108,8 @@ final class Server: Sendable {
                 }
             }
         }
-        return StorageRegistry(drivers, directoryCacheLifetime: config.limits.directoryCache)
+        return StorageRegistry(drivers, directoryCacheLifetime: config.limits.directoryCache,
+                               maxHashSize: config.limits.maxHashSize)
     }
 
     // MARK: Listeners

@@ -172,7 +172,15 @@ final class FTPTestClient {
         let feat = try client.command("FEAT")
         let lines = feat.1.split(separator: "\n").dropFirst().dropLast().map { $0.trimmingCharacters(in: .whitespaces) }
         #expect(feat.0 == 211)
-        #expect(lines == ["EPRT", "EPSV", "MDTM", "MLST type*;size*;modify*;perm*;", "PASV", "REST STREAM", "SIZE", "TVFS", "UTF8"])
+        #expect(lines == ["EPRT", "EPSV", "HASH SHA-256*;SHA-1;MD5;CRC32", "MDTM", "MLST type*;size*;modify*;perm*;", "PASV",
+                          "REST STREAM", "SIZE", "TVFS", "UTF8", "XCRC", "XMD5", "XSHA1", "XSHA256"])
+        // OPTS HASH chooses the algorithm FEAT stars and HASH uses.
+        #expect(try client.command("OPTS HASH md5") == (200, "200 MD5"))
+        #expect(try client.command("FEAT").1.contains("HASH SHA-256;SHA-1;MD5*;CRC32"))
+        #expect(try client.command("OPTS HASH") == (200, "200 MD5"))
+        #expect(try client.command("OPTS HASH WHIRLPOOL").0 == 501)
+        #expect(try client.command("HASH g.txt").0 == 213)
+        #expect(try client.command("HASH d").0 == 550)
         #expect(try client.command("SIZE d") == (550, "550 Is a directory."))
         #expect(try client.transfer("MLSD g.txt").final == 501)
     }

@@ -52,6 +52,8 @@ struct FerryConfig: Sendable {
         var directoryCache: TimeInterval = 30
         /// One budget for every upload part buffer and download read-ahead window of the process.
         var transferMemory = UInt64(TransferMemory.defaultLimit)
+        /// The largest file whose checksum is computed by reading it.
+        var maxHashSize = StorageRegistry.defaultMaxHashSize
     }
 
     struct Log: Sendable {

@@ -60,4 +60,6 @@ enum FTPFeature: Sendable {
     case whereTLSIsAvailable(String)
     /// `MLST` followed by the facts, the selected ones starred (RFC 3659 §7.8).
     case mlstFacts
+    /// `HASH` followed by the algorithms, the selected one starred (draft-bryan-ftpext-hash-02 §3.1).
+    case hashAlgorithms
 }

@@ -47,6 +47,17 @@ enum FTPCommandTable {
               feature: .always("SIZE")) { $0.handleSIZE($1) },
         .init(verb: "MDTM", aliases: [], allowedBeforeLogin: false, argument: .required, help: "MDTM <path>",
               feature: .always("MDTM")) { $0.handleMDTM($1) },
+        // Checksums (draft-bryan-ftpext-hash-02; the older X commands of ProFTPD's mod_digest and others)
+        .init(verb: "HASH", aliases: [], allowedBeforeLogin: false, argument: .required, help: "HASH <path>",
+              feature: .hashAlgorithms) { $0.handleHASH($1) },
+        .init(verb: "XMD5", aliases: [], allowedBeforeLogin: false, argument: .required, help: "XMD5 <path>",
+              feature: .always("XMD5")) { $0.handleXHash($1, .md5, verb: "XMD5") },
+        .init(verb: "XSHA1", aliases: [], allowedBeforeLogin: false, argument: .required, help: "XSHA1 <path>",
+              feature: .always("XSHA1")) { $0.handleXHash($1, .sha1, verb: "XSHA1") },
+        .init(verb: "XSHA256", aliases: [], allowedBeforeLogin: false, argument: .required, help: "XSHA256 <path>",
+              feature: .always("XSHA256")) { $0.handleXHash($1, .sha256, verb: "XSHA256") },
+        .init(verb: "XCRC", aliases: [], allowedBeforeLogin: false, argument: .required, help: "XCRC <path>",
+              feature: .always("XCRC")) { $0.handleXHash($1, .crc32, verb: "XCRC") },
         .init(verb: "SYST", aliases: [], allowedBeforeLogin: true, argument: .none, help: "SYST") { c, _ in c.handleSYST() },
         .init(verb: "STAT", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "STAT [path]",
               duringTransfer: .reportsProgress) { $0.handleSTAT($1) },
@@ -54,7 +65,7 @@ enum FTPCommandTable {
         .init(verb: "NOOP", aliases: [], allowedBeforeLogin: true, argument: .none, help: "NOOP") { c, _ in c.handleNOOP() },
         .init(verb: "FEAT", aliases: [], allowedBeforeLogin: true, argument: .none, help: "FEAT") { c, _ in c.handleFEAT() },
         // UTF8 (RFC 2640): OPTS UTF8 ON is accepted; paths are always UTF-8.
-        .init(verb: "OPTS", aliases: [], allowedBeforeLogin: true, argument: .required, help: "OPTS UTF8 ON | MLST facts",
+        .init(verb: "OPTS", aliases: [], allowedBeforeLogin: true, argument: .required, help: "OPTS UTF8 ON | MLST facts | HASH [algorithm]",
               feature: .always("UTF8")) { $0.handleOPTS($1) },
         // Security extensions (RFC 2228, RFC 4217)
         .init(verb: "AUTH", aliases: [], allowedBeforeLogin: true, argument: .required, help: "AUTH TLS",

@@ -1,3 +1,4 @@
+import Digests
 import Foundation
 
 /// Working directory, transfer parameters and informational commands.
@@ -84,6 +85,8 @@ extension FTPConnection {
             case .whereAuthTLSIsAccepted(let line): authAccepted ? line : nil
             case .whereTLSIsAvailable(let line): tlsAvailable ? line : nil
             case .mlstFacts: "MLST " + FTPFact.allCases.map { $0.name + (selectedFacts.contains($0) ? "*" : "") + ";" }.joined()
+            case .hashAlgorithms:
+                "HASH " + ChecksumAlgorithm.allCases.map { $0.rawValue + ($0 == selectedHash ? "*" : "") }.joined(separator: ";")
             }
         }
         reply(.systemStatus, lines: ["Features:"] + features.sorted() + ["End"])
@@ -100,6 +103,17 @@ extension FTPConnection {
             selectedFacts = selection
             let names = FTPFact.allCases.filter { selection.contains($0) }.map { $0.name + ";" }.joined()
             reply(.commandOkay, "MLST OPTS \(names)")
+        case "HASH":
+            // draft-bryan-ftpext-hash-02 §3.2: without a value, the current algorithm.
+            if value.isEmpty {
+                reply(.commandOkay, selectedHash.rawValue)
+            } else if let algorithm = ChecksumAlgorithm(ftpName: value) {
+                selectedHash = algorithm
+                reply(.commandOkay, algorithm.rawValue)
+            } else {
+                reply(.syntaxErrorInParameters, "Unknown algorithm; choose one of " +
+                      ChecksumAlgorithm.allCases.map(\.rawValue).joined(separator: ", ") + ".")
+            }
         default:
             reply(.syntaxErrorInParameters, "Option not understood.")
         }

@@ -1,4 +1,5 @@
 import Auth
+import Digests
 import Foundation
 import Logging
 import Storage
@@ -50,6 +51,8 @@ public final class FTPConnection {
     /// After `EPSV ALL` only EPSV may set up data connections (RFC 2428 §4).
     var extendedPassiveOnly = false
     var selectedFacts = FTPFact.defaultSelection
+    /// The algorithm of HASH (`OPTS HASH`), SHA-256 until the client chooses.
+    var selectedHash = ChecksumAlgorithm.sha256
     var dataProtection = DataProtection.clear
     /// PBSZ was sent after AUTH (RFC 4217 §8: it must precede PROT).
     var protectionBufferSizeSet = false

@@ -19,6 +19,8 @@ enum FTPErrorMapping {
         case .renameIntoItself: (.fileUnavailable, "Cannot move a directory into itself.")
         case .offsetBeyondEnd: (.invalidRestartPosition, "Restart position is beyond the end of the file.")
         case .unknownStorage: (.localErrorInProcessing, "Storage is not configured correctly.")
+        case .tooLargeToHash(_, let size, let limit):
+            (.fileUnavailable, "File too large to hash: \(size) bytes, the limit is \(limit) bytes.")
         case .storage(let storageError): reply(for: storageError)
         }
     }

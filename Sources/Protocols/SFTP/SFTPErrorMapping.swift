@@ -19,6 +19,7 @@ enum SFTPErrorMapping {
         case .renameIntoItself: (.failure, "Cannot move a directory into itself")
         case .offsetBeyondEnd: (.failure, "Offset beyond the end of the file")
         case .unknownStorage: (.failure, "Storage is not configured correctly")
+        case .tooLargeToHash: (.failure, "File too large to hash (max_hash_size)")
         case .storage(let storageError): status(for: storageError)
         }
     }

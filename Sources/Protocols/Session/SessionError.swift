@@ -19,6 +19,8 @@ public enum SessionError: Error, Sendable, Equatable {
     case storage(StorageError)
     /// A binding names a storage that is not configured (a configuration bug caught at startup).
     case unknownStorage(String)
+    /// A checksum would mean reading more than `[limits] max_hash_size`.
+    case tooLargeToHash(path: String, size: UInt64, limit: UInt64)
 }
 
 extension SessionError: CustomStringConvertible {
@@ -36,6 +38,7 @@ extension SessionError: CustomStringConvertible {
         case .offsetBeyondEnd(let requested, let size): "offset \(requested) is beyond the end (\(size) bytes)"
         case .storage(let error): error.description
         case .unknownStorage(let name): "unknown storage \(name)"
+        case .tooLargeToHash(let path, let size, let limit): "\(path): \(size) bytes is more than max_hash_size (\(limit))"
         }
     }
 }

@@ -1,0 +1,77 @@
+import Digests
+import Foundation
+import Storage
+
+extension Session {
+    /// The checksum of a whole file (FTP HASH and XMD5/XSHA1/XSHA256/XCRC, SFTP check-file). Needs
+    /// read access. An MD5 comes from the object's ETag when that is a single-part upload's (32 hex
+    /// digits, no `-n` suffix: S3 computed it); anything else is computed by reading the file, up
+    /// to `[limits] max_hash_size` (above it, `.tooLargeToHash`). Returns the digest and the size.
+    public func checksum(_ path: VirtualPath, _ algorithm: ChecksumAlgorithm) throws(SessionError) -> (digest: [UInt8], size: UInt64) {
+        let location = try locate(path)
+        try authorize(.download, location)
+        if location.isFixedDirectory { throw .isADirectory(path.description) }
+        guard let object = try storageCall({ () throws(StorageError) in try location.driver.metadata(location.objectKey) }) else {
+            _ = try stat(path)  // a directory or nothing: the same error a download gets
+            throw .notFound(path.description)
+        }
+        if algorithm == .md5, let digest = Self.singlePartMD5(etag: object.etag) {
+            return (digest, object.size)
+        }
+        guard object.size <= storages.maxHashSize else {
+            throw .tooLargeToHash(path: path.description, size: object.size, limit: storages.maxHashSize)
+        }
+        let (reader, _) = try openRead(path, from: 0)
+        defer { reader.close() }
+        let running = try digesting { () throws(DigestError) in try RunningChecksum(algorithm) }
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        var total: UInt64 = 0
+        while true {
+            // (Array's closures rethrow untyped errors: the typed ones travel in a Result.)
+            let step: Result<Int, SessionError> = buffer.withUnsafeMutableBytes { raw in
+                do throws(SessionError) {
+                    let count = try storageCall { () throws(StorageError) in try reader.read(into: raw) }
+                    try digesting { () throws(DigestError) in try running.update(UnsafeRawBufferPointer(rebasing: raw[0..<count])) }
+                    return .success(count)
+                } catch {
+                    return .failure(error)
+                }
+            }
+            let count = try step.get()
+            if count == 0 { break }
+            total += UInt64(count)
+        }
+        return (try digesting { () throws(DigestError) in try running.finish() }, total)
+    }
+
+    /// A digest failure (OpenSSL out of memory) fails the request as a local error.
+    private func digesting<T>(_ body: () throws(DigestError) -> T) throws(SessionError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw .storage(.io(detail: "\(error)"))
+        }
+    }
+
+    /// The MD5 an ETag carries, when it is a single-part upload's: `"` + 32 hex digits + `"`.
+    static func singlePartMD5(etag: String?) -> [UInt8]? {
+        guard let etag else { return nil }
+        let hex = Array(etag.utf8.filter { $0 != UInt8(ascii: "\"") })
+        guard hex.count == 32 else { return nil }
+        var bytes: [UInt8] = []
+        for index in stride(from: 0, to: 32, by: 2) {
+            guard let high = Self.hexValue(hex[index]), let low = Self.hexValue(hex[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return bytes
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,94 @@
+"""Checksums without downloading (issue 13 parts 1-2, the parts built so far): FTP HASH with every
+algorithm (OPTS HASH, FEAT) and XMD5/XSHA1/XSHA256/XCRC against known files; on S3 an MD5 of a
+single-part object comes from its ETag without a GET, a multipart object written by boto3 is hashed
+by reading; a file above max_hash_size is refused clearly; a checksum needs read access."""
+from __future__ import annotations
+
+import ftplib
+import hashlib
+import io
+import zlib
+
+import pytest
+
+from conftest import random_bytes, s3_storage_toml, unique_prefix, user_toml, write_file
+
+ALGORITHMS = {
+    "SHA-256": lambda data: hashlib.sha256(data).hexdigest(),
+    "SHA-1": lambda data: hashlib.sha1(data).hexdigest(),
+    "MD5": lambda data: hashlib.md5(data).hexdigest(),
+    "CRC32": lambda data: f"{zlib.crc32(data) & 0xFFFFFFFF:08x}",
+}
+X_COMMANDS = {"XMD5": "MD5", "XSHA1": "SHA-1", "XSHA256": "SHA-256", "XCRC": "CRC32"}
+
+
+def test_hash_and_x_commands_on_local_storage(ferry, area):
+    data = random_bytes(300_000, seed=13)
+    write_file(area.p("known.bin"), data)
+    write_file(area.p("empty.bin"), b"")
+    f = ferry.ftp("rw")
+    f.cwd(area.vpath)
+    features = f.sendcmd("FEAT")
+    assert "HASH SHA-256*;SHA-1;MD5;CRC32" in features, features
+    for name, compute in ALGORITHMS.items():
+        assert f.sendcmd(f"OPTS HASH {name}") == f"200 {name}"
+        assert f.sendcmd("HASH known.bin") == f"213 {name} 0-{len(data) - 1} {compute(data)} known.bin"
+        assert f.sendcmd("HASH empty.bin").split()[3] == compute(b"")
+    for verb, name in X_COMMANDS.items():
+        assert f.sendcmd(f"{verb} known.bin") == f"250 {ALGORITHMS[name](data)}"
+    for bad in ("HASH missing.bin", "XMD5 missing.bin", f"HASH {area.vpath}"):
+        with pytest.raises(ftplib.error_perm) as refused:
+            f.sendcmd(bad)
+        assert str(refused.value).startswith("550"), bad
+    with pytest.raises(ftplib.error_perm) as refused:
+        f.sendcmd("OPTS HASH WHIRLPOOL")
+    assert str(refused.value).startswith("501")
+    f.quit()
+    # A checksum reads the file: a write-only user may not have one.
+    f = ferry.ftp("wo")
+    f.storbinary("STOR mine.bin", io.BytesIO(b"write only"))
+    with pytest.raises(ftplib.error_perm) as refused:
+        f.sendcmd("XMD5 mine.bin")
+    assert str(refused.value).startswith("550")
+    f.quit()
+
+
+def test_s3_md5_from_etag_and_multipart_hashed_by_reading(ferry_factory, s3_target, s3_bucket):
+    prefix = unique_prefix("hash")
+    server = ferry_factory(sftp=False, limits_toml='max_hash_size = "8MiB"',
+                           extra_toml=s3_storage_toml("s3", s3_target),
+                           users_toml=user_toml("hs", "hs-pass-1357", f"s3:{s3_target.bucket}/{prefix}"),
+                           passwords={"hs": "hs-pass-1357"})
+    try:
+        small = random_bytes(100_000, seed=1)
+        f = server.ftp("hs")
+        f.storbinary("STOR small.bin", io.BytesIO(small))
+        mark = server.log_size()
+        assert f.sendcmd("XMD5 small.bin") == f"250 {hashlib.md5(small).hexdigest()}"
+        log = server.log_text(mark)
+        assert "operation=HeadObject" in log and "operation=GetObject" not in log, log
+        assert f.sendcmd("XSHA256 small.bin") == f"250 {hashlib.sha256(small).hexdigest()}"
+        assert "operation=GetObject" in server.log_text(mark)
+
+        # Written by another tool in two parts: its ETag is not an MD5, so it is read.
+        big = random_bytes(6 * 1024 * 1024, seed=2)
+        upload = s3_bucket.client.create_multipart_upload(Bucket=s3_target.bucket, Key=f"{prefix}/multi.bin")
+        parts = []
+        for number, chunk in enumerate((big[:5 * 1024 * 1024], big[5 * 1024 * 1024:]), start=1):
+            answer = s3_bucket.client.upload_part(Bucket=s3_target.bucket, Key=f"{prefix}/multi.bin", PartNumber=number,
+                                                  UploadId=upload["UploadId"], Body=chunk)
+            parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        s3_bucket.client.complete_multipart_upload(Bucket=s3_target.bucket, Key=f"{prefix}/multi.bin",
+                                                   UploadId=upload["UploadId"], MultipartUpload={"Parts": parts})
+        assert "-" in s3_bucket.head(f"{prefix}/multi.bin")["ETag"]
+        assert f.sendcmd("XMD5 multi.bin") == f"250 {hashlib.md5(big).hexdigest()}"
+        assert f.sendcmd("XCRC multi.bin") == f"250 {zlib.crc32(big) & 0xFFFFFFFF:08x}"
+
+        # Above max_hash_size: a clear refusal, nothing read.
+        f.storbinary("STOR large.bin", io.BytesIO(random_bytes(9 * 1024 * 1024, seed=3)))
+        with pytest.raises(ftplib.error_perm) as refused:
+            f.sendcmd("XSHA1 large.bin")
+        assert str(refused.value).startswith("550 File too large to hash"), refused.value
+        f.quit()
+    finally:
+        s3_bucket.delete_prefix(prefix + "/")
