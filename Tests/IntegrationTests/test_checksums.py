@@ -92,3 +92,30 @@ def test_s3_md5_from_etag_and_multipart_hashed_by_reading(ferry_factory, s3_targ
         f.quit()
     finally:
         s3_bucket.delete_prefix(prefix + "/")
+
+
+def test_sftp_check_file_with_paramiko(ferry, area):
+    """check-file (paramiko's SFTPFile.check sends it with a handle) and check-file-name, sent by hand."""
+    import struct
+
+    from sshsupport import paramiko_sftp
+
+    data = random_bytes(200_000, seed=21)
+    write_file(area.p("c.bin"), data)
+    with paramiko_sftp(ferry.sftp_port, "rw") as client:
+        with client.open(f"{area.vpath}/c.bin", "rb") as handle:
+            assert handle.check("sha256") == hashlib.sha256(data).digest()
+            assert handle.check("md5,sha1") == hashlib.md5(data).digest()  # the first one Ferry has
+            assert handle.check("sha512,crc32") == struct.pack(">I", zlib.crc32(data) & 0xFFFFFFFF)
+            with pytest.raises(IOError):
+                handle.check("sha512")
+            with pytest.raises(IOError):
+                handle.check("sha1", 10, 100)  # a range: refused, object storage has nothing cheaper
+        # check-file-name, by path.
+        import paramiko
+        from paramiko.sftp_client import int64
+        kind, reply = client._request(paramiko.sftp.CMD_EXTENDED, "check-file-name", f"{area.vpath}/c.bin", "sha1",
+                                      int64(0), int64(0), 0)
+        assert kind == paramiko.sftp.CMD_EXTENDED_REPLY
+        assert reply.get_text() == "check-file" and reply.get_text() == "sha1"
+        assert reply.get_remainder() == hashlib.sha1(data).digest()

@@ -1,3 +1,4 @@
+import Digests
 import Foundation
 import Storage
 
@@ -12,12 +13,18 @@ enum SFTPExtension: String, CaseIterable {
     case lsetstat = "lsetstat@openssh.com"
     case homeDirectory = "home-directory"
     case copyData = "copy-data"
+    case checkFileName = "check-file-name"
+    case checkFileHandle = "check-file-handle"
+    /// check-file-handle under the name paramiko's `SFTPFile.check` sends (an earlier draft's).
+    case checkFile = "check-file"
 
     /// The version string each extension is announced with.
     var version: String {
         switch self {
         case .statvfs: "2"
         case .posixRename, .fsync, .limits, .expandPath, .lsetstat, .homeDirectory, .copyData: "1"
+        // draft-ietf-secsh-filexfer-extensions-00 §3.1 announces check-file with its algorithms.
+        case .checkFileName, .checkFileHandle, .checkFile: ChecksumAlgorithm.allCases.map(\.sftpName).joined(separator: ",")
         }
     }
 
@@ -80,6 +87,20 @@ extension SFTPEngine {
                 try copyData(from: try reader.string(), offset: try reader.uint64(), length: try reader.uint64(),
                              to: try reader.string(), offset: try reader.uint64())
                 return .ok(id)
+            case .checkFileName, .checkFileHandle, .checkFile:
+                let path: VirtualPath
+                if known == .checkFileName {
+                    path = try resolve(try reader.string())
+                } else {
+                    switch try handles.item(try reader.string()) {
+                    case .file(let file): path = file.path
+                    case .upload, .directory: throw SFTPFailure.status(.failure, "check-file: the handle is not a file open for reading")
+                    }
+                }
+                let requested = try reader.utf8String().split(separator: ",").map { String($0) }
+                let start = try reader.uint64(), length = try reader.uint64(), blockSize = try reader.uint32()
+                return .extendedReply(id: id, payload: try checkFile(path, algorithms: requested, start: start,
+                                                                     length: length, blockSize: blockSize))
             }
         } catch let error as SFTPDecodeError {
             logger.info("malformed SFTP extension request", metadata: ["extension": "\(name)", "reason": "\(error)"])
@@ -89,6 +110,33 @@ extension SFTPEngine {
         } catch {
             throw .status(.failure, "Internal error")
         }
+    }
+
+    /// check-file (draft-ietf-secsh-filexfer-extensions-00 §3): the first algorithm of the client's
+    /// list that Ferry has, over the whole file as one block (ranges and block lists are refused
+    /// with OP_UNSUPPORTED: object storage offers nothing cheaper than reading them).
+    private func checkFile(_ path: VirtualPath, algorithms: [String], start: UInt64, length: UInt64,
+                           blockSize: UInt32) throws(SFTPFailure) -> [UInt8] {
+        guard let algorithm = algorithms.lazy.compactMap({ ChecksumAlgorithm(sftpName: $0) }).first else {
+            throw .status(.operationUnsupported, "check-file: none of \(algorithms.joined(separator: ",")) is supported")
+        }
+        let wholeFile: Bool
+        if start != 0 {
+            wholeFile = false
+        } else if length == 0 && blockSize == 0 {
+            wholeFile = true
+        } else {
+            let size = try sessionCall { () throws(SessionError) in try session.stat(path).size }
+            wholeFile = (length == 0 || length == size) && (blockSize == 0 || UInt64(blockSize) >= size)
+        }
+        guard wholeFile else { throw .status(.operationUnsupported, "check-file: only the whole file, as one block") }
+        let (digest, _) = try sessionCall { () throws(SessionError) in try session.checksum(path, algorithm) }
+        var writer = SFTPWriter()
+        writer.string("check-file")
+        writer.string(algorithm.sftpName)
+        var payload = writer.bytes
+        payload += digest  // the hashes follow without a length (§3.2)
+        return payload
     }
 
     /// `~` and `~/x` are the home, which is `/` for every SFTP user (expand-path@openssh.com).
