@@ -24,12 +24,16 @@ public struct ObjectMetadata: Sendable, Equatable {
     public var size: UInt64
     public var modified: Date
     public var etag: String?
+    /// User metadata (S3 `x-amz-meta-*`, names lower-case without the prefix), from HeadObject only:
+    /// listings do not carry it.
+    public var userMetadata: [String: String]
 
-    public init(key: ObjectKey, size: UInt64, modified: Date, etag: String? = nil) {
+    public init(key: ObjectKey, size: UInt64, modified: Date, etag: String? = nil, userMetadata: [String: String] = [:]) {
         self.key = key
         self.size = size
         self.modified = modified
         self.etag = etag
+        self.userMetadata = userMetadata
     }
 }
 

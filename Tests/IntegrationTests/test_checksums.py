@@ -4,6 +4,7 @@ single-part object comes from its ETag without a GET, a multipart object written
 by reading; a file above max_hash_size is refused clearly; a checksum needs read access."""
 from __future__ import annotations
 
+import base64
 import ftplib
 import hashlib
 import io
@@ -55,7 +56,7 @@ def test_hash_and_x_commands_on_local_storage(ferry, area):
 
 def test_s3_md5_from_etag_and_multipart_hashed_by_reading(ferry_factory, s3_target, s3_bucket):
     prefix = unique_prefix("hash")
-    server = ferry_factory(sftp=False, limits_toml='max_hash_size = "8MiB"',
+    server = ferry_factory(sftp=False, limits_toml='max_hash_size = "14MiB"',
                            extra_toml=s3_storage_toml("s3", s3_target),
                            users_toml=user_toml("hs", "hs-pass-1357", f"s3:{s3_target.bucket}/{prefix}"),
                            passwords={"hs": "hs-pass-1357"})
@@ -63,12 +64,35 @@ def test_s3_md5_from_etag_and_multipart_hashed_by_reading(ferry_factory, s3_targ
         small = random_bytes(100_000, seed=1)
         f = server.ftp("hs")
         f.storbinary("STOR small.bin", io.BytesIO(small))
+        # Ferry stored both digests while the bytes passed: MD5 as rclone does (base64), SHA-256 in hex.
+        stored = s3_bucket.head(f"{prefix}/small.bin")["Metadata"]
+        assert stored == {"md5chksum": base64.b64encode(hashlib.md5(small).digest()).decode(),
+                          "sha256": hashlib.sha256(small).hexdigest()}, stored
         mark = server.log_size()
         assert f.sendcmd("XMD5 small.bin") == f"250 {hashlib.md5(small).hexdigest()}"
+        assert f.sendcmd("XSHA256 small.bin") == f"250 {hashlib.sha256(small).hexdigest()}"
         log = server.log_text(mark)
         assert "operation=HeadObject" in log and "operation=GetObject" not in log, log
-        assert f.sendcmd("XSHA256 small.bin") == f"250 {hashlib.sha256(small).hexdigest()}"
+        # SHA-1 is not stored: read.
+        assert f.sendcmd("XSHA1 small.bin") == f"250 {hashlib.sha1(small).hexdigest()}"
         assert "operation=GetObject" in server.log_text(mark)
+
+        # A multipart upload through Ferry (5 MiB parts): the digests are written afterwards by a
+        # server-side copy; bytes unchanged, and an ETag without "-n" is the MD5 of the bytes.
+        parted = random_bytes(12 * 1024 * 1024 + 5, seed=4)
+        f.storbinary("STOR parted.bin", io.BytesIO(parted))
+        head = s3_bucket.head(f"{prefix}/parted.bin")
+        assert head["Metadata"]["sha256"] == hashlib.sha256(parted).hexdigest(), head
+        assert head["Metadata"]["md5chksum"] == base64.b64encode(hashlib.md5(parted).digest()).decode()
+        etag = head["ETag"].strip('"')
+        assert "-" in etag or etag == hashlib.md5(parted).hexdigest(), etag
+        assert s3_bucket.get(f"{prefix}/parted.bin") == parted
+        mark = server.log_size()
+        assert f.sendcmd("HASH parted.bin").split()[3] == hashlib.sha256(parted).hexdigest()
+        assert "operation=GetObject" not in server.log_text(mark)
+        # A rename keeps them (CopyObject copies the metadata).
+        f.rename("parted.bin", "renamed.bin")
+        assert s3_bucket.head(f"{prefix}/renamed.bin")["Metadata"]["sha256"] == hashlib.sha256(parted).hexdigest()
 
         # Written by another tool in two parts: its ETag is not an MD5, so it is read.
         big = random_bytes(6 * 1024 * 1024, seed=2)
@@ -85,7 +109,7 @@ def test_s3_md5_from_etag_and_multipart_hashed_by_reading(ferry_factory, s3_targ
         assert f.sendcmd("XCRC multi.bin") == f"250 {zlib.crc32(big) & 0xFFFFFFFF:08x}"
 
         # Above max_hash_size: a clear refusal, nothing read.
-        f.storbinary("STOR large.bin", io.BytesIO(random_bytes(9 * 1024 * 1024, seed=3)))
+        f.storbinary("STOR large.bin", io.BytesIO(random_bytes(15 * 1024 * 1024, seed=3)))
         with pytest.raises(ftplib.error_perm) as refused:
             f.sendcmd("XSHA1 large.bin")
         assert str(refused.value).startswith("550 File too large to hash"), refused.value

@@ -15,6 +15,9 @@ extension Session {
             _ = try stat(path)  // a directory or nothing: the same error a download gets
             throw .notFound(path.description)
         }
+        if let stored = StoredMetadata.digest(algorithm, in: object.userMetadata) {
+            return (stored, object.size)  // recorded by Ferry (or rclone) when the object was written
+        }
         if algorithm == .md5, let digest = Self.singlePartMD5(etag: object.etag) {
             return (digest, object.size)
         }
@@ -56,22 +59,8 @@ extension Session {
     /// The MD5 an ETag carries, when it is a single-part upload's: `"` + 32 hex digits + `"`.
     static func singlePartMD5(etag: String?) -> [UInt8]? {
         guard let etag else { return nil }
-        let hex = Array(etag.utf8.filter { $0 != UInt8(ascii: "\"") })
-        guard hex.count == 32 else { return nil }
-        var bytes: [UInt8] = []
-        for index in stride(from: 0, to: 32, by: 2) {
-            guard let high = Self.hexValue(hex[index]), let low = Self.hexValue(hex[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return bytes
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
+        let hex = String(decoding: etag.utf8.filter { $0 != UInt8(ascii: "\"") }, as: UTF8.self)
+        guard hex.utf8.count == 32 else { return nil }
+        return StoredMetadata.bytes(hex: hex)
     }
 }

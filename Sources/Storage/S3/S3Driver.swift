@@ -28,7 +28,7 @@ public final class S3Driver: StorageDriver {
         }
         return ObjectMetadata(key: key, size: UInt64(response.headers["content-length"] ?? "") ?? 0,
                               modified: response.headers["last-modified"].flatMap(UTCTime.parseHTTPDate) ?? Date(),
-                              etag: response.headers["etag"])
+                              etag: response.headers["etag"], userMetadata: StoredMetadata.userMetadata(response.headers))
     }
 
     public func list(_ prefix: ObjectKey, delimiter: Character?, after: ListCursor?, limit: Int) throws(StorageError) -> ListPage {
@@ -64,11 +64,15 @@ public final class S3Driver: StorageDriver {
             }
             return
         }
-        try copyLarge(source, size: info.size, etag: info.etag ?? "", to: target)
+        try copyLarge(source, size: info.size, etag: info.etag ?? "", to: target, userMetadata: info.userMetadata)
     }
 
-    private func copyLarge(_ source: ObjectKey, size: UInt64, etag: String, to target: ObjectKey) throws(StorageError) {
+    /// A multipart copy, which (unlike CopyObject) does not carry the source's metadata by itself:
+    /// it is given to CreateMultipartUpload.
+    private func copyLarge(_ source: ObjectKey, size: UInt64, etag: String, to target: ObjectKey,
+                           userMetadata: [String: String]) throws(StorageError) {
         let created = try client.send(S3Client.Request(operation: .createMultipartUpload, bucket: target.bucket, key: target.key, query: [("uploads", "")],
+                                                       headers: StoredMetadata.headers(userMetadata),
                                                        body: UnsafeRawBufferPointer(start: nil, count: 0)))
         guard let uploadID = S3XML.uploadID(created.body) else { throw .io(detail: "CreateMultipartUpload: no UploadId") }
         do throws(StorageError) {

@@ -21,6 +21,10 @@ final class S3ObjectUpload: ObjectUpload {
     private var uploadID: String?
     private var nextPartNumber = 1
     private var finished = false
+    /// MD5 and SHA-256 of the whole object as its bytes pass, stored in its metadata at commit
+    /// (`StoredMetadata`). Nil when some bytes never pass through here (a prefix kept by a
+    /// server-side copy) or a digest failed: the object is then stored without them.
+    private var wholeObjectDigests: (md5: RunningChecksum, sha256: RunningChecksum)?
     /// ETags by part number and the first failure, shared with the worker threads.
     private final class PartResults: Sendable {
         let state = Locked<(etags: [Int: String], failure: StorageError?)>(([:], nil))
@@ -58,6 +62,7 @@ final class S3ObjectUpload: ObjectUpload {
         self.partSize = Int(client.settings.effectivePartSize)
         self.maxObjectSize = client.settings.maxObjectSize
         self.slots = DispatchSemaphore(value: max(1, client.settings.uploadConcurrency))
+        self.wholeObjectDigests = try? (RunningChecksum(.md5), RunningChecksum(.sha256))
         if keepingPrefix > 0 {
             do throws(StorageError) {
                 try keepPrefix(keepingPrefix)
@@ -117,8 +122,10 @@ final class S3ObjectUpload: ObjectUpload {
             guard received == Int(length) else { throw .conflict(detail: "\(key) changed while it was being resumed") }
             filled = received
             total = length
+            digest(UnsafeRawBufferPointer(rebasing: buffer[0..<received]))
             return
         }
+        wholeObjectDigests = nil  // the prefix is copied inside S3: its bytes never pass here
         try createMultipartUpload()
         guard let uploadID else { throw .io(detail: "CreateMultipartUpload: no UploadId") }
         let copied = try client.copyParts(of: key, etag: etag, length: length, into: key, uploadID: uploadID, firstPart: nextPartNumber)
@@ -151,6 +158,7 @@ final class S3ObjectUpload: ObjectUpload {
             abort()
             throw .objectTooLarge(limit: maxObjectSize)
         }
+        digest(bytes)
         var offset = 0
         while offset < bytes.count {
             let buffer: UnsafeMutableRawBufferPointer
@@ -174,6 +182,23 @@ final class S3ObjectUpload: ObjectUpload {
             }
         }
         total += UInt64(bytes.count)
+    }
+
+    private func digest(_ bytes: UnsafeRawBufferPointer) {
+        guard let digests = wholeObjectDigests else { return }
+        do throws(DigestError) {
+            try digests.md5.update(bytes)
+            try digests.sha256.update(bytes)
+        } catch {
+            wholeObjectDigests = nil
+        }
+    }
+
+    /// The metadata to store with the object: its digests, when every byte passed here.
+    private func finalMetadata() -> [String: String] {
+        guard let digests = wholeObjectDigests, let md5 = try? digests.md5.finish(),
+              let sha256 = try? digests.sha256.finish() else { return [:] }
+        return StoredMetadata.checksums(md5: md5, sha256: sha256)
     }
 
     /// Sends the full buffer: on a worker (waiting for one of the upload's `concurrency` slots) while
@@ -241,7 +266,8 @@ final class S3ObjectUpload: ObjectUpload {
                 // One part or less: a single PutObject.
                 let body = buffer.map { UnsafeRawBufferPointer(rebasing: $0.bytes[0..<filled]) }
                     ?? UnsafeRawBufferPointer(start: nil, count: 0)
-                _ = try client.send(S3Client.Request(operation: .putObject, bucket: key.bucket, key: key.key, body: body,
+                _ = try client.send(S3Client.Request(operation: .putObject, bucket: key.bucket, key: key.key,
+                                                     headers: StoredMetadata.headers(finalMetadata()), body: body,
                                                      payloadHash: Digest.hex(try digesting { () throws(DigestError) in try Digest.sha256(body) })))
                 finished = true
                 releaseBuffers()
@@ -261,7 +287,26 @@ final class S3ObjectUpload: ObjectUpload {
             finished = true
             releaseBuffers()
             client.logger.debug("s3 multipart upload completed", metadata: ["key": "\(key)", "parts": "\(parts.count)", "bytes": "\(total)"])
+            storeMetadataAfterMultipart(etag: S3XML.etag(response.body))
             return total
+        }
+    }
+
+    /// A multipart upload's metadata must be given when it starts, before its digests exist: they
+    /// are written afterwards by a server-side copy onto itself, pinned to this upload's ETag. The
+    /// object is already published: a failure here only leaves it without stored digests (logged),
+    /// and checksums are then computed by reading.
+    private func storeMetadataAfterMultipart(etag: String?) {
+        let metadata = finalMetadata()
+        guard !metadata.isEmpty else { return }
+        guard let etag else {
+            client.logger.warning("checksums not stored: CompleteMultipartUpload gave no ETag", metadata: ["key": "\(key)"])
+            return
+        }
+        do throws(StorageError) {
+            try client.replaceMetadata(of: key, size: total, etag: etag, with: metadata)
+        } catch {
+            client.logger.warning("checksums not stored in the object's metadata", metadata: ["key": "\(key)", "error": "\(error)"])
         }
     }
 

@@ -1,0 +1,65 @@
+import Digests
+import Foundation
+
+/// What Ferry keeps in an object's user metadata (S3 `x-amz-meta-*`), under names other tools
+/// share: MD5 as rclone writes it for multipart uploads (`md5chksum`, base64), SHA-256 in hex under
+/// `sha256`. Written by Ferry's uploads, read back by checksum requests without reading the object.
+public enum StoredMetadata {
+    public static let md5Key = "md5chksum"
+    public static let sha256Key = "sha256"
+    static let headerPrefix = "x-amz-meta-"
+
+    /// The stored digest for `algorithm`, if the metadata holds a well-formed one.
+    public static func digest(_ algorithm: ChecksumAlgorithm, in metadata: [String: String]) -> [UInt8]? {
+        switch algorithm {
+        case .md5:
+            guard let text = metadata[md5Key], let data = Data(base64Encoded: text), data.count == 16 else { return nil }
+            return Array(data)
+        case .sha256:
+            guard let text = metadata[sha256Key], let bytes = Self.bytes(hex: text), bytes.count == 32 else { return nil }
+            return bytes
+        case .sha1, .crc32:
+            return nil
+        }
+    }
+
+    /// The metadata entries for whole-object digests.
+    public static func checksums(md5: [UInt8], sha256: [UInt8]) -> [String: String] {
+        [md5Key: Data(md5).base64EncodedString(), sha256Key: Digest.hex(sha256)]
+    }
+
+    /// The `x-amz-meta-*` request headers for `metadata`, in a stable order.
+    static func headers(_ metadata: [String: String]) -> [(String, String)] {
+        metadata.sorted { $0.key < $1.key }.map { (headerPrefix + $0.key, $0.value) }
+    }
+
+    /// The user metadata of a response's headers (names are lower-case already).
+    static func userMetadata(_ headers: [String: String]) -> [String: String] {
+        var found: [String: String] = [:]
+        for (name, value) in headers where name.hasPrefix(headerPrefix) {
+            found[String(name.dropFirst(headerPrefix.count))] = value
+        }
+        return found
+    }
+
+    /// Bytes of a hexadecimal string (either case); nil if it is not one.
+    public static func bytes(hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return bytes
+    }
+
+    private static func nibble(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,25 @@
+import Digests
+import Foundation
+@testable import Storage
+import Testing
+
+/// The digests Ferry stores in user metadata, under rclone's MD5 name: written and read back, and
+/// malformed values ignored (the checksum is then computed by reading).
+@Suite struct StoredMetadataTests {
+    @Test func roundTripAndMalformedValues() {
+        let md5 = Array(0..<16).map { UInt8($0) }, sha256 = Array(0..<32).map { UInt8(255 - $0) }
+        let stored = StoredMetadata.checksums(md5: md5, sha256: sha256)
+        #expect(stored["md5chksum"] == Data(md5).base64EncodedString())
+        #expect(StoredMetadata.digest(.md5, in: stored) == md5 && StoredMetadata.digest(.sha256, in: stored) == sha256)
+        #expect(StoredMetadata.digest(.sha1, in: stored) == nil && StoredMetadata.digest(.crc32, in: stored) == nil)
+        #expect(StoredMetadata.digest(.md5, in: ["md5chksum": "not base64!"]) == nil)
+        #expect(StoredMetadata.digest(.md5, in: ["md5chksum": Data([1, 2, 3]).base64EncodedString()]) == nil)
+        #expect(StoredMetadata.digest(.sha256, in: ["sha256": String(repeating: "z", count: 64)]) == nil)
+        #expect(StoredMetadata.digest(.sha256, in: ["sha256": "abcd"]) == nil)
+        let headers = StoredMetadata.headers(stored)
+        #expect(headers.map(\.0) == ["x-amz-meta-md5chksum", "x-amz-meta-sha256"])
+        let response = Dictionary(uniqueKeysWithValues: headers + [("content-length", "3"), ("etag", "\"x\"")])
+        #expect(StoredMetadata.userMetadata(response) == stored)
+        #expect(StoredMetadata.bytes(hex: "0aFf") == [0x0A, 0xFF] && StoredMetadata.bytes(hex: "abc") == nil)
+    }
+}
