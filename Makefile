@@ -15,7 +15,7 @@ BUILD_PACKAGES := pkg-config libssl-dev libssh-dev libcurl4-openssl-dev libcrypt
 # testssl.sh for the TLS audit, promtool from prometheus for the metrics page).
 TEST_PACKAGES  := curl lftp python3-venv testssl.sh prometheus
 
-.PHONY: run test bench bench-logins bench-memory fuzz soak test-asan test-tsan build release deps test-deps unit-test integration-test check-swift clean
+.PHONY: run test bench bench-logins bench-memory bench-requests fuzz soak test-asan test-tsan build release deps test-deps unit-test integration-test check-swift clean
 
 check-swift:
 	@command -v $(SWIFT) >/dev/null || { echo "ferry: the Swift 6 toolchain (swift) is not on PATH; install it from swift.org first" >&2; exit 1; }
@@ -55,6 +55,11 @@ test: test-deps
 ## make bench: Ferry next to direct S3 and rclone serve ftp, same run, same machine (not a test).
 bench: test-deps
 	SHARED="$(SHARED)" scripts/bench
+
+## make bench-requests: S3 requests per file for each FTP operation, with the session's directory
+## cache on and off, counted from Ferry's metrics against SeaweedFS (not a test).
+bench-requests: test-deps build
+	SHARED="$(SHARED)" FERRY_BIN="$$($(SWIFT) build --show-bin-path)/ferry" scripts/with-s3 $(PYTHON) scripts/bench-requests
 
 ## make bench-logins: FTP logins per second with the verified-login cache on and off (not a test).
 bench-logins: release

@@ -97,6 +97,15 @@ final class CountingDriver: StorageDriver {
         driver.reset()
         #expect(throws: SessionError.isADirectory("/d/sub")) { try F.write(session, "/d/sub", "x") }
         #expect(driver.calls["list"] == 1, "a name the listing showed is checked")
+        driver.reset()
+        try session.rename(F.path("/d/new.txt"), to: F.path("/d/renamed.txt"), replacing: false)
+        #expect(driver.calls["list"] == nil, "a rename onto a known free name lists nothing")
+        // Another client takes a name the session believes free: the rename still finds the file.
+        F.put(driver.inner, "users/tester/d/taken.txt", "theirs")
+        #expect(throws: SessionError.alreadyExists("/d/taken.txt")) {
+            try session.rename(F.path("/d/renamed.txt"), to: F.path("/d/taken.txt"), replacing: false)
+        }
+        #expect(try F.read(session, "/d/taken.txt") == "theirs")
     }
 
     @Test func staleBeliefsNeverPublishOverAnObject() throws {

@@ -134,6 +134,18 @@ public final class Session {
         return try stat(location)
     }
 
+    /// `stat` of a place about to be written (a rename's target): whether a file is there is asked
+    /// fresh, since it decides what is replaced; whether a directory of that name is there is not
+    /// asked when this session knows the parent has no such entry (`DirectoryKnowledge`).
+    private func statBeforeWriting(_ location: Location) throws(SessionError) -> FileInfo {
+        guard !location.isFixedDirectory, try knowsNoEntry(location) else { return try stat(location) }
+        guard let object = try storage({ () throws(StorageError) in try location.driver.metadata(location.objectKey) }) else {
+            throw .notFound(location.path.description)
+        }
+        return FileInfo(name: location.path.name, isDirectory: false, size: object.size, modified: object.modified,
+                        permissions: location.permissions)
+    }
+
     /// `stat` for callers that only go on with a directory (CWD, the target of a listing): a
     /// directory this session listed, made or checked moments ago (`DirectoryKnowledge`) costs no
     /// request; its time is the time of asking, as for implicit directories.
@@ -404,7 +416,7 @@ public final class Session {
         if sourceInfo.isDirectory && target.isInside(source) { throw .renameIntoItself(source.description) }
         let targetInfo: FileInfo?
         do throws(SessionError) {
-            targetInfo = try stat(to)
+            targetInfo = try statBeforeWriting(to)
         } catch .notFound {
             targetInfo = nil
         }
@@ -414,6 +426,9 @@ public final class Session {
         } else {
             // Like an upload or MKD: the target's directory must exist (a rename never creates one).
             try requireDirectory(target.parent)
+        }
+        if !target.isRoot {
+            directories.learnEntry(target.name, in: try locate(target.parent).directoryIdentity)
         }
         if sourceInfo.isDirectory {
             if !mountedNames(below: source).isEmpty { throw .bindingRoot(source.description) }
