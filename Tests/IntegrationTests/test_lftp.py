@@ -34,6 +34,24 @@ def test_mirror_again_transfers_nothing_new(ferry, area, tmp_path):
     assert tree_snapshot(area.p("tree")) == tree_snapshot(src)
 
 
+def test_mirror_with_permissions_sends_site_chmod_accepted(ferry, area, tmp_path):
+    """Without --no-perms lftp sets each file's mode with SITE CHMOD: acknowledged (200), so the
+    mirror reports no error for every file as it did when SITE was unknown."""
+    src = tmp_path / "src"
+    make_tree(src)
+    mark = ferry.log_size()
+    r = ferry.lftp(f'mirror -R "{src}" "{area.v("perms")}"', home=tmp_path / "home")
+    assert r.returncode == 0, r.stderr
+    assert "500" not in r.stderr and "Unknown command" not in r.stderr, r.stderr
+    lines = ferry.log_text(mark).splitlines()
+    sites = [i for i, line in enumerate(lines) if "verb=SITE" in line and "CHMOD" in line]
+    assert sites, "lftp sent no SITE CHMOD"
+    for index in sites:  # the reply that follows each SITE CHMOD
+        answer = next(line for line in lines[index + 1:] if " reply " in line)
+        assert "code=200" in answer, answer
+    assert tree_snapshot(area.p("perms")) == tree_snapshot(src)
+
+
 def test_everyday_operations(ferry, area, tmp_path):
     data = random_bytes(300_000)
     local = write_file(tmp_path / "local.bin", data)

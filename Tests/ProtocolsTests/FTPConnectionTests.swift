@@ -181,6 +181,11 @@ final class FTPTestClient {
         #expect(try client.command("OPTS HASH WHIRLPOOL").0 == 501)
         #expect(try client.command("HASH g.txt").0 == 213)
         #expect(try client.command("HASH d").0 == 550)
+        // SITE CHMOD: acknowledged without effect (lftp mirror -R, FileZilla); other SITE commands 504.
+        #expect(try client.command("SITE CHMOD 644 g.txt").0 == 200)
+        #expect(try client.command("SITE CHMOD 9x g.txt").0 == 501)
+        #expect(try client.command("SITE UTIME 20260101000000 g.txt").0 == 504)
+        #expect(try client.command("SITE HELP").0 == 214)
         #expect(try client.command("SIZE d") == (550, "550 Is a directory."))
         #expect(try client.transfer("MLSD g.txt").final == 501)
     }

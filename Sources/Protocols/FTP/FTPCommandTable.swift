@@ -29,6 +29,7 @@ enum FTPCommandTable {
         .init(verb: "REST", aliases: [], allowedBeforeLogin: false, argument: .required, help: "REST <offset>",
               feature: .always("REST STREAM")) { $0.handleREST($1) },
         .init(verb: "ALLO", aliases: [], allowedBeforeLogin: false, argument: .optional, help: "ALLO <size>") { c, _ in c.handleALLO() },
+        .init(verb: "SITE", aliases: [], allowedBeforeLogin: false, argument: .required, help: "SITE CHMOD <mode> <path> | SITE HELP") { $0.handleSITE($1) },
         .init(verb: "ABOR", aliases: [], allowedBeforeLogin: false, argument: .none, help: "ABOR",
               duringTransfer: .abortsTheTransfer) { c, _ in c.handleABOR() },
         .init(verb: "RNFR", aliases: [], allowedBeforeLogin: false, argument: .required, help: "RNFR <path>") { $0.handleRNFR($1) },
