@@ -51,9 +51,9 @@ public enum FerryMetric: String, CaseIterable, Sendable {
     /// The `# HELP` text.
     public var help: String {
         switch self {
-        case .sessions: "Client connections accepted, by protocol (ftp counts FTPS; an SSH connection is sftp or scp)."
+        case .sessions: "Client connections accepted, by protocol (ftp counts FTPS; every SSH connection counts as sftp, scp included)."
         case .sessionsActive: "Client connections open now, by protocol."
-        case .logins: "Login attempts by protocol and result (success, failure)."
+        case .logins: "Login attempts by protocol (ftp, or sftp for every SSH login) and result (success, failure)."
         case .bans: "Client addresses banned by the login defender."
         case .transfers: "Finished transfers by protocol, direction (upload, download) and outcome (complete, aborted by the client, failed in Ferry or storage)."
         case .transferBytes: "Bytes moved by transfers, complete or not, by protocol and direction."

@@ -23,10 +23,14 @@ final class MetricsExporter: Sendable {
         FerryMetric.buildInfo.set(1, Ferry.version)
         FerryMetric.bans.register()
         FerryMetric.uploadsInProgress.adjust(by: 0)
-        for service in ServiceName.allCases.map(\.rawValue) {
+        // Connections and logins are counted before an SSH channel says whether it runs scp: SSH is
+        // `sftp` there; transfers know their protocol.
+        for service in [ServiceName.ftp, .sftp].map(\.rawValue) {
             FerryMetric.sessions.register(service)
             FerryMetric.sessionsActive.adjust(service, by: 0)
             for result in LoginResult.allCases { FerryMetric.logins.register(service, result.rawValue) }
+        }
+        for service in ServiceName.allCases.map(\.rawValue) {
             for direction in TransferRecord.Direction.allCases.map(\.rawValue) {
                 FerryMetric.transferBytes.register(service, direction)
                 for outcome in TransferOutcome.allCases { FerryMetric.transfers.register(service, direction, outcome.rawValue) }
