@@ -58,7 +58,7 @@ public enum FerryMetric: String, CaseIterable, Sendable {
         case .transfers: "Finished transfers by protocol, direction (upload, download) and outcome (complete, aborted by the client, failed in Ferry or storage)."
         case .transferBytes: "Bytes moved by transfers, complete or not, by protocol and direction."
         case .uploadsInProgress: "Uploads begun and neither published nor aborted yet."
-        case .s3Requests: "S3 requests by API operation and HTTP status (\"error\" when no answer came)."
+        case .s3Requests: "S3 requests by API operation and HTTP status (\"error\" when no answer came, \"aborted\" when Ferry stopped reading one)."
         case .s3RequestDuration: "S3 request latency by API operation, from sending to the end of the answer."
         case .s3Retries: "S3 requests repeated after a transient failure, by API operation."
         case .transferMemoryInUse: "Bytes of [limits] transfer_memory leased by transfers now."

@@ -127,6 +127,20 @@ final class CountingDriver: StorageDriver {
         #expect(try F.read(session, "/d/h") == "file bytes")
     }
 
+    @Test func directoryRenameAsksFreshForTheTarget() throws {
+        // The session saw /in without "archive"; another client then made in/archive/report.csv.
+        // Moving a directory there would merge and replace: the target is checked fresh, refused.
+        let (session, driver) = Self.session(lifetime: 30)
+        F.put(driver.inner, "users/tester/in/tmp/report.csv", "mine")
+        _ = try F.names(session, "/in")
+        F.put(driver.inner, "users/tester/in/archive/report.csv", "theirs")
+        #expect(throws: SessionError.alreadyExists("/in/archive")) {
+            try session.rename(F.path("/in/tmp"), to: F.path("/in/archive"), replacing: false)
+        }
+        #expect(try F.read(session, "/in/archive/report.csv") == "theirs")
+        #expect(try F.read(session, "/in/tmp/report.csv") == "mine")
+    }
+
     @Test func removingOrRenamingForgets() throws {
         let (session, driver) = Self.session(lifetime: 30)
         try session.makeDirectory(F.path("/d"))

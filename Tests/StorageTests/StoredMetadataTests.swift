@@ -22,4 +22,15 @@ import Testing
         #expect(StoredMetadata.userMetadata(response) == stored)
         #expect(StoredMetadata.bytes(hex: "0aFf") == [0x0A, 0xFF] && StoredMetadata.bytes(hex: "abc") == nil)
     }
+
+    @Test func etagIsTheMD5OnlyForPlainSinglePartObjects() {
+        let md5 = "\"d41d8cd98f00b204e9800998ecf8427e\""
+        #expect(S3Driver.etagIsContentMD5(["etag": md5]))
+        #expect(S3Driver.etagIsContentMD5(["etag": md5, "x-amz-server-side-encryption": "AES256"]))
+        #expect(!S3Driver.etagIsContentMD5(["etag": md5, "x-amz-server-side-encryption": "aws:kms"]))
+        #expect(!S3Driver.etagIsContentMD5(["etag": md5, "x-amz-server-side-encryption-customer-algorithm": "AES256"]))
+        #expect(!S3Driver.etagIsContentMD5(["etag": "\"d41d8cd98f00b204e9800998ecf8427e-2\""]))
+        #expect(!S3Driver.etagIsContentMD5(["etag": "\"zz1d8cd98f00b204e9800998ecf8427e\""]))
+        #expect(!S3Driver.etagIsContentMD5([:]))
+    }
 }

@@ -18,7 +18,7 @@ extension Session {
         if let stored = StoredMetadata.digest(algorithm, in: object.userMetadata) {
             return (stored, object.size)  // recorded by Ferry (or rclone) when the object was written
         }
-        if algorithm == .md5, let digest = Self.singlePartMD5(etag: object.etag) {
+        if algorithm == .md5, object.etagIsContentMD5, let digest = Self.singlePartMD5(etag: object.etag) {
             return (digest, object.size)
         }
         guard object.size <= storages.maxHashSize else {

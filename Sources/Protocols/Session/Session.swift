@@ -416,7 +416,9 @@ public final class Session {
         if sourceInfo.isDirectory && target.isInside(source) { throw .renameIntoItself(source.description) }
         let targetInfo: FileInfo?
         do throws(SessionError) {
-            targetInfo = try statBeforeWriting(to)
+            // Moving a directory copies every key below it: whether a directory of that name
+            // exists now is asked fresh too (a merge would replace another client's files).
+            targetInfo = sourceInfo.isDirectory ? try stat(to) : try statBeforeWriting(to)
         } catch .notFound {
             targetInfo = nil
         }

@@ -15,14 +15,19 @@ final class TrackedUpload: ObjectUpload {
 
     deinit { ended() }
 
+    /// A failed write or commit has aborted the upload already (the `ObjectUpload` contract).
     func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
-        try upload.write(bytes)
+        do {
+            try upload.write(bytes)
+        } catch {
+            ended()
+            throw error
+        }
     }
 
     @discardableResult func commit() throws(StorageError) -> UInt64 {
-        let size = try upload.commit()
-        ended()
-        return size
+        defer { ended() }
+        return try upload.commit()
     }
 
     func abort() {

@@ -209,7 +209,7 @@ final class S3Client: Sendable {
             }
             returnHandle(handle)
             let elapsed = Date().timeIntervalSince(started)
-            Self.count(request.operation, status: (try? outcome.get()).map { String($0.status) } ?? "error", seconds: elapsed)
+            Self.count(request.operation, status: Self.statusLabel(outcome, streaming: sink != nil), seconds: elapsed)
             switch outcome {
             case .failure(let error):
                 logger.debug("s3 request failed", metadata: ["operation": "\(request.operation.rawValue)", "key": "\(request.bucket)/\(request.key)",
@@ -260,8 +260,17 @@ final class S3Client: Sendable {
         return try outcome.get()
     }
 
-    /// One request in the metrics: counted by operation and HTTP status ("error" when no answer
-    /// came), its latency in the operation's histogram.
+    /// The status label of a request: the HTTP status, "aborted" when Ferry stopped reading an
+    /// answer on purpose (a download the client cancelled), "error" when no answer came.
+    private static func statusLabel(_ outcome: Result<HTTPResponse, CurlError>, streaming: Bool) -> String {
+        switch outcome {
+        case .success(let response): String(response.status)
+        case .failure(let error): error.wasAbortedByCallback && streaming ? "aborted" : "error"
+        }
+    }
+
+    /// One request in the metrics: counted by operation and status (`statusLabel`), its latency in
+    /// the operation's histogram.
     private static func count(_ operation: S3Operation, status: String, seconds: TimeInterval) {
         FerryMetric.s3Requests.increment(operation.rawValue, status)
         FerryMetric.s3RequestDuration.observe(seconds: seconds, operation.rawValue)

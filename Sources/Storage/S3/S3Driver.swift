@@ -28,7 +28,18 @@ public final class S3Driver: StorageDriver {
         }
         return ObjectMetadata(key: key, size: UInt64(response.headers["content-length"] ?? "") ?? 0,
                               modified: response.headers["last-modified"].flatMap(UTCTime.parseHTTPDate) ?? Date(),
-                              etag: response.headers["etag"], userMetadata: StoredMetadata.userMetadata(response.headers))
+                              etag: response.headers["etag"], userMetadata: StoredMetadata.userMetadata(response.headers),
+                              etagIsContentMD5: Self.etagIsContentMD5(response.headers))
+    }
+
+    /// A single-part ETag (32 hex digits, no `-n`) is the MD5 of the bytes unless the object is
+    /// encrypted with KMS or a customer key (S3 ETag documentation).
+    static func etagIsContentMD5(_ headers: [String: String]) -> Bool {
+        guard let etag = headers["etag"] else { return false }
+        let hex = etag.utf8.filter { $0 != UInt8(ascii: "\"") }
+        guard hex.count == 32, StoredMetadata.bytes(hex: String(decoding: hex, as: UTF8.self)) != nil else { return false }
+        if let encryption = headers["x-amz-server-side-encryption"], encryption.hasPrefix("aws:kms") { return false }
+        return headers["x-amz-server-side-encryption-customer-algorithm"] == nil
     }
 
     public func list(_ prefix: ObjectKey, delimiter: Character?, after: ListCursor?, limit: Int) throws(StorageError) -> ListPage {

@@ -20,8 +20,10 @@ extension S3Client {
         guard let uploadID = S3XML.uploadID(created.body) else { throw .io(detail: "CreateMultipartUpload: no UploadId") }
         do throws(StorageError) {
             let parts = try copyParts(of: key, etag: etag, length: size, into: key, uploadID: uploadID, firstPart: 1)
+            // If-Match: the parts were copied from `etag`; should the key have been replaced since,
+            // completing would put the old bytes back (stores that ignore the header behave as before).
             let response = try send(Request(operation: .completeMultipartUpload, bucket: key.bucket, key: key.key,
-                                            query: [("uploadId", uploadID)]),
+                                            query: [("uploadId", uploadID)], headers: [("if-match", etag)]),
                                     document: S3XML.completeMultipart(parts))
             if let error = S3XML.error(response.body) { throw .unavailable(detail: "CompleteMultipartUpload: \(error.code)") }
         } catch {

@@ -112,8 +112,11 @@ final class S3ObjectUpload: ObjectUpload {
         if length < S3Limits.minPartSize {
             let buffer = try currentBuffer()
             var received = 0
+            // Not repeated by the client on a transient failure: the sink would be fed from byte 0
+            // again after part of the prefix was copied (the resume fails instead; nothing is published).
             _ = try client.send(S3Client.Request(operation: .getObject, bucket: key.bucket, key: key.key,
-                                                 headers: [("range", "bytes=0-\(length - 1)"), ("if-match", etag)])) { bytes, _ in
+                                                 headers: [("range", "bytes=0-\(length - 1)"), ("if-match", etag)],
+                                                 idempotent: false)) { bytes, _ in
                 let count = min(bytes.count, Int(length) - received)
                 (buffer.baseAddress! + received).copyMemory(from: bytes.baseAddress!, byteCount: count)
                 received += count
