@@ -155,3 +155,17 @@ def test_rename_into_a_missing_directory_fails(ferry, ftp_login, area):
     # Into an existing directory it works.
     f.rename("a.txt", "d/a.txt")
     assert area.p("d", "a.txt").read_bytes() == b"a"
+
+
+def test_names_starting_with_a_combining_mark_work_over_ftp(ferry, ftp_login, area):
+    """The command line splits on the space byte: a relative name whose first character is a
+    combining mark (one Character with the space before it) is an argument like any other."""
+    f = ftp_login()
+    f.cwd(area.vpath)
+    for name in ("\u0301x.txt", "\u200dzwj.txt", "\ufe0fvs.txt"):
+        f.storbinary(f"STOR {name}", io.BytesIO(name.encode()))
+        assert area.p(name).read_bytes() == name.encode(), name
+        assert f.size(name) == len(name.encode())
+    f.mkd("\u0301dir")
+    assert area.p("\u0301dir").is_dir()
+    assert sorted(os.listdir(area.path)) == sorted(["\u0301x.txt", "\u200dzwj.txt", "\ufe0fvs.txt", "\u0301dir"])

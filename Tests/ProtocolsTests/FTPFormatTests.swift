@@ -8,6 +8,9 @@ import Testing
         #expect(FTPCommandTable.parse("NOOP") == ("NOOP", ""))
         #expect(FTPCommandTable.parse("STOR  two spaces") == ("STOR", " two spaces"))
         #expect(FTPCommandTable.parse("xpwd") == ("XPWD", ""))
+        // Split on the byte: a space and a combining mark are one Character.
+        #expect(FTPCommandTable.parse("STOR \u{301}x.txt") == ("STOR", "\u{301}x.txt"))
+        #expect(FTPCommandTable.parse("  list \u{301}") == ("LIST", "\u{301}"))
     }
 
     @Test func everyVerbAndAliasIsInTheTable() {

@@ -89,10 +89,17 @@ enum FTPCommandTable {
     }()
 
     /// Splits a command line into its upper-cased verb and its argument (everything after the first
-    /// space, kept as sent: file names may contain spaces).
+    /// space, kept as sent: file names may contain spaces). Split on the byte 0x20, not on
+    /// Characters: a space followed by a combining mark is one Character, and a name starting with
+    /// one ("STOR \u{301}x") would otherwise not split at all.
     static func parse(_ line: String) -> (verb: String, argument: String) {
-        let trimmed = line.drop(while: { $0 == " " })
-        guard let space = trimmed.firstIndex(of: " ") else { return (trimmed.uppercased(), "") }
-        return (trimmed[..<space].uppercased(), String(trimmed[trimmed.index(after: space)...]))
+        let bytes = line.utf8
+        let space = UInt8(ascii: " ")
+        let start = bytes.firstIndex(where: { $0 != space }) ?? bytes.endIndex
+        guard let end = bytes[start...].firstIndex(of: space) else {
+            return (String(decoding: bytes[start...], as: UTF8.self).uppercased(), "")
+        }
+        return (String(decoding: bytes[start..<end], as: UTF8.self).uppercased(),
+                String(decoding: bytes[bytes.index(after: end)...], as: UTF8.self))
     }
 }
