@@ -27,18 +27,18 @@ public struct ObjectMetadata: Sendable, Equatable {
     /// User metadata (S3 `x-amz-meta-*`, names lower-case without the prefix), from HeadObject only:
     /// listings do not carry it.
     public var userMetadata: [String: String]
-    /// The ETag is the MD5 of the bytes: a single-part upload stored without KMS or customer-key
-    /// encryption (HeadObject says so; S3 documents no other case).
-    public var etagIsContentMD5: Bool
+    /// The MD5 of the bytes when the ETag is one: a single-part upload stored without KMS or
+    /// customer-key encryption (HeadObject says so; S3 documents no other case).
+    public var etagMD5: [UInt8]?
 
     public init(key: ObjectKey, size: UInt64, modified: Date, etag: String? = nil, userMetadata: [String: String] = [:],
-                etagIsContentMD5: Bool = false) {
+                etagMD5: [UInt8]? = nil) {
         self.key = key
         self.size = size
         self.modified = modified
         self.etag = etag
         self.userMetadata = userMetadata
-        self.etagIsContentMD5 = etagIsContentMD5
+        self.etagMD5 = etagMD5
     }
 }
 

@@ -25,12 +25,13 @@ import Testing
 
     @Test func etagIsTheMD5OnlyForPlainSinglePartObjects() {
         let md5 = "\"d41d8cd98f00b204e9800998ecf8427e\""
-        #expect(S3Driver.etagIsContentMD5(["etag": md5]))
-        #expect(S3Driver.etagIsContentMD5(["etag": md5, "x-amz-server-side-encryption": "AES256"]))
-        #expect(!S3Driver.etagIsContentMD5(["etag": md5, "x-amz-server-side-encryption": "aws:kms"]))
-        #expect(!S3Driver.etagIsContentMD5(["etag": md5, "x-amz-server-side-encryption-customer-algorithm": "AES256"]))
-        #expect(!S3Driver.etagIsContentMD5(["etag": "\"d41d8cd98f00b204e9800998ecf8427e-2\""]))
-        #expect(!S3Driver.etagIsContentMD5(["etag": "\"zz1d8cd98f00b204e9800998ecf8427e\""]))
-        #expect(!S3Driver.etagIsContentMD5([:]))
+        let bytes: [UInt8] = [0xd4, 0x1d, 0x8c, 0xd9, 0x8f, 0x00, 0xb2, 0x04, 0xe9, 0x80, 0x09, 0x98, 0xec, 0xf8, 0x42, 0x7e]
+        #expect(S3Driver.contentMD5(fromETagIn: ["etag": md5]) == bytes)
+        #expect(S3Driver.contentMD5(fromETagIn: ["etag": md5, "x-amz-server-side-encryption": "AES256"]) == bytes)
+        #expect(S3Driver.contentMD5(fromETagIn: ["etag": md5, "x-amz-server-side-encryption": "aws:kms"]) == nil)
+        #expect(S3Driver.contentMD5(fromETagIn: ["etag": md5, "x-amz-server-side-encryption-customer-algorithm": "AES256"]) == nil)
+        #expect(S3Driver.contentMD5(fromETagIn: ["etag": "\"d41d8cd98f00b204e9800998ecf8427e-2\""]) == nil)
+        #expect(S3Driver.contentMD5(fromETagIn: ["etag": "\"zz1d8cd98f00b204e9800998ecf8427e\""]) == nil)
+        #expect(S3Driver.contentMD5(fromETagIn: [:]) == nil)
     }
 }

@@ -4,9 +4,10 @@ import Storage
 
 extension Session {
     /// The checksum of a whole file (FTP HASH and XMD5/XSHA1/XSHA256/XCRC, SFTP check-file). Needs
-    /// read access. An MD5 comes from the object's ETag when that is a single-part upload's (32 hex
-    /// digits, no `-n` suffix: S3 computed it); anything else is computed by reading the file, up
-    /// to `[limits] max_hash_size` (above it, `.tooLargeToHash`). Returns the digest and the size.
+    /// read access. In order: a digest stored in the object's metadata when it was written
+    /// (`StoredMetadata`); for MD5, the ETag when the driver says it is the content's MD5
+    /// (`ObjectMetadata.etagMD5`); otherwise it is computed by reading the file, up to
+    /// `[limits] max_hash_size` (above it, `.tooLargeToHash`). Returns the digest and the size.
     public func checksum(_ path: VirtualPath, _ algorithm: ChecksumAlgorithm) throws(SessionError) -> (digest: [UInt8], size: UInt64) {
         let location = try locate(path)
         try authorize(.download, location)
@@ -18,7 +19,7 @@ extension Session {
         if let stored = StoredMetadata.digest(algorithm, in: object.userMetadata) {
             return (stored, object.size)  // recorded by Ferry (or rclone) when the object was written
         }
-        if algorithm == .md5, object.etagIsContentMD5, let digest = Self.singlePartMD5(etag: object.etag) {
+        if algorithm == .md5, let digest = object.etagMD5 {
             return (digest, object.size)
         }
         guard object.size <= storages.maxHashSize else {
@@ -54,13 +55,5 @@ extension Session {
         } catch {
             throw .storage(.io(detail: "\(error)"))
         }
-    }
-
-    /// The MD5 an ETag carries, when it is a single-part upload's: `"` + 32 hex digits + `"`.
-    static func singlePartMD5(etag: String?) -> [UInt8]? {
-        guard let etag else { return nil }
-        let hex = String(decoding: etag.utf8.filter { $0 != UInt8(ascii: "\"") }, as: UTF8.self)
-        guard hex.utf8.count == 32 else { return nil }
-        return StoredMetadata.bytes(hex: hex)
     }
 }

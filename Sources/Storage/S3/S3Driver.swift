@@ -29,17 +29,18 @@ public final class S3Driver: StorageDriver {
         return ObjectMetadata(key: key, size: UInt64(response.headers["content-length"] ?? "") ?? 0,
                               modified: response.headers["last-modified"].flatMap(UTCTime.parseHTTPDate) ?? Date(),
                               etag: response.headers["etag"], userMetadata: StoredMetadata.userMetadata(response.headers),
-                              etagIsContentMD5: Self.etagIsContentMD5(response.headers))
+                              etagMD5: Self.contentMD5(fromETagIn: response.headers))
     }
 
-    /// A single-part ETag (32 hex digits, no `-n`) is the MD5 of the bytes unless the object is
-    /// encrypted with KMS or a customer key (S3 ETag documentation).
-    static func etagIsContentMD5(_ headers: [String: String]) -> Bool {
-        guard let etag = headers["etag"] else { return false }
-        let hex = etag.utf8.filter { $0 != UInt8(ascii: "\"") }
-        guard hex.count == 32, StoredMetadata.bytes(hex: String(decoding: hex, as: UTF8.self)) != nil else { return false }
-        if let encryption = headers["x-amz-server-side-encryption"], encryption.hasPrefix("aws:kms") { return false }
-        return headers["x-amz-server-side-encryption-customer-algorithm"] == nil
+    /// The MD5 a single-part ETag (32 hex digits, no `-n`) is, unless the object is encrypted with
+    /// KMS or a customer key (S3 ETag documentation).
+    static func contentMD5(fromETagIn headers: [String: String]) -> [UInt8]? {
+        guard let etag = headers["etag"] else { return nil }
+        if let encryption = headers["x-amz-server-side-encryption"], encryption.hasPrefix("aws:kms") { return nil }
+        if headers["x-amz-server-side-encryption-customer-algorithm"] != nil { return nil }
+        let hex = String(decoding: etag.utf8.filter { $0 != UInt8(ascii: "\"") }, as: UTF8.self)
+        guard hex.utf8.count == 32 else { return nil }
+        return StoredMetadata.bytes(hex: hex)
     }
 
     public func list(_ prefix: ObjectKey, delimiter: Character?, after: ListCursor?, limit: Int) throws(StorageError) -> ListPage {
@@ -62,40 +63,15 @@ public final class S3Driver: StorageDriver {
         try S3ObjectUpload(client: client, key: key, keepingPrefix: options.keepingPrefix)
     }
 
-    /// CopyObject up to 5 GiB; above, a multipart upload of UploadPartCopy ranges.
+    /// CopyObject up to 5 GiB; above, a multipart upload of UploadPartCopy ranges carrying the
+    /// source's metadata (CopyObject's COPY directive keeps it by itself).
     public func copy(_ source: ObjectKey, to target: ObjectKey) throws(StorageError) {
         guard let info = try metadata(source) else { throw .notFound(key: source.key) }
         if info.size <= S3Limits.maxCopySize {
-            let response = try client.send(S3Client.Request(
-                operation: .copyObject, bucket: target.bucket, key: target.key,
-                headers: [("x-amz-copy-source", Self.copySource(source)), ("x-amz-metadata-directive", "COPY")],
-                body: UnsafeRawBufferPointer(start: nil, count: 0)))
-            if let error = S3XML.error(response.body) {
-                throw .unavailable(detail: "CopyObject: \(error.code)")
-            }
+            try client.copyObject(source, to: target, headers: [("x-amz-metadata-directive", "COPY")])
             return
         }
-        try copyLarge(source, size: info.size, etag: info.etag ?? "", to: target, userMetadata: info.userMetadata)
-    }
-
-    /// A multipart copy, which (unlike CopyObject) does not carry the source's metadata by itself:
-    /// it is given to CreateMultipartUpload.
-    private func copyLarge(_ source: ObjectKey, size: UInt64, etag: String, to target: ObjectKey,
-                           userMetadata: [String: String]) throws(StorageError) {
-        let created = try client.send(S3Client.Request(operation: .createMultipartUpload, bucket: target.bucket, key: target.key, query: [("uploads", "")],
-                                                       headers: StoredMetadata.headers(userMetadata),
-                                                       body: UnsafeRawBufferPointer(start: nil, count: 0)))
-        guard let uploadID = S3XML.uploadID(created.body) else { throw .io(detail: "CreateMultipartUpload: no UploadId") }
-        do throws(StorageError) {
-            let parts = try client.copyParts(of: source, etag: etag, length: size, into: target, uploadID: uploadID, firstPart: 1)
-            let response = try client.send(S3Client.Request(operation: .completeMultipartUpload, bucket: target.bucket, key: target.key,
-                                                            query: [("uploadId", uploadID)]),
-                                           document: S3XML.completeMultipart(parts))
-            if let error = S3XML.error(response.body) { throw .unavailable(detail: "CompleteMultipartUpload: \(error.code)") }
-        } catch {
-            _ = try? client.send(S3Client.Request(operation: .abortMultipartUpload, bucket: target.bucket, key: target.key, query: [("uploadId", uploadID)]))
-            throw error
-        }
+        try client.multipartCopy(source, etag: info.etag ?? "", length: info.size, to: target, metadata: info.userMetadata)
     }
 
     /// DeleteObjects in batches of 1,000 (one key: DeleteObject). Missing keys are not an error.

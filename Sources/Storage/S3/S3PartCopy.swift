@@ -1,6 +1,39 @@
 import Foundation
 
 extension S3Client {
+    /// CopyObject of `source` onto `target`; `headers` carry the metadata directive (and the
+    /// metadata and pins it needs). A CopyObject can fail inside a 200 answer.
+    func copyObject(_ source: ObjectKey, to target: ObjectKey, headers: [(String, String)]) throws(StorageError) {
+        let response = try send(Request(operation: .copyObject, bucket: target.bucket, key: target.key,
+                                         headers: [("x-amz-copy-source", S3Driver.copySource(source))] + headers,
+                                         body: UnsafeRawBufferPointer(start: nil, count: 0)))
+        if let error = S3XML.error(response.body) { throw .unavailable(detail: "CopyObject: \(error.code)") }
+    }
+
+    /// A multipart copy of `source`'s first `length` bytes (pinned to `etag`) onto `target`, for
+    /// objects above CopyObject's 5 GiB. A multipart copy does not carry the source's metadata by
+    /// itself: `metadata` goes to CreateMultipartUpload. `completeIfMatch` pins the completion to
+    /// the target's version (when the target is the source). Aborted on any failure.
+    func multipartCopy(_ source: ObjectKey, etag: String, length: UInt64, to target: ObjectKey,
+                       metadata: [String: String], completeIfMatch: String? = nil) throws(StorageError) {
+        let created = try send(Request(operation: .createMultipartUpload, bucket: target.bucket, key: target.key,
+                                       query: [("uploads", "")], headers: StoredMetadata.headers(metadata),
+                                       body: UnsafeRawBufferPointer(start: nil, count: 0)))
+        guard let uploadID = S3XML.uploadID(created.body) else { throw .io(detail: "CreateMultipartUpload: no UploadId") }
+        do throws(StorageError) {
+            let parts = try copyParts(of: source, etag: etag, length: length, into: target, uploadID: uploadID, firstPart: 1)
+            let response = try send(Request(operation: .completeMultipartUpload, bucket: target.bucket, key: target.key,
+                                            query: [("uploadId", uploadID)],
+                                            headers: completeIfMatch.map { [("if-match", $0)] } ?? []),
+                                    document: S3XML.completeMultipart(parts))
+            if let error = S3XML.error(response.body) { throw .unavailable(detail: "CompleteMultipartUpload: \(error.code)") }
+        } catch {
+            _ = try? send(Request(operation: .abortMultipartUpload, bucket: target.bucket, key: target.key,
+                                  query: [("uploadId", uploadID)]))
+            throw error
+        }
+    }
+
     /// Largest range one UploadPartCopy asks for. S3 allows 5 GiB, but a copy request answers only
     /// when the whole range is copied: 1 GiB keeps each request well inside the stall timeout, and
     /// 5 TiB still fits in 5,120 parts.
