@@ -36,6 +36,11 @@ enum ConfigPrinter {
                 "login_cache = \(seconds(limits.loginCache))", "directory_cache = \(seconds(limits.directoryCache))",
                 "transfer_memory = \(limits.transferMemory)",
                 "max_hash_size = \(limits.maxHashSize)"]
+        let proxy = config.proxyProtocol
+        if !proxy.trustedSources.isEmpty {
+            out += ["", "[proxy_protocol]", "from = [\(proxy.trustedSources.map { quote($0.description) }.joined(separator: ", "))]",
+                    "header_timeout = \(seconds(proxy.headerTimeout))"]
+        }
         out += ["", "[log]", "level = \(quote(config.log.level.rawValue))", "format = \(quote(config.log.format.rawValue))",
                 "transfer_log = \(quote(config.log.transferLog))"]
         out += ["", "[metrics]", "listen = \(address(config.metrics.listen))"]

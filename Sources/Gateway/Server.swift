@@ -20,6 +20,8 @@ final class Server: Sendable {
     let users: UserDirectory
     let storages: StorageRegistry
     private let stopping = Atomic<Bool>(false)
+    /// Connections from a balancer whose PROXY header is still being read.
+    private let pendingHeaders = Atomic<Int>(0)
     private let shutdown = ShutdownSignal()
 
     /// What a listener serves; its raw value names it in logs and thread names.
@@ -121,6 +123,7 @@ final class Server: Sendable {
                                        activeModeEnabled: ftp.activeMode, idleTimeout: config.limits.idleTimeout,
                                        dataTimeout: config.limits.dataConnectionTimeout, loginTimeout: config.limits.loginTimeout,
                                        tlsHandshakeTimeout: config.limits.tlsHandshakeTimeout)
+            settings.proxyProtocol = config.proxyProtocol
             if let tls = config.tls, ftp.tls != .off || ftp.implicitTLSListen != nil {
                 let context: TLSContext
                 do {
@@ -136,13 +139,13 @@ final class Server: Sendable {
             let context = FTPServerContext(settings: settings, users: users, storages: storages, observer: observer,
                                           logger: ftpLogger, shutdown: shutdown)
             if let address = ftp.listen {
-                try listen(on: address, service: .ftp) { socket in
-                    FTPConnection(socket: socket, context: context)?.run()
+                try listen(on: address, service: .ftp) { socket, client in
+                    FTPConnection(socket: socket, client: client, context: context)?.run()
                 }
             }
             if let address = ftp.implicitTLSListen {
-                try listen(on: address, service: .implicitFTPS) { socket in
-                    FTPConnection(socket: socket, context: context, implicitTLS: true)?.run()
+                try listen(on: address, service: .implicitFTPS) { socket, client in
+                    FTPConnection(socket: socket, client: client, context: context, implicitTLS: true)?.run()
                 }
             }
         }
@@ -163,13 +166,13 @@ final class Server: Sendable {
                                         loginGraceTime: config.limits.loginTimeout)
             let context = SSHServerContext(settings: settings, hostKeys: hostKeys, users: users, storages: storages,
                                            observer: observer, logger: sftpLogger, shutdown: shutdown)
-            try listen(on: address, service: .sftp) { socket in
-                SSHConnection(socket: socket, context: context)?.run()
+            try listen(on: address, service: .sftp) { socket, client in
+                SSHConnection(socket: socket, client: client, context: context)?.run()
             }
         }
         if let address = config.metrics.listen {
             let endpoint = MetricsEndpoint(observer: observer, logger: logger)
-            try listen(on: address, service: .metrics) { socket in endpoint.serve(socket) }
+            try listen(on: address, service: .metrics) { socket, _ in endpoint.serve(socket) }
         }
     }
 
@@ -177,7 +180,7 @@ final class Server: Sendable {
     /// bans and limits (the metrics listener against `metricsLimiter` only), then served on its own
     /// thread by `handler`.
     private func listen(on address: SocketAddress, service: Service,
-                        handler: @escaping @Sendable (Socket) -> Void) throws(StartupError) {
+                        handler: @escaping @Sendable (Socket, SocketAddress) -> Void) throws(StartupError) {
         let socket: Socket
         do {
             socket = try Socket.listen(on: address)
@@ -190,7 +193,7 @@ final class Server: Sendable {
         thread.start()
     }
 
-    private func acceptLoop(_ listener: Socket, service: Service, handler: @escaping @Sendable (Socket) -> Void) {
+    private func acceptLoop(_ listener: Socket, service: Service, handler: @escaping @Sendable (Socket, SocketAddress) -> Void) {
         let name = service.rawValue
         while !stopping.load(ordering: .relaxed) {
             let accepted: Socket?
@@ -202,7 +205,7 @@ final class Server: Sendable {
                 Thread.sleep(forTimeInterval: 0.1)  // e.g. EMFILE: do not spin
                 continue
             }
-            guard let connection = accepted else { continue }
+            guard let connection = accepted, let peer = connection.remoteAddress else { continue }
             guard service != .metrics else {
                 // The metrics listener: a handful of scrapers at once, never a thread per flood.
                 let metricsLimiter = self.metricsLimiter
@@ -211,30 +214,71 @@ final class Server: Sendable {
                     continue
                 }
                 spawn(name: name) {
-                    handler(connection)
+                    handler(connection, peer)
                     metricsLimiter.release("metrics")
                 }
                 continue
             }
-            let host = connection.remoteAddress?.host ?? "?"
-            if users.defender.isBanned(host) {
-                logger.warning("refused a banned address", metadata: ["client": "\(host)", "service": "\(name)"])
-                refuse(connection, "421 Too many failed logins from your address; try again later.\r\n", service: service)
+            let proxyProtocol = config.proxyProtocol
+            guard proxyProtocol.expectsHeader(from: peer) else {
+                // A direct client: bans and limits are checked here, before it gets a thread.
+                guard admit(connection, client: peer, service: service) else { continue }
+                let limiter = self.limiter
+                spawn(name: name) {
+                    handler(connection, peer)
+                    limiter.release(peer.host)
+                }
                 continue
             }
-            if let refusal = limiter.acquire(host) {
-                logger.warning("refused: connection limit", metadata: ["client": "\(host)", "limit": "\(refusal)"])
-                refuse(connection, refusal == .tooManyConnections
-                    ? "421 Too many connections; try again later.\r\n"
-                    : "421 Too many connections from your address.\r\n", service: service)
+            // A balancer: who the client is comes from the PROXY header, read on the connection's
+            // own thread (a slow header must not hold up the accept loop). Headers being read are
+            // capped like connections, so a balancer cannot make Ferry start unbounded threads.
+            guard pendingHeaders.add(1, ordering: .relaxed).newValue <= config.limits.maxConnections else {
+                pendingHeaders.subtract(1, ordering: .relaxed)
+                logger.warning("refused: too many PROXY headers pending", metadata: ["from": "\(peer)", "service": "\(name)"])
+                connection.close()
                 continue
             }
-            let limiter = self.limiter
-            spawn(name: name) {
-                handler(connection)
-                limiter.release(host)
+            spawn(name: name) { [self] in
+                let origin: ProxyProtocolPolicy.Origin
+                do {
+                    origin = try proxyProtocol.origin(of: connection)
+                } catch {
+                    pendingHeaders.subtract(1, ordering: .relaxed)
+                    logger.warning("refused a connection: \(error)", metadata: ["from": "\(peer)", "service": "\(name)"])
+                    connection.close()
+                    return
+                }
+                pendingHeaders.subtract(1, ordering: .relaxed)
+                guard case .client(let client) = origin else {
+                    logger.debug("balancer health check closed", metadata: ["from": "\(peer)", "service": "\(name)"])
+                    connection.close()
+                    return
+                }
+                guard admit(connection, client: client, service: service) else { return }
+                handler(connection, client)
+                limiter.release(client.host)
             }
         }
+    }
+
+    /// Checks an incoming client against bans and connection limits; a refused one is told why (FTP)
+    /// and closed. On success the client holds a place in `limiter` until its handler returns.
+    private func admit(_ connection: Socket, client: SocketAddress, service: Service) -> Bool {
+        let host = client.host
+        if users.defender.isBanned(host) {
+            logger.warning("refused a banned address", metadata: ["client": "\(host)", "service": "\(service.rawValue)"])
+            refuse(connection, "421 Too many failed logins from your address; try again later.\r\n", service: service)
+            return false
+        }
+        if let refusal = limiter.acquire(host) {
+            logger.warning("refused: connection limit", metadata: ["client": "\(host)", "limit": "\(refusal)"])
+            refuse(connection, refusal == .tooManyConnections
+                ? "421 Too many connections; try again later.\r\n"
+                : "421 Too many connections from your address.\r\n", service: service)
+            return false
+        }
+        return true
     }
 
     /// Closes a refused connection; FTP clients are told why with a 421 line first.

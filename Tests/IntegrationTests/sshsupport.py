@@ -104,10 +104,12 @@ def scp(port: int, source: str, target: str, *, key: str | Path | None = "ed2551
                           start_new_session=True)
 
 
-def paramiko_sftp(port: int, user: str, *, password: str | None = None, key: str | None = None):
+def paramiko_sftp(port: int, user: str, *, password: str | None = None, key: str | None = None, sock=None):
+    """An SFTP client over paramiko; `sock` is an already connected socket to use (e.g. one that
+    has sent a PROXY header), else it connects to `port`."""
     import paramiko
 
-    transport = paramiko.Transport((HOST, port))
+    transport = paramiko.Transport(sock if sock is not None else (HOST, port))
     transport.banner_timeout = 30
     if password is not None:
         transport.connect(username=user, password=password)

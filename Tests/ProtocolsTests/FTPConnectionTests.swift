@@ -27,7 +27,8 @@ final class FTPTestClient {
                                    idleTimeout: 30, dataTimeout: 5)
         let context = FTPServerContext(settings: settings, users: users, storages: StorageRegistry(["mem": driver]),
                                        observer: nil, logger: Logger(label: "test"))
-        let connection = try #require(FTPConnection(socket: server, context: context))
+        let peer = try #require(server.remoteAddress)
+        let connection = try #require(FTPConnection(socket: server, client: peer, context: context))
         nonisolated(unsafe) let unsafeConnection = connection
         serverThread = Thread { unsafeConnection.run() }
         serverThread.start()

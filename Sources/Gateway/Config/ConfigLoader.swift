@@ -40,6 +40,7 @@ struct ConfigLoader {
         config.ftp = root.table("ftp").map { readFTP($0, tlsConfigured: config.tls != nil) }
         config.sftp = root.table("sftp").map { readSFTP($0) }
         if let limits = root.table("limits") { config.limits = readLimits(limits) }
+        if let proxy = root.table("proxy_protocol") { config.proxyProtocol = readProxyProtocol(proxy) }
         if let log = root.table("log") { config.log = readLog(log) }
         if let metrics = root.table("metrics") { config.metrics = readMetrics(metrics) }
         if let auth = root.table("auth") { config.auth = readAuth(auth) }
@@ -240,6 +241,28 @@ struct ConfigLoader {
                                      in: (16 << 20)...(1 << 40), rangeText: "16MiB to 1TiB")
         limits.maxHashSize = size(table, "max_hash_size", default: limits.maxHashSize, in: 0...(5 << 40), rangeText: "0 to 5TiB")
         return limits
+    }
+
+    private func readProxyProtocol(_ table: TableReader) -> ProxyProtocolPolicy {
+        defer { table.rejectUnknownKeys() }
+        var policy = ProxyProtocolPolicy()
+        policy.trustedSources = networks(table, "from")
+        policy.headerTimeout = duration(table, "header_timeout", default: policy.headerTimeout)
+        return policy
+    }
+
+    /// A list of networks in CIDR form (a bare address is one host).
+    private func networks(_ table: TableReader, _ key: String) -> [NetworkRange] {
+        var result: [NetworkRange] = []
+        for (index, text) in (table.stringArray(key) ?? []).enumerated() {
+            if let network = NetworkRange(parsing: text) {
+                result.append(network)
+            } else {
+                table.issues.add("\(table.keyPath(key))[\(index + 1)]",
+                                 "expected a network such as \"10.0.0.0/8\", \"192.0.2.7\" or \"fd00::/8\" (no host bits set), found \(text.debugDescription)")
+            }
+        }
+        return result
     }
 
     private func readLog(_ table: TableReader) -> FerryConfig.Log {

@@ -106,6 +106,8 @@ struct FerryConfig: Sendable {
 
     var ftp: FTP?
     var sftp: SFTP?
+    /// `[proxy_protocol]`: the balancers whose connections start with a PROXY header.
+    var proxyProtocol = ProxyProtocolPolicy()
     var tls: TLS?
     var limits = Limits()
     var log = Log()

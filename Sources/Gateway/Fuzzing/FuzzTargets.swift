@@ -9,6 +9,7 @@ enum FuzzTargets {
         ("path", ProtocolFuzzTargets.path),
         ("sftp", { ProtocolFuzzTargets.sftp($0) }),
         ("scp", ProtocolFuzzTargets.scp),
+        ("proxy-header", ProtocolFuzzTargets.proxyHeader),
         ("config", config),
         ("s3-xml", StorageFuzzTargets.s3XML),
     ]

@@ -147,9 +147,20 @@ extension FTPConnection {
                     throw .failed("accept: \(error)")
                 }
                 guard let socket = accepted else { continue }
-                guard let peer = socket.remoteAddress, peer.host == clientAddress.host else {
-                    logger.warning("refused a data connection from a foreign address",
-                                   metadata: ["from": "\(socket.remoteAddress?.description ?? "?")"])
+                // Through a balancer the data connection, too, starts with a PROXY header naming
+                // the client; that address is the one compared with the control connection's.
+                let origin: ProxyProtocolPolicy.Origin
+                do {
+                    origin = try context.settings.proxyProtocol.origin(of: socket)
+                } catch {
+                    logger.warning("refused a data connection: \(error)", metadata: ["from": "\(socket.remoteAddress?.description ?? "?")"])
+                    socket.close()
+                    continue
+                }
+                guard case .client(let peer) = origin, peer.host == clientAddress.host else {
+                    if case .client(let peer) = origin {
+                        logger.warning("refused a data connection from a foreign address", metadata: ["from": "\(peer)"])
+                    }
                     socket.close()
                     continue
                 }

@@ -66,11 +66,13 @@ public final class FTPConnection {
     /// Lines that arrived during a transfer and wait their turn.
     var queuedLines: [FTPControlInput] = []
 
-    /// Takes ownership of an accepted control socket.
-    public init?(socket: Socket, context: FTPServerContext, implicitTLS: Bool = false) {
+    /// Takes ownership of an accepted control socket. `client` is the peer, or the client a trusted
+    /// balancer named in its PROXY header: every address check and log line uses it.
+    public init?(socket: Socket, client: SocketAddress, context: FTPServerContext, implicitTLS: Bool = false) {
         self.implicitTLS = implicitTLS
         self.loginDeadline = Date().addingTimeInterval(context.settings.loginTimeout)
-        guard let remote = socket.remoteAddress, let local = socket.localAddress else { return nil }
+        guard let local = socket.localAddress else { return nil }
+        let remote = client
         self.context = context
         self.clientAddress = remote
         self.localAddress = local
@@ -83,6 +85,9 @@ public final class FTPConnection {
         try? socket.setOption(SOL_SOCKET, SO_OOBINLINE, 1)
         try? socket.setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1)
     }
+
+    /// The first word of a PROXY v1 header, as a command line (see `dispatch`).
+    static let proxyHeaderVerb = "PROXY"
 
     var session: Session? {
         if case .loggedIn(let session) = loginState { return session }
@@ -176,6 +181,15 @@ public final class FTPConnection {
         let previous = previousVerb
         previousVerb = nil
         guard let spec else {
+            if verb == Self.proxyHeaderVerb {
+                // A PROXY header is believed only from `[proxy_protocol] from`; from anyone else it is
+                // an attempt to choose the address Ferry sees (bans, limits, logs), or a balancer
+                // missing from the list. Either way the connection ends here.
+                logger.warning("refused a PROXY header from an address that is not a trusted balancer")
+                reply(.serviceNotAvailable, "PROXY protocol is not accepted from your address.")
+                isClosing = true
+                return
+            }
             reply(.syntaxError, "Unknown command.")
             return
         }

@@ -6,6 +6,8 @@ public struct FTPSettings: Sendable {
     public var passivePorts: ClosedRange<UInt16>?
     /// IPv4 address announced in PASV replies instead of the control connection's local address.
     public var masqueradeAddress: SocketAddress?
+    /// Passive data connections from a balancer start with a PROXY header naming the client.
+    public var proxyProtocol = ProxyProtocolPolicy()
     /// Whether PORT/EPRT are accepted at all.
     public var activeModeEnabled: Bool
     /// A control connection with no command for this long is closed (421).

@@ -31,6 +31,17 @@ public enum ProtocolFuzzTargets {
         }
     }
 
+    /// The PROXY protocol header parser (v1 and v2) on arbitrary bytes, with its promise to the
+    /// reader as a property: a header that parses from `n` bytes needs all of them (one byte fewer is
+    /// "incomplete", never a different header).
+    public static func proxyHeader(_ data: [UInt8]) {
+        guard let (_, length) = try? ProxyHeader.parse(data) else { return }
+        precondition(length > 0 && length <= data.count, "header length \(length) outside the input")
+        if let shorter = try? ProxyHeader.parse(Array(data[..<(length - 1)])) {
+            preconditionFailure("a prefix of \(length - 1) bytes parsed as \(shorter)")
+        }
+    }
+
     /// The path resolver's promise, as a property: the bytes up to the first NUL are a working
     /// directory, the rest a client path. Whatever they are, the result's components are plain names,
     /// the key built under a home prefix stays under it, and resolving the result again changes nothing.

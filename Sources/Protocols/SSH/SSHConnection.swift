@@ -18,9 +18,11 @@ public final class SSHConnection {
     private let session: OpaquePointer
     private let state: SSHLoginState
 
-    public init?(socket: Socket, context: SSHServerContext) {
+    /// Takes ownership of an accepted socket; `client` is the peer or the client a trusted balancer
+    /// named in its PROXY header.
+    public init?(socket: Socket, client: SocketAddress, context: SSHServerContext) {
         self.context = context
-        self.clientHost = socket.remoteAddress?.host ?? "?"
+        self.clientHost = client.host
         var logger = context.logger
         logger[metadataKey: "client"] = "\(clientHost)"
         logger[metadataKey: "session"] = "\(SessionID.make())"
