@@ -13,9 +13,15 @@ enum ConfigPrinter {
         if let ftp = config.ftp {
             out += ["", "[ftp]", "listen = \(address(ftp.listen))",
                     "passive_ports = \(quote(ftp.passivePorts.map { "\($0.lowerBound)-\($0.upperBound)" } ?? ""))",
-                    "masquerade_address = \(quote(ftp.masqueradeAddress?.host ?? ""))",
+                    "masquerade_address = \(quote(ftp.masqueradeText))",
                     "tls = \(quote(ftp.tls.rawValue))", "tls_session_reuse = \(quote(ftp.tlsSessionReuse.rawValue))",
                     "active_mode = \(ftp.activeMode)"]
+            if !ftp.passiveAddressOverrides.isEmpty {
+                let entries = ftp.passiveAddressOverrides.map { entry in
+                    "{ networks = [\(entry.networks.map { quote($0.description) }.joined(separator: ", "))], address = \(quote(entry.address.host)) }"
+                }
+                out.append("passive_address_overrides = [\(entries.joined(separator: ", "))]")
+            }
         }
         if let sftp = config.sftp {
             out += ["", "[sftp]", "listen = \(address(sftp.listen))", "host_keys = [\(sftp.hostKeys.map(quote).joined(separator: ", "))]",

@@ -124,6 +124,7 @@ final class Server: Sendable {
                                        dataTimeout: config.limits.dataConnectionTimeout, loginTimeout: config.limits.loginTimeout,
                                        tlsHandshakeTimeout: config.limits.tlsHandshakeTimeout)
             settings.proxyProtocol = config.proxyProtocol
+            settings.passiveAddressOverrides = ftp.passiveAddressOverrides
             if let tls = config.tls, ftp.tls != .off || ftp.implicitTLSListen != nil {
                 let context: TLSContext
                 do {

@@ -129,6 +129,16 @@ import Testing
         ("[sftp]\nlisten = \"\"\nciphers = [\"aes128-cbc\", \"3des-cbc\"]", "sftp.ciphers: not a cipher Ferry offers (unknown to this SSH library, or weak: CBC, 3DES): aes128-cbc, 3des-cbc"),
         ("[sftp]\nlisten = \"\"\nciphers = []", "sftp.ciphers: name at least one cipher"),
         ("bogus = 1", "bogus: unknown key"),
+        ("[ftp]\nmasquerade_address = \"::1\"", "ftp.masquerade_address: expected an IPv4 address or host name"),
+        ("[ftp]\nmasquerade_address = \"no-such-host.invalid\"", "ftp.masquerade_address: the host name \"no-such-host.invalid\" has no IPv4 address"),
+        ("[ftp]\npassive_address_overrides = [{ address = \"10.1.2.3\" }]", "ftp.passive_address_overrides[1].networks: missing"),
+        ("[ftp]\npassive_address_overrides = [{ networks = [], address = \"10.1.2.3\" }]", "ftp.passive_address_overrides[1].networks: expected at least one network"),
+        ("[ftp]\npassive_address_overrides = [{ networks = [\"10.0.0.0/8\"] }]", "ftp.passive_address_overrides[1].address: missing"),
+        ("[ftp]\npassive_address_overrides = [{ networks = [\"10.1.0.0/8\"], address = \"10.1.2.3\" }]", "ftp.passive_address_overrides[1].networks[1]: expected a network"),
+        ("[ftp]\npassive_address_overrides = [{ networks = [\"10.0.0.0/8\"], address = \"10.1.2.3\", port = 1 }]", "ftp.passive_address_overrides[1].port: unknown key"),
+        ("[proxy_protocol]\nfrom = [\"127.0.0.1/33\"]", "proxy_protocol.from[1]: expected a network"),
+        ("[proxy_protocol]\nheader_timeout = \"0s\"", "proxy_protocol.header_timeout: expected a duration"),
+        ("[proxy_protocol]\nform = []", "proxy_protocol.form: unknown key"),
         ("[[storage]]\nname = \"s3\"\ndriver = \"s3\"\nendpoint = \"http://127.0.0.1:9000\"\naccess_key = \"env:FERRY_TEST_UNSET_VAR\"\nsecret_key = \"x\"",
          "storage[1].access_key: the environment variable FERRY_TEST_UNSET_VAR is not set"),
         ("[[storage]]\nname = \"s3\"\ndriver = \"s3\"\nendpoint = \"http://127.0.0.1:9000\"\naccess_key = \"a\"\nsecret_key = \"b\"\npart_size = \"16XB\"",
@@ -146,6 +156,34 @@ import Testing
         let rest = snippet.hasPrefix("[ftp]") ? Self.storage : Self.base
         let messages = Self.issues(snippet + "\n" + rest + Self.user())
         #expect(messages.contains { $0.hasPrefix(expected) }, "got \(messages)")
+    }
+
+    @Test func balancerSettings() throws {
+        let text = """
+        [ftp]
+        masquerade_address = "localhost"
+        passive_address_overrides = [{ networks = ["10.0.0.0/8", "fd00::/8"], address = "10.1.2.3" }, { networks = ["192.0.2.0/24"], address = "localhost" }]
+        [proxy_protocol]
+        from = ["127.0.0.1/32", "10.0.0.0/8"]
+        header_timeout = "2s"
+        """
+        let config = try Self.load(text + "\n" + Self.storage + Self.user())
+        let ftp = try #require(config.ftp)
+        #expect(ftp.masqueradeAddress?.host == "127.0.0.1")
+        #expect(ftp.passiveAddressOverrides.map(\.address.host) == ["10.1.2.3", "127.0.0.1"])
+        #expect(config.proxyProtocol.trustedSources.map(\.description) == ["127.0.0.1/32", "10.0.0.0/8"])
+        #expect(config.proxyProtocol.headerTimeout == 2)
+        var settings = FTPSettings(passivePorts: nil, masqueradeAddress: ftp.masqueradeAddress, activeModeEnabled: false, idleTimeout: 1)
+        settings.passiveAddressOverrides = ftp.passiveAddressOverrides
+        let local = SocketAddress(host: "127.0.0.11", port: 2121)!
+        #expect(settings.announcedPassiveAddress(client: SocketAddress(host: "10.9.8.7", port: 1)!, local: local).host == "10.1.2.3")
+        #expect(settings.announcedPassiveAddress(client: SocketAddress(host: "192.0.2.5", port: 1)!, local: local).host == "127.0.0.1")
+        #expect(settings.announcedPassiveAddress(client: SocketAddress(host: "203.0.113.1", port: 1)!, local: local).host == "127.0.0.1")
+        settings.masqueradeAddress = nil
+        #expect(settings.announcedPassiveAddress(client: SocketAddress(host: "203.0.113.1", port: 1)!, local: local).host == "127.0.0.11")
+        let printed = ConfigPrinter.render(config)
+        #expect(printed.contains("masquerade_address = \"localhost\""))
+        #expect(printed.contains("from = [\"127.0.0.1/32\", \"10.0.0.0/8\"]"))
     }
 
     @Test func sftpCipherListIsKeptInOrder() throws {

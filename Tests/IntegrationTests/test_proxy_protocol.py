@@ -36,6 +36,9 @@ def v2(client: str, client_port: int = 40000, server_port: int = 21, *, command:
 def server(ferry_module_factory):
     return ferry_module_factory(
         extra_toml=f'[proxy_protocol]\nfrom = ["{BALANCER}/32"]\nheader_timeout = "1s"\n',
+        # PASV announces 127.0.0.3 by default, 127.0.0.1 to clients in 192.0.2.0/24 (part 2).
+        ftp_toml='masquerade_address = "127.0.0.3"\n'
+                 'passive_address_overrides = [{ networks = ["192.0.2.0/24"], address = "localhost" }]',
         max_login_failures=3)
 
 
@@ -89,6 +92,21 @@ def test_header_names_the_client_for_login_transfer_and_xferlog(server, version)
     line = log_since(server, offset, r"login succeeded")
     assert client in line and BALANCER not in line, line
     assert any(client in entry and f"proxied-{version}.txt" in entry for entry in server.xferlog_lines()), server.xferlog_lines()[-3:]
+
+
+def test_pasv_announces_the_address_for_the_client_network(server):
+    for client, announced in [("192.0.2.30", "127,0,0,1"), ("198.51.100.30", "127,0,0,3")]:
+        with through_balancer(server, v1(client)) as raw:
+            assert raw.reply()[0] == 220
+            raw.login("rw", server.passwords["rw"])
+            code, text = raw.cmd("PASV")
+            assert code == 227 and f"({announced}," in text, (client, text)
+            code, text = raw.cmd("EPSV")  # EPSV names no address and keeps working
+            assert code == 229, text
+    with RawFTP(server.port) as raw:  # a direct client: 127.0.0.1 is not in an override's networks
+        assert raw.reply()[0] == 220
+        raw.login("rw", server.passwords["rw"])
+        assert "(127,0,0,3," in raw.cmd("PASV")[1]
 
 
 def test_data_connection_naming_another_client_is_refused(server):

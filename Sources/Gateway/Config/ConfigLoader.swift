@@ -12,6 +12,8 @@ struct ConfigLoader {
     var environment: [String: String] = ProcessInfo.processInfo.environment
     /// Whether referenced files (certificates, keys, CA files) must be readable now.
     var checkFiles = true
+    /// Whether host names (masquerade_address) are resolved now; the fuzzer never touches DNS.
+    var resolveNames = true
 
     enum LoadError: Error, CustomStringConvertible {
         case unreadable(path: String)
@@ -166,13 +168,20 @@ struct ConfigLoader {
                 table.issues.add(table.keyPath("passive_ports"), "expected \(ConfigValues.portRangeExpectation), found \(text.debugDescription)")
             }
         }
-        var masquerade: SocketAddress?
-        if let text = table.string("masquerade_address"), !text.isEmpty {
-            masquerade = SocketAddress(host: text, port: 0)
-            if masquerade?.family != .ipv4 {
-                table.issues.add(table.keyPath("masquerade_address"), "expected an IPv4 address such as \"203.0.113.10\", found \(text.debugDescription)")
-                masquerade = nil
+        let masqueradeText = table.string("masquerade_address") ?? ""
+        let masquerade = masqueradeText.isEmpty ? nil : passiveAddress(table, "masquerade_address", masqueradeText)
+        var overrides: [PassiveAddressOverride] = []
+        for entry in table.tableArray("passive_address_overrides") {
+            if !entry.has("networks") {
+                entry.issues.add(entry.keyPath("networks"), "missing: the client networks this address is for, e.g. [\"10.0.0.0/8\"]")
             }
+            let networks = self.networks(entry, "networks", nonEmpty: true)
+            let text = entry.string("address")
+            if text == nil { entry.issues.add(entry.keyPath("address"), "missing: the IPv4 address or host name to announce") }
+            if let text, let address = passiveAddress(entry, "address", text) {
+                overrides.append(PassiveAddressOverride(networks: networks, address: address))
+            }
+            entry.rejectUnknownKeys()
         }
         let tls = enumValue(table, "tls", default: tlsConfigured ? FTPTLSSettings.Policy.optional : .off)
         if tls != .off && !tlsConfigured {
@@ -184,7 +193,8 @@ struct ConfigLoader {
         if implicitListen != nil && !tlsConfigured {
             table.issues.add(table.keyPath("implicit_tls_listen"), "needs a [tls] section with certificate and private_key")
         }
-        return FerryConfig.FTP(listen: listen, passivePorts: passive, masqueradeAddress: masquerade, tls: tls,
+        return FerryConfig.FTP(listen: listen, passivePorts: passive, masqueradeAddress: masquerade, masqueradeText: masqueradeText,
+                               passiveAddressOverrides: overrides, tls: tls,
                                tlsSessionReuse: reuse, activeMode: active, implicitTLSListen: implicitListen)
     }
 
@@ -251,10 +261,32 @@ struct ConfigLoader {
         return policy
     }
 
+    /// An address PASV announces: numeric IPv4, or a host name resolved now (at start and at each
+    /// reload) to its first IPv4 address.
+    private func passiveAddress(_ table: TableReader, _ key: String, _ text: String) -> SocketAddress? {
+        if let numeric = SocketAddress(host: text, port: 0) {
+            guard numeric.family == .ipv4 else {
+                table.issues.add(table.keyPath(key), "expected an IPv4 address or host name (PASV announces IPv4 only), found \(text.debugDescription)")
+                return nil
+            }
+            return numeric
+        }
+        guard resolveNames else { return SocketAddress(host: "0.0.0.0", port: 0) }
+        guard let resolved = SocketAddress.resolveIPv4(text) else {
+            table.issues.add(table.keyPath(key), "the host name \(text.debugDescription) has no IPv4 address")
+            return nil
+        }
+        return resolved
+    }
+
     /// A list of networks in CIDR form (a bare address is one host).
-    private func networks(_ table: TableReader, _ key: String) -> [NetworkRange] {
+    private func networks(_ table: TableReader, _ key: String, nonEmpty: Bool = false) -> [NetworkRange] {
         var result: [NetworkRange] = []
-        for (index, text) in (table.stringArray(key) ?? []).enumerated() {
+        let texts = table.stringArray(key) ?? []
+        if nonEmpty && texts.isEmpty && table.has(key) {
+            table.issues.add(table.keyPath(key), "expected at least one network")
+        }
+        for (index, text) in texts.enumerated() {
             if let network = NetworkRange(parsing: text) {
                 result.append(network)
             } else {

@@ -11,6 +11,9 @@ struct FerryConfig: Sendable {
         var listen: SocketAddress?
         var passivePorts: ClosedRange<UInt16>?
         var masqueradeAddress: SocketAddress?
+        /// What `masquerade_address` said (a host name is resolved at start and at each reload).
+        var masqueradeText = ""
+        var passiveAddressOverrides: [PassiveAddressOverride] = []
         var tls: FTPTLSSettings.Policy
         var tlsSessionReuse: FTPTLSSettings.SessionReuse
         var activeMode: Bool

@@ -21,6 +21,6 @@ enum FuzzTargets {
     /// The configuration loader on arbitrary TOML text, without touching files or the environment.
     static func config(_ data: [UInt8]) {
         let text = String(decoding: data, as: UTF8.self)
-        _ = try? ConfigLoader(environment: [:], checkFiles: false).load(text: text)
+        _ = try? ConfigLoader(environment: [:], checkFiles: false, resolveNames: false).load(text: text)
     }
 }

@@ -38,7 +38,7 @@ extension FTPConnection {
             reply(.badSequenceOfCommands, "EPSV ALL is in effect; use EPSV.")
             return
         }
-        guard let octets = (context.settings.masqueradeAddress ?? localAddress).ipv4Octets else {
+        guard let octets = context.settings.announcedPassiveAddress(client: clientAddress, local: localAddress).ipv4Octets else {
             reply(.cannotOpenDataConnection, "PASV needs IPv4; use EPSV.")
             return
         }

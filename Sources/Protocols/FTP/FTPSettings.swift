@@ -6,6 +6,9 @@ public struct FTPSettings: Sendable {
     public var passivePorts: ClosedRange<UInt16>?
     /// IPv4 address announced in PASV replies instead of the control connection's local address.
     public var masqueradeAddress: SocketAddress?
+    /// Per client network, the address PASV announces instead (first match wins), e.g. a private
+    /// address for clients inside the VPC and the public one for everyone else.
+    public var passiveAddressOverrides: [PassiveAddressOverride] = []
     /// Passive data connections from a balancer start with a PROXY header naming the client.
     public var proxyProtocol = ProxyProtocolPolicy()
     /// Whether PORT/EPRT are accepted at all.
@@ -38,5 +41,25 @@ public struct FTPSettings: Sendable {
         self.idleTimeout = idleTimeout
         self.dataTimeout = dataTimeout
         self.banner = banner
+    }
+
+    /// The IPv4 address PASV announces to `client` whose control connection arrived on `local`:
+    /// the first override whose networks hold the client, else `masqueradeAddress`, else `local`.
+    public func announcedPassiveAddress(client: SocketAddress, local: SocketAddress) -> SocketAddress {
+        if let match = passiveAddressOverrides.first(where: { entry in entry.networks.contains { $0.contains(client) } }) {
+            return match.address
+        }
+        return masqueradeAddress ?? local
+    }
+}
+
+/// `[ftp] passive_address_overrides` entry: clients in `networks` are told `address` in PASV.
+public struct PassiveAddressOverride: Sendable, Equatable {
+    public var networks: [NetworkRange]
+    public var address: SocketAddress
+
+    public init(networks: [NetworkRange], address: SocketAddress) {
+        self.networks = networks
+        self.address = address
     }
 }

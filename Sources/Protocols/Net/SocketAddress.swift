@@ -128,6 +128,28 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         return v4
     }
 
+    /// A numeric IPv4 address, or the first IPv4 address DNS gives for a host name (nil when it has
+    /// none). Blocks while resolving: for configuration loading, never on a connection's path.
+    public static func resolveIPv4(_ name: String) -> SocketAddress? {
+        if let numeric = SocketAddress(host: name, port: 0) { return numeric.family == .ipv4 ? numeric : nil }
+        var hints = addrinfo()
+        hints.ai_family = AF_INET
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(name, nil, &hints, &result) == 0, let first = result else { return nil }
+        defer { freeaddrinfo(result) }
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let entry = cursor {
+            if entry.pointee.ai_family == AF_INET, let raw = entry.pointee.ai_addr {
+                var storage = sockaddr_storage()
+                withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: raw, count: Int(entry.pointee.ai_addrlen))) }
+                if let address = SocketAddress(storage: storage) { return address.withPort(0) }
+            }
+            cursor = entry.pointee.ai_next
+        }
+        return nil
+    }
+
     /// The four IPv4 octets (for PASV/PORT), nil for IPv6.
     public var ipv4Octets: [UInt8]? {
         guard family == .ipv4 else { return nil }
