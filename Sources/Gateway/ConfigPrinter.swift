@@ -40,7 +40,7 @@ enum ConfigPrinter {
                 "tls_handshake_timeout = \(seconds(limits.tlsHandshakeTimeout))",
                 "data_connection_timeout = \(seconds(limits.dataConnectionTimeout))",
                 "login_cache = \(seconds(limits.loginCache))", "directory_cache = \(seconds(limits.directoryCache))",
-                "transfer_memory = \(limits.transferMemory)",
+                "transfer_memory = \(limits.transferMemory)", "shutdown_grace = \(seconds(limits.shutdownGrace))",
                 "max_hash_size = \(limits.maxHashSize)"]
         let proxy = config.proxyProtocol
         if !proxy.trustedSources.isEmpty {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Locking
 import Logging
 
 struct Serve: ParsableCommand {
@@ -56,22 +57,38 @@ struct Serve: ParsableCommand {
         }
         logger.info("ferry \(Ferry.version) started")
         if let banner { FileHandle.standardOutput.write(Data(banner.utf8)) }
-        waitForTermination(server, logger: logger)
+        waitForTermination(server, grace: settings.limits.shutdownGrace, logger: logger)
     }
 
-    /// Blocks until SIGTERM or SIGINT, then stops accepting and lets transfers finish (up to 30 s).
-    private func waitForTermination(_ server: Server, logger: Logger) -> Never {
+    /// Blocks until SIGTERM or SIGINT, then drains (`Server.drain`): the first signal gives running
+    /// transfers `[limits] shutdown_grace`, a second one ends the grace period at once. Exits 0 when
+    /// nothing is left open.
+    private func waitForTermination(_ server: Server, grace: TimeInterval, logger: Logger) -> Never {
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
         let queue = DispatchQueue(label: "signals")
         let finished = DispatchSemaphore(value: 0)
+        let signalsSeen = Locked(0)
         var sources: [DispatchSourceSignal] = []
         for number in [SIGTERM, SIGINT] {
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
-                logger.info("signal \(number): stopping (grace period 30 s)")
-                server.stop(grace: 30)
-                finished.signal()
+                let count = signalsSeen.withLock { seen in
+                    seen += 1
+                    return seen
+                }
+                if count == 1 {
+                    logger.info("stopping: draining", metadata: ["signal": "\(number)", "grace_seconds": "\(grace)"])
+                    let drain = Thread {
+                        server.drain(grace: grace)
+                        finished.signal()
+                    }
+                    drain.name = "drain"
+                    drain.start()
+                } else {
+                    logger.warning("stopping now: second signal", metadata: ["signal": "\(number)"])
+                    server.stopNow()
+                }
             }
             source.resume()
             sources.append(source)

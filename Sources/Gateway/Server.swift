@@ -20,6 +20,7 @@ final class Server: Sendable {
     let users: UserDirectory
     let storages: StorageRegistry
     private let stopping = Atomic<Bool>(false)
+    private let stopNowRequested = Atomic<Bool>(false)
     /// Connections from a balancer whose PROXY header is still being read.
     private let pendingHeaders = Atomic<Int>(0)
     private let shutdown = ShutdownSignal()
@@ -172,7 +173,7 @@ final class Server: Sendable {
             }
         }
         if let address = config.metrics.listen {
-            let endpoint = MetricsEndpoint(observer: observer, logger: logger)
+            let endpoint = MetricsEndpoint(observer: observer, logger: logger, shutdown: shutdown)
             try listen(on: address, service: .metrics) { socket, _ in endpoint.serve(socket) }
         }
     }
@@ -196,7 +197,10 @@ final class Server: Sendable {
 
     private func acceptLoop(_ listener: Socket, service: Service, handler: @escaping @Sendable (Socket, SocketAddress) -> Void) {
         let name = service.rawValue
-        while !stopping.load(ordering: .relaxed) {
+        // A stop closes the session listeners at once (a balancer's next connection is refused and
+        // goes elsewhere); the metrics listener stays, to answer /healthz with 503 until the end.
+        defer { listener.close() }
+        while service == .metrics || !stopping.load(ordering: .relaxed) {
             let accepted: Socket?
             do {
                 accepted = try listener.accept(timeout: 0.5)
@@ -302,17 +306,43 @@ final class Server: Sendable {
 
     // MARK: Shutdown
 
-    /// Stops accepting, asks connections to close when idle, and waits up to `grace` seconds for
-    /// running transfers to finish.
-    func stop(grace: TimeInterval) {
+    /// Whether a stop has begun (`/healthz` answers 503 from then on).
+    var isDraining: Bool { shutdown.isRequested }
+
+    /// A stop (issue 12, drain): new sessions are refused at once (listeners closed, `/healthz` 503
+    /// so that a balancer takes the instance out), idle sessions are closed politely (FTP 421, SSH
+    /// disconnect) and running transfers get `grace` seconds. Then, or as soon as `stopNow()` is
+    /// called, every connection still open is cut; each one's thread aborts what it was uploading,
+    /// and the stop waits (bounded) for those aborts. Returns when nothing is left.
+    func drain(grace: TimeInterval) {
         stopping.store(true, ordering: .relaxed)
         shutdown.request()
         let deadline = Date().addingTimeInterval(grace)
-        while limiter.total > 0 && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.1)
+        while limiter.total > 0 && Date() < deadline && !stopNowRequested.load(ordering: .relaxed) {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        guard limiter.total > 0 else { return }
+        logger.warning("stopping with connections still open: cutting them; their uploads are aborted",
+                       metadata: ["connections": "\(limiter.total)",
+                                  "reason": "\(stopNowRequested.load(ordering: .relaxed) ? "second signal" : "grace period over")"])
+        shutdown.cutConnections()
+        // Each cut connection's thread aborts its upload (a multipart abort is one S3 request).
+        let abortDeadline = Date().addingTimeInterval(Self.abortWait)
+        while limiter.total > 0 && Date() < abortDeadline {
+            Thread.sleep(forTimeInterval: 0.05)
         }
         if limiter.total > 0 {
-            logger.warning("closing with transfers still running", metadata: ["connections": "\(limiter.total)"])
+            logger.error("connections still busy after being cut; exiting anyway", metadata: ["connections": "\(limiter.total)"])
         }
+    }
+
+    /// How long a stop waits for cut connections to abort their uploads.
+    static let abortWait: TimeInterval = 20
+
+    /// Ends the grace period of a `drain` in progress (a second SIGTERM or SIGINT).
+    func stopNow() {
+        stopNowRequested.store(true, ordering: .relaxed)
+        shutdown.request()
+        shutdown.cutConnections()
     }
 }

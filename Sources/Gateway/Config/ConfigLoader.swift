@@ -249,6 +249,7 @@ struct ConfigLoader {
         limits.directoryCache = durationOrOff(table, "directory_cache", default: limits.directoryCache)
         limits.transferMemory = size(table, "transfer_memory", default: limits.transferMemory,
                                      in: (16 << 20)...(1 << 40), rangeText: "16MiB to 1TiB")
+        limits.shutdownGrace = durationOrOff(table, "shutdown_grace", default: limits.shutdownGrace)
         limits.maxHashSize = size(table, "max_hash_size", default: limits.maxHashSize, in: 0...(5 << 40), rangeText: "0 to 5TiB")
         return limits
     }

@@ -55,6 +55,8 @@ struct FerryConfig: Sendable {
         var directoryCache: TimeInterval = 30
         /// One budget for every upload part buffer and download read-ahead window of the process.
         var transferMemory = UInt64(TransferMemory.defaultLimit)
+        /// A stop (SIGTERM): how long running transfers may go on before what is left is cut and aborted.
+        var shutdownGrace: TimeInterval = 30
         /// The largest file whose checksum is computed by reading it.
         var maxHashSize = StorageRegistry.defaultMaxHashSize
     }

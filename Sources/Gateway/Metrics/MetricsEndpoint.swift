@@ -6,6 +6,8 @@ import Protocols
 struct MetricsEndpoint: Sendable {
     let observer: GatewayObserver
     let logger: Logger
+    /// Once a stop has begun, /healthz answers 503 so that a balancer stops sending sessions here.
+    let shutdown: ShutdownSignal
 
     func serve(_ socket: Socket) {
         defer { socket.close() }
@@ -25,7 +27,7 @@ struct MetricsEndpoint: Sendable {
         let (status, body): (String, String)
         switch (parts.first, parts.dropFirst().first) {
         case ("GET", "/metrics"): (status, body) = ("200 OK", observer.metricsText())
-        case ("GET", "/healthz"): (status, body) = ("200 OK", "ok\n")
+        case ("GET", "/healthz"): (status, body) = shutdown.isRequested ? ("503 Service Unavailable", "draining\n") : ("200 OK", "ok\n")
         case ("GET", _): (status, body) = ("404 Not Found", "not found\n")
         default: (status, body) = ("405 Method Not Allowed", "method not allowed\n")
         }

@@ -107,9 +107,11 @@ public final class FTPConnection {
         context.observer?.connectionOpened(service: .ftp)
         logger.info("ftp connection opened")
         let opened = Date()
+        let registration = context.shutdown.register(descriptor: control.socket.descriptor)
         defer {
             closeDataEndpoint()
             sessionSlot?.release()
+            registration.end()
             control.socket.close()
             context.observer?.connectionClosed(service: .ftp)
             let seconds = String(format: "%.3f", Date().timeIntervalSince(opened))

@@ -55,7 +55,9 @@ public final class SSHConnection {
 
     public func run() {
         context.observer?.connectionOpened(service: .sftp)
+        let registration = context.shutdown.register(descriptor: ssh_get_fd(session))
         defer {
+            registration.end()
             state.sessionSlot?.release()
             context.observer?.connectionClosed(service: .sftp)
         }
