@@ -9,15 +9,21 @@ public final class LoginDefender: Sendable {
         var bannedUntil: Date?
     }
 
-    public let maxFailures: Int
-    public let banTime: TimeInterval
+    private let limits: Locked<(maxFailures: Int, banTime: TimeInterval)>
     private let records = Locked<[String: Record]>([:])
     private let now: @Sendable () -> Date
 
     public init(maxFailures: Int, banTime: TimeInterval, now: @escaping @Sendable () -> Date = { Date() }) {
-        self.maxFailures = maxFailures
-        self.banTime = banTime
+        self.limits = Locked((maxFailures, banTime))
         self.now = now
+    }
+
+    public var maxFailures: Int { limits.withLock { $0.maxFailures } }
+    public var banTime: TimeInterval { limits.withLock { $0.banTime } }
+
+    /// A reload's new limits; failures and bans recorded so far stay.
+    public func update(maxFailures: Int, banTime: TimeInterval) {
+        limits.withLock { $0 = (maxFailures, banTime) }
     }
 
     /// True while the address is banned.
@@ -34,6 +40,7 @@ public final class LoginDefender: Sendable {
     /// Records one failed login; returns true when this failure banned the address.
     @discardableResult
     public func recordFailure(_ address: String) -> Bool {
+        let (maxFailures, banTime) = limits.withLock { $0 }
         guard maxFailures > 0 else { return false }
         let now = now()
         return records.withLock { all in

@@ -2,13 +2,18 @@ import Locking
 
 /// Enforces `max_connections` and `max_connections_per_ip` across every listener.
 final class ConnectionLimiter: Sendable {
-    let maxTotal: Int
-    let maxPerAddress: Int
-    private let state = Locked((total: 0, perAddress: [String: Int]()))
+    private let state: Locked<(total: Int, perAddress: [String: Int], maxTotal: Int, maxPerAddress: Int)>
 
     init(maxTotal: Int, maxPerAddress: Int) {
-        self.maxTotal = maxTotal
-        self.maxPerAddress = maxPerAddress
+        self.state = Locked((total: 0, perAddress: [:], maxTotal: maxTotal, maxPerAddress: maxPerAddress))
+    }
+
+    /// A reload's new limits: they apply to connections from now on (none already open is closed).
+    func update(maxTotal: Int, maxPerAddress: Int) {
+        state.withLock { state in
+            state.maxTotal = maxTotal
+            state.maxPerAddress = maxPerAddress
+        }
     }
 
     enum Refusal: Equatable { case tooManyConnections, tooManyFromAddress }
@@ -16,8 +21,8 @@ final class ConnectionLimiter: Sendable {
     /// Takes a slot for `address`, or says why not. Every successful `acquire` needs one `release`.
     func acquire(_ address: String) -> Refusal? {
         state.withLock { state in
-            if state.total >= maxTotal { return .tooManyConnections }
-            if state.perAddress[address, default: 0] >= maxPerAddress { return .tooManyFromAddress }
+            if state.total >= state.maxTotal { return .tooManyConnections }
+            if state.perAddress[address, default: 0] >= state.maxPerAddress { return .tooManyFromAddress }
             state.total += 1
             state.perAddress[address, default: 0] += 1
             return nil

@@ -28,9 +28,9 @@ struct Ferry: ParsableCommand {
     }
 
     #if FERRY_FUZZ
-    static let subcommands: [ParsableCommand.Type] = [Serve.self, CheckConfig.self, HashPassword.self, ImportCosConfig.self, Version.self, Fuzz.self]
+    static let subcommands: [ParsableCommand.Type] = [Serve.self, CheckConfig.self, Reload.self, HashPassword.self, ImportCosConfig.self, Version.self, Fuzz.self]
     #else
-    static let subcommands: [ParsableCommand.Type] = [Serve.self, CheckConfig.self, HashPassword.self, ImportCosConfig.self, Version.self]
+    static let subcommands: [ParsableCommand.Type] = [Serve.self, CheckConfig.self, Reload.self, HashPassword.self, ImportCosConfig.self, Version.self]
     #endif
 }
 

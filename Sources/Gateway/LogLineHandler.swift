@@ -3,19 +3,31 @@ import Glibc
 #endif
 import Foundation
 import Logging
+import Synchronization
 
 /// swift-log handler writing one line per event to stderr, as text (`TextLogLine`) or as JSON
 /// (`JSONLogLine`, `[log] format = "json"`). Each line goes out in one write(2), so lines from
 /// different threads never interleave.
 struct LogLineHandler: LogHandler {
     let label: String
-    var logLevel: Logger.Level
     var metadata: Logger.Metadata = [:]
     let format: FerryConfig.Log.Format
 
-    init(label: String, level: Logger.Level, format: FerryConfig.Log.Format) {
+    /// `[log] level` for every logger of the process at once, so that a reload changes it for
+    /// loggers already handed out (each connection holds copies).
+    private static let processLevel = Atomic<Int>(Logger.Level.allCases.firstIndex(of: .info)!)
+
+    static func setProcessLevel(_ level: Logger.Level) {
+        processLevel.store(Logger.Level.allCases.firstIndex(of: level)!, ordering: .relaxed)
+    }
+
+    var logLevel: Logger.Level {
+        get { Logger.Level.allCases[Self.processLevel.load(ordering: .relaxed)] }
+        set { Self.setProcessLevel(newValue) }
+    }
+
+    init(label: String, format: FerryConfig.Log.Format) {
         self.label = label
-        self.logLevel = level
         self.format = format
     }
 

@@ -12,12 +12,16 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: "Path of the TOML configuration.")
     var config: String?
 
+    @Option(name: .long, help: "Write the process id here (for `ferry reload --pid-file`); removed at exit.")
+    var pidFile: String?
+
     static let defaultConfigPath = "conf/ferry.toml"
 
     func run() throws {
         var settings: FerryConfig
         var banner: String?
-        if let path = config ?? (FileManager.default.fileExists(atPath: Self.defaultConfigPath) ? Self.defaultConfigPath : nil) {
+        let configPath = config ?? (FileManager.default.fileExists(atPath: Self.defaultConfigPath) ? Self.defaultConfigPath : nil)
+        if let path = configPath {
             do {
                 settings = try ConfigLoader().load(path: path)
             } catch {
@@ -43,7 +47,8 @@ struct Serve: ParsableCommand {
         }
         let level = settings.log.level
         let format = settings.log.format
-        LoggingSystem.bootstrap { label in LogLineHandler(label: label, level: level, format: format) }
+        LogLineHandler.setProcessLevel(level)
+        LoggingSystem.bootstrap { label in LogLineHandler(label: label, format: format) }
         let logger = Logger(label: "ferry")
         for warning in settings.warnings { logger.warning("\(warning)") }
 
@@ -55,30 +60,58 @@ struct Serve: ParsableCommand {
             logger.critical("cannot start: \(error.description)")
             throw ExitCode(1)
         }
+        if let pidFile {
+            do {
+                try "\(getpid())\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
+            } catch {
+                logger.critical("cannot write the pid file \(pidFile): \(error)")
+                throw ExitCode(1)
+            }
+        }
         logger.info("ferry \(Ferry.version) started")
         if let banner { FileHandle.standardOutput.write(Data(banner.utf8)) }
-        waitForTermination(server, grace: settings.limits.shutdownGrace, logger: logger)
+        let notifier = SystemdNotifier()
+        notifier.ready(status: "serving")
+        serveSignals(server, configPath: configPath, notifier: notifier, logger: logger)
     }
 
-    /// Blocks until SIGTERM or SIGINT, then drains (`Server.drain`): the first signal gives running
-    /// transfers `[limits] shutdown_grace`, a second one ends the grace period at once. Exits 0 when
-    /// nothing is left open.
-    private func waitForTermination(_ server: Server, grace: TimeInterval, logger: Logger) -> Never {
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
+    /// Blocks, handling signals, until the process ends:
+    /// - SIGHUP reloads the configuration (`Server.reload`), telling systemd RELOADING then READY;
+    /// - SIGTERM or SIGINT drains (`Server.drain`): the first gives running transfers
+    ///   `[limits] shutdown_grace`, a second one ends the grace period at once. Exits 0.
+    private func serveSignals(_ server: Server, configPath: String?, notifier: SystemdNotifier, logger: Logger) -> Never {
+        for number in [SIGTERM, SIGINT, SIGHUP] { signal(number, SIG_IGN) }
         let queue = DispatchQueue(label: "signals")
         let finished = DispatchSemaphore(value: 0)
-        let signalsSeen = Locked(0)
+        let stopSignals = Locked(0)
         var sources: [DispatchSourceSignal] = []
+        let reload = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
+        reload.setEventHandler {
+            guard let configPath else {
+                logger.warning("SIGHUP ignored: the quick start has no configuration file to reload")
+                return
+            }
+            guard !server.isDraining else {
+                logger.warning("SIGHUP ignored: the server is stopping")
+                return
+            }
+            notifier.reloading()
+            let result = server.reload(from: configPath)
+            notifier.ready(status: result == .ok ? "serving (configuration reloaded)" : "serving (last reload failed: see the log)")
+        }
+        reload.resume()
+        sources.append(reload)
         for number in [SIGTERM, SIGINT] {
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
-                let count = signalsSeen.withLock { seen in
+                let count = stopSignals.withLock { seen in
                     seen += 1
                     return seen
                 }
                 if count == 1 {
+                    let grace = server.config.limits.shutdownGrace
                     logger.info("stopping: draining", metadata: ["signal": "\(number)", "grace_seconds": "\(grace)"])
+                    notifier.stopping(status: "draining")
                     let drain = Thread {
                         server.drain(grace: grace)
                         finished.signal()
@@ -95,6 +128,7 @@ struct Serve: ParsableCommand {
         }
         finished.wait()
         withExtendedLifetime(sources) {}
+        if let pidFile { try? FileManager.default.removeItem(atPath: pidFile) }
         logger.info("stopped")
         Foundation.exit(0)
     }

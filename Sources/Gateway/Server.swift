@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Auth
 import Foundation
+import Locking
 import Logging
 import Protocols
 import Storage
@@ -10,20 +11,37 @@ import Synchronization
 
 /// Runs the configured listeners: one accept thread per listener, one thread per connection
 /// (design.md §2), connection limits and bans checked before a connection gets its thread.
+///
+/// What a configuration reload replaces lives in `Runtime` (storages, the FTP and SSH contexts with
+/// their TLS context and host keys, the configuration itself): a new connection takes the runtime in
+/// force when it arrives, a connection in progress keeps its own. Users are replaced inside the one
+/// `UserDirectory`, so sessions in progress see their user's changes (`Session.refreshUser`).
+/// Listeners, the transfer log, the memory budget and the log format stay as they were at start.
 final class Server: Sendable {
-    let config: FerryConfig
     let logger: Logger
     let observer: GatewayObserver
     let limiter: ConnectionLimiter
     /// At most this many GET /metrics or /healthz requests are served at once.
     let metricsLimiter = ConnectionLimiter(maxTotal: 8, maxPerAddress: 8)
     let users: UserDirectory
-    let storages: StorageRegistry
+    /// The configuration the listeners were opened with.
+    let startConfig: FerryConfig
+    let memory: TransferMemory
+    let partWorkers: WorkerPool
+    private let runtime: Locked<Runtime>
     private let stopping = Atomic<Bool>(false)
     private let stopNowRequested = Atomic<Bool>(false)
     /// Connections from a balancer whose PROXY header is still being read.
     private let pendingHeaders = Atomic<Int>(0)
-    private let shutdown = ShutdownSignal()
+    let shutdown = ShutdownSignal()
+
+    /// Everything a reload builds anew and swaps in at once.
+    struct Runtime: Sendable {
+        var config: FerryConfig
+        var storages: StorageRegistry
+        var ftp: FTPServerContext?
+        var ssh: SSHServerContext?
+    }
 
     /// What a listener serves; its raw value names it in logs and thread names.
     enum Service: String {
@@ -50,31 +68,48 @@ final class Server: Sendable {
     }
 
     init(config: FerryConfig, logger: Logger) throws(StartupError) {
-        self.config = config
+        self.startConfig = config
         self.logger = logger
         let memory = TransferMemory(limit: Int(clamping: config.limits.transferMemory), maximumWait: config.limits.idleTimeout)
-        self.observer = GatewayObserver(transferLogPath: config.log.transferLog, transferMemory: memory, logger: logger)
-        self.limiter = ConnectionLimiter(maxTotal: config.limits.maxConnections, maxPerAddress: config.limits.maxConnectionsPerIP)
-        let defender = LoginDefender(maxFailures: config.limits.maxLoginFailures, banTime: config.limits.banTime)
-        let identity = config.auth.http.map { url in
-            HTTPIdentityService(auth: config.auth, url: url, storages: config.storages, logger: logger)
-        }
-        self.users = UserDirectory(users: config.users, defender: defender,
-                                   loginCache: VerifiedLoginCache(lifetime: config.limits.loginCache), logger: logger,
-                                   identity: identity, fileUsersFirst: config.auth.fileUsersFirst,
-                                   identityCache: IdentityAnswerCache(lifetime: config.auth.cacheTTL))
-        self.storages = try Self.makeStorages(config, memory: memory, logger: logger)
-    }
-
-    /// Opens every storage; local buckets named by a home or folder are created if missing.
-    private static func makeStorages(_ config: FerryConfig, memory: TransferMemory,
-                                     logger: Logger) throws(StartupError) -> StorageRegistry {
-        var drivers: [String: any StorageDriver] = [:]
+        self.memory = memory
         // Part uploads of every S3 storage share one pool, as large as the budget can keep busy.
         let smallestPart = config.storages.compactMap { storage -> UInt64? in
             if case .s3(let s3) = storage.driver { return s3.partSize } else { return nil }
         }.min() ?? (16 << 20)
-        let workers = WorkerPool(name: "s3-part", maxThreads: Int(min(64, max(2, config.limits.transferMemory / smallestPart))))
+        self.partWorkers = WorkerPool(name: "s3-part", maxThreads: Int(min(64, max(2, config.limits.transferMemory / smallestPart))))
+        self.observer = GatewayObserver(transferLogPath: config.log.transferLog, transferMemory: memory, logger: logger)
+        self.limiter = ConnectionLimiter(maxTotal: config.limits.maxConnections, maxPerAddress: config.limits.maxConnectionsPerIP)
+        let defender = LoginDefender(maxFailures: config.limits.maxLoginFailures, banTime: config.limits.banTime)
+        self.users = UserDirectory(users: [], defender: defender, logger: logger)
+        users.replace(with: Self.userDefinition(config, logger: logger))
+        let storages = try Self.makeStorages(config, memory: memory, workers: partWorkers, logger: logger)
+        let (ftp, ssh) = try Self.makeContexts(config, users: users, storages: storages, observer: observer,
+                                               logger: logger, shutdown: shutdown)
+        self.runtime = Locked(Runtime(config: config, storages: storages, ftp: ftp, ssh: ssh))
+    }
+
+    /// The configuration in force (the start's, or the last reload's).
+    var config: FerryConfig { runtime.withLock { $0.config } }
+
+    var currentRuntime: Runtime { runtime.withLock { $0 } }
+
+    /// Puts a reload's runtime in force for connections from now on.
+    func replaceRuntime(_ new: Runtime) { runtime.withLock { $0 = new } }
+
+    /// The users, the identity service and the caches of one configuration.
+    static func userDefinition(_ config: FerryConfig, logger: Logger) -> UserDirectory.Definition {
+        let identity = config.auth.http.map { url in
+            HTTPIdentityService(auth: config.auth, url: url, storages: config.storages, logger: logger)
+        }
+        return UserDirectory.Definition(users: config.users, identity: identity, fileUsersFirst: config.auth.fileUsersFirst,
+                                        loginCache: VerifiedLoginCache(lifetime: config.limits.loginCache),
+                                        identityCache: IdentityAnswerCache(lifetime: config.auth.cacheTTL))
+    }
+
+    /// Opens every storage; local buckets named by a home or folder are created if missing.
+    static func makeStorages(_ config: FerryConfig, memory: TransferMemory, workers: WorkerPool,
+                                     logger: Logger) throws(StartupError) -> StorageRegistry {
+        var drivers: [String: any StorageDriver] = [:]
         for storage in config.storages {
             switch storage.driver {
             case .local(let root):
@@ -115,10 +150,12 @@ final class Server: Sendable {
                                maxHashSize: config.limits.maxHashSize)
     }
 
-    // MARK: Listeners
-
-    func start() throws(StartupError) {
-        signal(SIGPIPE, SIG_IGN)
+    /// The FTP and SSH contexts of a configuration: settings, the TLS context (certificate and key
+    /// loaded now) and the SSH host keys (loaded now).
+    static func makeContexts(_ config: FerryConfig, users: UserDirectory, storages: StorageRegistry,
+                                     observer: GatewayObserver, logger: Logger,
+                                     shutdown: ShutdownSignal) throws(StartupError) -> (FTPServerContext?, SSHServerContext?) {
+        var ftpContext: FTPServerContext?
         if let ftp = config.ftp {
             var settings = FTPSettings(passivePorts: ftp.passivePorts, masqueradeAddress: ftp.masqueradeAddress,
                                        activeModeEnabled: ftp.activeMode, idleTimeout: config.limits.idleTimeout,
@@ -138,20 +175,11 @@ final class Server: Sendable {
             }
             var ftpLogger = logger
             ftpLogger[metadataKey: "protocol"] = "ftp"
-            let context = FTPServerContext(settings: settings, users: users, storages: storages, observer: observer,
+            ftpContext = FTPServerContext(settings: settings, users: users, storages: storages, observer: observer,
                                           logger: ftpLogger, shutdown: shutdown)
-            if let address = ftp.listen {
-                try listen(on: address, service: .ftp) { socket, client in
-                    FTPConnection(socket: socket, client: client, context: context)?.run()
-                }
-            }
-            if let address = ftp.implicitTLSListen {
-                try listen(on: address, service: .implicitFTPS) { socket, client in
-                    FTPConnection(socket: socket, client: client, context: context, implicitTLS: true)?.run()
-                }
-            }
         }
-        if let sftp = config.sftp, let address = sftp.listen {
+        var sshContext: SSHServerContext?
+        if let sftp = config.sftp, sftp.listen != nil {
             let hostKeys: SSHHostKeys
             do {
                 hostKeys = try SSHHostKeys(paths: sftp.hostKeys)
@@ -159,16 +187,41 @@ final class Server: Sendable {
             } catch {
                 throw .ssh(reason: error.description)
             }
-            for fingerprint in hostKeys.fingerprints {
-                logger.info("SSH host key", metadata: ["key": "\(fingerprint)"])
-            }
             var sftpLogger = logger
             sftpLogger[metadataKey: "protocol"] = "sftp"
             let settings = SFTPSettings(reorderWindow: Int(sftp.reorderWindow), idleTimeout: config.limits.idleTimeout,
                                         loginGraceTime: config.limits.loginTimeout)
-            let context = SSHServerContext(settings: settings, hostKeys: hostKeys, users: users, storages: storages,
-                                           observer: observer, logger: sftpLogger, shutdown: shutdown)
-            try listen(on: address, service: .sftp) { socket, client in
+            sshContext = SSHServerContext(settings: settings, hostKeys: hostKeys, users: users, storages: storages,
+                                          observer: observer, logger: sftpLogger, shutdown: shutdown)
+        }
+        return (ftpContext, sshContext)
+    }
+
+    // MARK: Listeners
+
+    func start() throws(StartupError) {
+        signal(SIGPIPE, SIG_IGN)
+        let config = startConfig
+        if let ftp = config.ftp {
+            if let address = ftp.listen {
+                try listen(on: address, service: .ftp) { [self] socket, client in
+                    guard let context = runtime.withLock({ $0.ftp }) else { return }
+                    FTPConnection(socket: socket, client: client, context: context)?.run()
+                }
+            }
+            if let address = ftp.implicitTLSListen {
+                try listen(on: address, service: .implicitFTPS) { [self] socket, client in
+                    guard let context = runtime.withLock({ $0.ftp }) else { return }
+                    FTPConnection(socket: socket, client: client, context: context, implicitTLS: true)?.run()
+                }
+            }
+        }
+        if let sftp = config.sftp, let address = sftp.listen {
+            for fingerprint in runtime.withLock({ $0.ssh?.hostKeys.fingerprints ?? [] }) {
+                logger.info("SSH host key", metadata: ["key": "\(fingerprint)"])
+            }
+            try listen(on: address, service: .sftp) { [self] socket, client in
+                guard let context = runtime.withLock({ $0.ssh }) else { return }
                 SSHConnection(socket: socket, client: client, context: context)?.run()
             }
         }
@@ -224,7 +277,8 @@ final class Server: Sendable {
                 }
                 continue
             }
-            let proxyProtocol = config.proxyProtocol
+            let current = config
+            let proxyProtocol = current.proxyProtocol
             guard proxyProtocol.expectsHeader(from: peer) else {
                 // A direct client: bans and limits are checked here, before it gets a thread.
                 guard admit(connection, client: peer, service: service) else { continue }
@@ -238,7 +292,7 @@ final class Server: Sendable {
             // A balancer: who the client is comes from the PROXY header, read on the connection's
             // own thread (a slow header must not hold up the accept loop). Headers being read are
             // capped like connections, so a balancer cannot make Ferry start unbounded threads.
-            guard pendingHeaders.add(1, ordering: .relaxed).newValue <= config.limits.maxConnections else {
+            guard pendingHeaders.add(1, ordering: .relaxed).newValue <= current.limits.maxConnections else {
                 pendingHeaders.subtract(1, ordering: .relaxed)
                 logger.warning("refused: too many PROXY headers pending", metadata: ["from": "\(peer)", "service": "\(name)"])
                 connection.close()

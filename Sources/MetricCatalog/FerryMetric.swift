@@ -18,6 +18,8 @@ public enum FerryMetric: String, CaseIterable, Sendable {
     case transferMemoryPeak = "ferry_transfer_memory_peak_bytes"
     case transferMemoryWaiting = "ferry_transfer_memory_waiting"
     case buildInfo = "ferry_build_info"
+    case configReloads = "ferry_config_reloads_total"
+    case abandonedUploadsAborted = "ferry_abandoned_uploads_aborted_total"
 
     /// The Prometheus metric type.
     public enum Kind: String, Sendable {
@@ -26,7 +28,8 @@ public enum FerryMetric: String, CaseIterable, Sendable {
 
     public var kind: Kind {
         switch self {
-        case .sessions, .logins, .bans, .transfers, .transferBytes, .s3Requests, .s3Retries: .counter
+        case .sessions, .logins, .bans, .transfers, .transferBytes, .s3Requests, .s3Retries, .configReloads,
+             .abandonedUploadsAborted: .counter
         case .sessionsActive, .uploadsInProgress, .transferMemoryInUse, .transferMemoryLimit, .transferMemoryPeak,
              .transferMemoryWaiting, .buildInfo: .gauge
         case .s3RequestDuration: .histogram
@@ -43,6 +46,8 @@ public enum FerryMetric: String, CaseIterable, Sendable {
         case .s3Requests: ["operation", "status"]
         case .s3RequestDuration, .s3Retries: ["operation"]
         case .buildInfo: ["version"]
+        case .configReloads: ["result"]
+        case .abandonedUploadsAborted: ["storage"]
         case .bans, .uploadsInProgress, .transferMemoryInUse, .transferMemoryLimit, .transferMemoryPeak,
              .transferMemoryWaiting: []
         }
@@ -66,6 +71,8 @@ public enum FerryMetric: String, CaseIterable, Sendable {
         case .transferMemoryPeak: "The most transfer memory leased at once since start."
         case .transferMemoryWaiting: "Transfers waiting for transfer memory now."
         case .buildInfo: "Always 1; the version label names the running Ferry."
+        case .configReloads: "Configuration reloads (SIGHUP, ferry reload) by result: ok (applied), failed (the file had errors; nothing changed)."
+        case .abandonedUploadsAborted: "Pending multipart uploads older than abandoned_upload_age that this instance aborted, by storage."
         }
     }
 

@@ -509,6 +509,8 @@ class ServerOptions:
     limits_toml: str = ""
     # Serves GET /metrics and /healthz on `server.metrics_port`.
     metrics: bool = False
+    # Starts with `--pid-file <base>/ferry.pid` (`server.pid_file`), for `ferry reload`.
+    pid_file: bool = False
 
 
 def render_config(root: Path, xferlog: Path, port: int, passive: tuple[int, int], opts: ServerOptions,
@@ -580,6 +582,7 @@ class FerryServer:
         self.root = base / "data"
         self.config_path = base / "ferry.toml"
         self.log_path = base / "ferry.log"
+        self.pid_file = base / "ferry.pid"
         self.xferlog = base / "xferlog"
         self.port = 0
         self.implicit_port = 0  # the implicit-TLS listener (ServerOptions.implicit_tls)
@@ -616,8 +619,9 @@ class FerryServer:
                 log.write(f"=== test harness: starting {self.name} on port {self.port} "
                           f"(attempt {attempt + 1})\n".encode())
                 log.flush()
+                pid_args = ["--pid-file", str(self.pid_file)] if self.opts.pid_file else []
                 self.proc = subprocess.Popen(
-                    [str(self.binary), "serve", "--config", str(self.config_path)],
+                    [str(self.binary), "serve", "--config", str(self.config_path), *pid_args],
                     cwd=self.base, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     start_new_session=True)  # signals for the test run's process group are not for it
             try:
@@ -705,6 +709,40 @@ class FerryServer:
                 problem = f"ferry serve ({self.name}) did not exit within {grace}s of SIGTERM"
                 self._kill()
         return problem
+
+    # -- reload ---------------------------------------------------------------------------------
+
+    def rewrite_config(self, **changes):
+        """Changes ServerOptions fields and writes the configuration again (same ports); a running
+        server sees it at its next reload."""
+        for key, value in changes.items():
+            assert hasattr(self.opts, key), key
+            setattr(self.opts, key, value)
+        self.passwords = {**PASSWORDS, **self.opts.passwords}
+        self.config_path.write_text(
+            render_config(self.root, self.xferlog, self.port, self.passive, self.opts, self.implicit_port,
+                          self.sftp_port, self.metrics_port), encoding="utf-8")
+
+    def reload(self, timeout: float = 15) -> tuple[bool, str]:
+        """SIGHUP, then waits for the reload's outcome in the log: (applied?, the log since the signal)."""
+        offset = self.log_size()
+        self.proc.send_signal(signal.SIGHUP)
+        return self.await_reload(offset, timeout)
+
+    def await_reload(self, offset: int, timeout: float = 15) -> tuple[bool, str]:
+        outcome = {}
+
+        def finished():
+            text = self.log_text(offset)
+            if "configuration reloaded" in text:
+                outcome["ok"] = True
+            elif "configuration reload failed" in text:
+                outcome["ok"] = False
+            return bool(outcome)
+
+        assert wait_for(finished, timeout=timeout), f"no reload outcome in the log:\n{self.log_text(offset)[-2000:]}"
+        time.sleep(0.05)  # the error lines follow the summary line
+        return outcome["ok"], self.log_text(offset)
 
     @property
     def alive(self) -> bool:

@@ -136,9 +136,10 @@ final class HTTPIdentityService: IdentityService {
         answer.rejectUnknownKeys()
         var warnings: [String] = []
         let user = ConfigLoader().readUser(definition, storages: storages, fromIdentityService: query.user, warnings: &warnings)
-        guard let user, issues.all.isEmpty else {
+        guard var user, issues.all.isEmpty else {
             return .failed(reason: "invalid user definition: " + issues.all.map(\.description).joined(separator: "; "))
         }
+        user.definedByIdentityService = true
         return .allowed(user)
     }
 }

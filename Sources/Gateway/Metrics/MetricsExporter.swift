@@ -22,6 +22,7 @@ final class MetricsExporter: Sendable {
     private func registerSeries() {
         FerryMetric.buildInfo.set(1, Ferry.version)
         FerryMetric.bans.register()
+        for result in ReloadResult.allCases { FerryMetric.configReloads.register(result.rawValue) }
         FerryMetric.uploadsInProgress.adjust(by: 0)
         // Connections and logins are counted before an SSH channel says whether it runs scp: SSH is
         // `sftp` there; transfers know their protocol.

@@ -138,6 +138,10 @@ public final class FTPConnection {
                 reply(.serviceNotAvailable, "Server shutting down; closing control connection.")
                 return
             }
+            if input == .timedOut, let session, session.refreshUser() == .removed {
+                reply(.serviceNotAvailable, "Your account was removed from this server; closing control connection.")
+                return
+            }
             switch input {
             case .line(let line):
                 dispatch(line)
@@ -169,6 +173,8 @@ public final class FTPConnection {
         while true {
             let remaining = deadline.timeIntervalSinceNow
             if remaining <= 0 || context.shutdown.isRequested { return .timedOut }
+            // An idle session of a user a reload removed ends without waiting for a command.
+            if let session, session.refreshUser() == .removed { return .timedOut }
             let input = control.readLine(timeout: min(remaining, 1.0))
             if input != .timedOut { return input }
         }
@@ -193,6 +199,11 @@ public final class FTPConnection {
                 return
             }
             reply(.syntaxError, "Unknown command.")
+            return
+        }
+        if let session, session.refreshUser() == .removed {
+            reply(.serviceNotAvailable, "Your account was removed from this server; closing control connection.")
+            isClosing = true
             return
         }
         if session == nil && !spec.allowedBeforeLogin {

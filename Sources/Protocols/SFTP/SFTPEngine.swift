@@ -46,6 +46,8 @@ final class SFTPEngine {
     let environment: SFTPEngineEnvironment
     var handles: SFTPHandleTable
     private(set) var initialized = false
+    /// A configuration reload removed the user (see `Session.refreshUser`).
+    private(set) var userRemoved = false
 
     var settings: SFTPSettings { environment.settings }
     var logger: Logger { environment.logger }
@@ -79,6 +81,14 @@ final class SFTPEngine {
 
     /// The single place a request becomes its reply: a failure of any kind is a STATUS for its id.
     private func reply(to request: SFTPRequest, id: UInt32) -> SFTPReply {
+        if userRemoved || session.refreshUser() == .removed {
+            userRemoved = true
+            // Transfers under way finish (their handles go on); nothing new starts. The server loop
+            // ends the session once no handle is open.
+            if !request.continuesOpenHandle {
+                return .status(id: id, code: .permissionDenied, message: "Your account was removed from this server")
+            }
+        }
         do {
             return try perform(request)
         } catch {

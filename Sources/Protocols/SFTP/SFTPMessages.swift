@@ -39,6 +39,16 @@ enum SFTPRequest: Sendable {
         }
     }
 
+    /// Whether the request works on a handle already open (a transfer or listing under way), as
+    /// opposed to starting something new. A removed user's session finishes the former only.
+    var continuesOpenHandle: Bool {
+        switch self {
+        case .close, .read, .write, .fstat, .fsetstat, .readdir: true
+        case .initialize, .open, .lstat, .setstat, .opendir, .remove, .mkdir, .rmdir, .realpath, .stat, .rename,
+             .readlink, .symlink, .extended: false
+        }
+    }
+
     /// Parses one packet (type byte onwards). Trailing bytes after the arguments are malformed,
     /// except after INIT's version (extension pairs) and an extended request's payload.
     static func decode(_ packet: [UInt8]) throws(SFTPDecodeError) -> SFTPRequest {

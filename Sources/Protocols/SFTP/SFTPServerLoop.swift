@@ -25,6 +25,10 @@ struct SFTPServerLoop {
                     logger.info("SFTP session closed: the server is stopping")
                     return
                 }
+                if engine.handles.count == 0 && (engine.userRemoved || engine.session.refreshUser() == .removed) {
+                    logger.info("SFTP session closed: the user was removed by a configuration reload")
+                    return
+                }
                 let received = try framer.receive(space: Self.receiveSize) { raw throws(ChannelError) in
                     try channel.read(into: raw, timeout: 1)
                 }

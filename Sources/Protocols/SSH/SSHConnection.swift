@@ -72,7 +72,7 @@ public final class SSHConnection {
         let loggedIn = Date()
         var sessionLogger = logger
         sessionLogger[metadataKey: "user"] = "\(user.name)"
-        let session = Session(user: user, storages: context.storages, logger: sessionLogger)
+        let session = Session(user: user, storages: context.storages, logger: sessionLogger, directory: context.users)
         switch service {
         case .sftp:
             let engine = SFTPEngine(session: session, environment: SFTPEngineEnvironment(

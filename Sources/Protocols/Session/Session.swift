@@ -10,17 +10,54 @@ import PathRules
 ///
 /// A session belongs to one connection thread. Costs below are in S3 requests.
 public final class Session {
-    public let user: User
+    /// The user as the configuration now defines it (`refreshUser` follows reloads).
+    public private(set) var user: User
     let storages: StorageRegistry
     let logger: Logger
     /// Directories this session listed, made or checked (see `DirectoryKnowledge` for the rule).
     let directories: DirectoryKnowledge
+    /// Where a reload's changes to this user come from; nil: the user never changes (tests).
+    private let directory: UserDirectory?
+    private var seenGeneration: Int
+    private var removedByReload = false
 
-    public init(user: User, storages: StorageRegistry, logger: Logger) {
+    public init(user: User, storages: StorageRegistry, logger: Logger, directory: UserDirectory? = nil) {
         self.user = user
         self.storages = storages
         self.logger = logger
         self.directories = DirectoryKnowledge(lifetime: storages.directoryCacheLifetime)
+        self.directory = directory
+        self.seenGeneration = directory?.generation ?? 0
+    }
+
+    /// Whether the session's user still exists after configuration reloads.
+    public enum UserStanding: Sendable, Equatable {
+        case current
+        /// The reloaded file no longer has this user: the adapter ends the session (FTP 421, SSH
+        /// disconnect) once its current transfer is over.
+        case removed
+    }
+
+    /// Called by the adapters before each command: applies what a reload changed for this user
+    /// (home, authority, delete flag, folders — from this command on), or reports that the user was
+    /// removed. Users defined by the identity service are not the file's to change.
+    public func refreshUser() -> UserStanding {
+        guard let directory, !user.definedByIdentityService else { return .current }
+        if removedByReload { return .removed }
+        let generation = directory.generation
+        guard generation != seenGeneration else { return .current }
+        guard let reloaded = directory.user(named: user.name) else {
+            logger.info("user removed by a configuration reload: ending the session", metadata: ["user": "\(user.name)"])
+            removedByReload = true
+            return .removed
+        }
+        seenGeneration = generation
+        if !reloaded.hasSameAccess(as: user) {
+            logger.info("user changed by a configuration reload: applied from this command on", metadata: [
+                "user": "\(user.name)", "home": "\(reloaded.home)", "authority": "\(reloaded.authority)", "delete": "\(reloaded.mayDelete)"])
+        }
+        user = reloaded
+        return .current
     }
 
     // MARK: Paths and bindings

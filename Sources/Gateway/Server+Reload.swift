@@ -1,0 +1,149 @@
+import Auth
+import Foundation
+import Logging
+import MetricCatalog
+import Protocols
+
+/// How a configuration reload ended (`ferry_config_reloads_total{result}`).
+enum ReloadResult: String, CaseIterable {
+    /// The new configuration is in force.
+    case ok
+    /// The file had errors (or something it names could not be loaded): nothing changed.
+    case failed
+}
+
+/// Live reload (issue 12, part 4): SIGHUP, `ferry reload`, systemd's ExecReload.
+extension Server {
+    /// Reloads the configuration from `path`. The file is validated as `check-config` validates it,
+    /// and everything it names is loaded (storages, TLS certificate and key, SSH host keys) before
+    /// anything changes: any error leaves the running configuration as it was, and every error is
+    /// logged. Otherwise users, keys, homes, folders, authorities, delete flags, limits, the TLS
+    /// certificate, the SSH host keys, the PROXY protocol sources, passive-mode settings, storages
+    /// and the log level take effect for new connections at once; sessions in progress keep their
+    /// connection's settings and see their user's changes at their next command (a removed user's
+    /// session ends after its current transfer). Settings that need new sockets or a new process
+    /// (listen addresses, the transfer log, the memory budget, the log format) are reported as
+    /// needing a restart and keep their running values.
+    @discardableResult
+    func reload(from path: String) -> ReloadResult {
+        let started = Date()
+        let loaded: FerryConfig
+        do {
+            loaded = try ConfigLoader().load(path: path)
+        } catch {
+            return failReload(path: path, reasons: error.description.split(separator: "\n").map(String.init))
+        }
+        let previous = config
+        let (applied, restartNeeded) = Self.keepingRestartOnlySettings(loaded, running: previous, atStart: startConfig)
+        let storages: StorageRegistry
+        let contexts: (FTPServerContext?, SSHServerContext?)
+        do {
+            storages = try Self.makeStorages(applied, memory: memory, workers: partWorkers, logger: logger)
+            contexts = try Self.makeContexts(applied, users: users, storages: storages, observer: observer,
+                                             logger: logger, shutdown: shutdown)
+        } catch {
+            return failReload(path: path, reasons: [error.description])
+        }
+
+        // Everything loaded: swap it in.
+        let previousFingerprints = currentRuntime.ssh?.hostKeys.fingerprints ?? []
+        users.replace(with: Self.userDefinition(applied, logger: logger))
+        users.defender.update(maxFailures: applied.limits.maxLoginFailures, banTime: applied.limits.banTime)
+        limiter.update(maxTotal: applied.limits.maxConnections, maxPerAddress: applied.limits.maxConnectionsPerIP)
+        LogLineHandler.setProcessLevel(applied.log.level)
+        replaceRuntime(Runtime(config: applied, storages: storages, ftp: contexts.0, ssh: contexts.1))
+
+        for warning in loaded.warnings { logger.warning("\(warning)") }
+        for item in restartNeeded {
+            logger.warning("configuration change needs a restart; the running value stays", metadata: ["setting": "\(item)"])
+        }
+        let before = Dictionary(previous.users.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let after = Dictionary(applied.users.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let changed = after.filter { name, user in before[name].map { $0 != user } ?? false }.count
+        if let fingerprints = contexts.1?.hostKeys.fingerprints, fingerprints != previousFingerprints {
+            for fingerprint in fingerprints { logger.info("SSH host key", metadata: ["key": "\(fingerprint)"]) }
+        }
+        logger.info("configuration reloaded", metadata: [
+            "path": "\(path)",
+            "users": "\(after.count)",
+            "users_added": "\(after.keys.filter { before[$0] == nil }.count)",
+            "users_removed": "\(before.keys.filter { after[$0] == nil }.count)",
+            "users_changed": "\(changed)",
+            "restart_needed": "\(restartNeeded.count)",
+            "seconds": "\(String(format: "%.3f", Date().timeIntervalSince(started)))",
+        ])
+        FerryMetric.configReloads.increment(ReloadResult.ok.rawValue)
+        return .ok
+    }
+
+    private func failReload(path: String, reasons: [String]) -> ReloadResult {
+        logger.error("configuration reload failed: nothing changed", metadata: ["path": "\(path)", "errors": "\(reasons.count)"])
+        for reason in reasons {
+            logger.error("configuration reload error", metadata: ["path": "\(path)", "error": "\(reason)"])
+        }
+        FerryMetric.configReloads.increment(ReloadResult.failed.rawValue)
+        return .failed
+    }
+
+    /// `loaded` with every setting that a running process cannot change put back to its running
+    /// value, and a description of each such change for the log.
+    static func keepingRestartOnlySettings(_ loaded: FerryConfig, running: FerryConfig,
+                                           atStart: FerryConfig) -> (FerryConfig, [String]) {
+        var applied = loaded
+        var notes: [String] = []
+        func note(_ setting: String, _ from: String, _ to: String) {
+            notes.append("\(setting): \(from.isEmpty ? "(none)" : from) -> \(to.isEmpty ? "(none)" : to)")
+        }
+        // Listeners were opened at start: their addresses (and whether a protocol is served at all)
+        // stay until a restart.
+        switch (atStart.ftp, loaded.ftp) {
+        case (let old?, var new?):
+            if old.listen != new.listen { note("[ftp] listen", old.listen?.description ?? "", new.listen?.description ?? "") }
+            if old.implicitTLSListen != new.implicitTLSListen {
+                note("[ftp] implicit_tls_listen", old.implicitTLSListen?.description ?? "", new.implicitTLSListen?.description ?? "")
+            }
+            new.listen = old.listen
+            new.implicitTLSListen = old.implicitTLSListen
+            applied.ftp = new
+        case (let old?, nil):
+            note("[ftp]", "served", "removed")
+            applied.ftp = running.ftp ?? old
+        case (nil, .some):
+            note("[ftp]", "", "added")
+            applied.ftp = nil
+        case (nil, nil):
+            break
+        }
+        switch (atStart.sftp, loaded.sftp) {
+        case (let old?, var new?):
+            if old.listen != new.listen { note("[sftp] listen", old.listen?.description ?? "", new.listen?.description ?? "") }
+            new.listen = old.listen
+            applied.sftp = new
+        case (let old?, nil):
+            note("[sftp]", "served", "removed")
+            applied.sftp = running.sftp ?? old
+        case (nil, .some):
+            note("[sftp]", "", "added")
+            applied.sftp = nil
+        case (nil, nil):
+            break
+        }
+        if atStart.metrics.listen != loaded.metrics.listen {
+            note("[metrics] listen", atStart.metrics.listen?.description ?? "", loaded.metrics.listen?.description ?? "")
+            applied.metrics = atStart.metrics
+        }
+        if atStart.limits.transferMemory != loaded.limits.transferMemory {
+            note("[limits] transfer_memory", "\(atStart.limits.transferMemory)", "\(loaded.limits.transferMemory)")
+            applied.limits.transferMemory = atStart.limits.transferMemory
+        }
+        if atStart.log.format != loaded.log.format {
+            note("[log] format", atStart.log.format.rawValue, loaded.log.format.rawValue)
+            applied.log.format = atStart.log.format
+        }
+        if atStart.log.transferLog != loaded.log.transferLog {
+            note("[log] transfer_log", atStart.log.transferLog, loaded.log.transferLog)
+            applied.log.transferLog = atStart.log.transferLog
+        }
+        return (applied, notes)
+    }
+}
