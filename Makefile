@@ -12,10 +12,11 @@ PYTHON      := $(VENV)/bin/python
 # Debian packages the build needs (C headers of the libraries Ferry wraps).
 BUILD_PACKAGES := pkg-config libssl-dev libssh-dev libcurl4-openssl-dev libcrypt-dev
 # What the test suite needs besides the test bed's own installs (real FTP clients, Python venv,
-# testssl.sh for the TLS audit, promtool from prometheus for the metrics page).
-TEST_PACKAGES  := curl lftp python3-venv testssl.sh prometheus
+# testssl.sh for the TLS audit, promtool from prometheus for the metrics page, HAProxy for the fleet
+# tests).
+TEST_PACKAGES  := curl lftp python3-venv testssl.sh prometheus haproxy
 
-.PHONY: run test bench bench-logins bench-memory bench-requests fuzz soak test-asan test-tsan build release deps test-deps unit-test integration-test check-swift clean
+.PHONY: run install test bench bench-logins bench-memory bench-requests fuzz soak test-asan test-tsan build release deps test-deps unit-test integration-test check-swift clean
 
 check-swift:
 	@command -v $(SWIFT) >/dev/null || { echo "ferry: the Swift 6 toolchain (swift) is not on PATH; install it from swift.org first" >&2; exit 1; }
@@ -32,6 +33,11 @@ release: deps
 ## make run: build and start Ferry's quick start (local storage ./data, FTP on 127.0.0.1:2121).
 run: release
 	$$($(SWIFT) build -c release --show-bin-path)/ferry serve
+
+## make install: the release binary, the systemd unit (conf/systemd/ferry.service), the example
+## configuration as /etc/ferry/ferry.toml when none exists, and the `ferry` service user.
+install: release
+	FERRY_BIN="$$($(SWIFT) build -c release --show-bin-path)/ferry" scripts/install
 
 test-deps: deps
 	@scripts/ensure-packages $(TEST_PACKAGES)

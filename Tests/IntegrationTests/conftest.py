@@ -511,6 +511,8 @@ class ServerOptions:
     metrics: bool = False
     # Starts with `--pid-file <base>/ferry.pid` (`server.pid_file`), for `ferry reload`.
     pid_file: bool = False
+    # More environment variables for the process (e.g. NOTIFY_SOCKET).
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def render_config(root: Path, xferlog: Path, port: int, passive: tuple[int, int], opts: ServerOptions,
@@ -623,6 +625,7 @@ class FerryServer:
                 self.proc = subprocess.Popen(
                     [str(self.binary), "serve", "--config", str(self.config_path), *pid_args],
                     cwd=self.base, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    env={**os.environ, **self.opts.env} if self.opts.env else None,
                     start_new_session=True)  # signals for the test run's process group are not for it
             try:
                 self._wait_ready(ready_timeout)
