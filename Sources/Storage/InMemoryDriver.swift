@@ -90,6 +90,9 @@ public final class InMemoryDriver: StorageDriver {
         }
     }
 
+    /// Uploads live in the process's memory: none outlives it.
+    public func abortAbandonedUploads(in scope: ObjectKey, idleSince cutoff: Date) throws(StorageError) -> [AbandonedUpload] { [] }
+
     public func delete(_ keys: [ObjectKey]) throws(StorageError) {
         for key in keys {
             try withBucket(key.bucket) { objects in objects[key.key] = nil }

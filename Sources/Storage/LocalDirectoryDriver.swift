@@ -43,16 +43,28 @@ public final class LocalDirectoryDriver: StorageDriver {
         _ = try DirectoryDescriptor.open([bucket], below: rootDirectory, create: true)
     }
 
-    private func removeStaleUploads(olderThan seconds: TimeInterval) {
-        guard let names = try? POSIX.directoryEntries(uploadsDirectory.fd, what: uploadsDirectory.description) else { return }
+    /// Temporary files of uploads, untouched for `seconds`: left by a killed process.
+    @discardableResult
+    private func removeStaleUploads(olderThan seconds: TimeInterval) -> [AbandonedUpload] {
+        guard let names = try? POSIX.directoryEntries(uploadsDirectory.fd, what: uploadsDirectory.description) else { return [] }
         let now = Date()
+        var removed: [AbandonedUpload] = []
         for name in names {
             let what = uploadsDirectory.description + "/" + name
-            if let info = try? POSIX.statAt(uploadsDirectory.fd, name, what: what),
-               now.timeIntervalSince(POSIX.modificationDate(info)) > seconds {
-                try? POSIX.unlinkAt(uploadsDirectory.fd, name, what: what)
+            if let info = try? POSIX.statAt(uploadsDirectory.fd, name, what: what), POSIX.isRegularFile(info),
+               now.timeIntervalSince(POSIX.modificationDate(info)) > seconds,
+               (try? POSIX.unlinkAt(uploadsDirectory.fd, name, what: what)) != nil {
+                removed.append(AbandonedUpload(key: ObjectKey(bucket: "", key: Self.uploadsDirectoryName + "/" + name),
+                                               uploadID: name, initiated: POSIX.modificationDate(info)))
             }
         }
+        return removed
+    }
+
+    /// Local uploads are temporary files of the whole root (their target is not in their name), so
+    /// the scope does not narrow them: every temporary file untouched since `cutoff` is removed.
+    public func abortAbandonedUploads(in scope: ObjectKey, idleSince cutoff: Date) throws(StorageError) -> [AbandonedUpload] {
+        removeStaleUploads(olderThan: max(0, Date().timeIntervalSince(cutoff)))
     }
 
     // MARK: Key → place

@@ -1,3 +1,5 @@
+import Foundation
+
 /// An object store: the small, object-native interface every storage backend implements
 /// (design.md §1, §6). Directory semantics, rename and resume are algorithms of the session layer
 /// built from these calls; a driver only stores and lists objects.
@@ -28,6 +30,28 @@ public protocol StorageDriver: Sendable {
 
     /// Deletes objects; keys that do not exist are not an error (S3 DeleteObjects semantics).
     func delete(_ keys: [ObjectKey]) throws(StorageError)
+
+    /// Ends uploads that a process left unfinished (killed, or its abort failed) under `scope`
+    /// (bucket and key prefix) and that have shown no activity since `cutoff`; returns the ones this
+    /// call ended. Safe when several processes do it at once: an upload another one ended first is
+    /// skipped (on servers that answer a repeated abort with success, two processes racing for the
+    /// same upload may both count it). S3: ListMultipartUploads, ListParts per candidate, AbortMultipartUpload.
+    func abortAbandonedUploads(in scope: ObjectKey, idleSince cutoff: Date) throws(StorageError) -> [AbandonedUpload]
+}
+
+/// An upload `abortAbandonedUploads` ended.
+public struct AbandonedUpload: Sendable, Equatable {
+    public let key: ObjectKey
+    /// The store's name for the upload (S3 upload ID; the temporary file for local storage).
+    public let uploadID: String
+    /// When it began (S3 `Initiated`; the file's last change for local storage).
+    public let initiated: Date
+
+    public init(key: ObjectKey, uploadID: String, initiated: Date) {
+        self.key = key
+        self.uploadID = uploadID
+        self.initiated = initiated
+    }
 }
 
 public extension StorageDriver {

@@ -10,17 +10,19 @@ public enum StorageFuzzTargets {
         guard let selector = data.first else { return }
         let body = Array(data.dropFirst())
         let text = String(decoding: body, as: UTF8.self)
-        switch selector % 8 {
+        switch selector % 9 {
         case 0: _ = S3XML.error(body)
         case 1: _ = S3XML.listResult(body)
         case 2: _ = S3XML.uploadID(body)
         case 3: _ = S3XML.etag(body)
         case 4: _ = S3XML.deleteErrors(body)
         case 5: _ = S3XML.pendingUploads(body)
+        case 8: _ = S3XML.partsPage(body)
         case 6:
             _ = UTCTime.parseISO8601(text)
             _ = UTCTime.parseHTTPDate(text)
-        default: _ = try? KeyBytes.plainComponents(ofKey: text)
+        case 7: _ = try? KeyBytes.plainComponents(ofKey: text)
+        default: break
         }
     }
 }

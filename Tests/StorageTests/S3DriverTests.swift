@@ -94,6 +94,48 @@ struct S3DriverConformance {
         #expect(try driver.pendingUploads(bucket: key.bucket, prefix: key.key).isEmpty)
     }
 
+    /// The orphaned-upload reaper: an upload is aborted only once both its start and its newest part
+    /// are older than the cutoff, and two reapers at once do not get in each other's way.
+    @Test func abandonedUploadsAreAbortedWhenIdleAndOnce() throws {
+        let driver = try S3TestServer.driver(partSize: 5 << 20, concurrency: 1)
+        let scope = ObjectKey(bucket: S3TestServer.bucket, key: S3TestServer.freshRoot())
+        let key = ObjectKey(bucket: scope.bucket, key: scope.key + "orphan.bin")
+        let upload = try driver.beginUpload(key, options: UploadOptions())  // kept open: a killed process's upload
+        try upload.write(Self.pattern(6 << 20))
+        #expect(try driver.pendingUploads(bucket: key.bucket, prefix: key.key).count == 1)
+        // Begun just now: not older than an hour-old cutoff.
+        #expect(try driver.abortAbandonedUploads(in: scope, idleSince: Date().addingTimeInterval(-3600)).isEmpty)
+        Thread.sleep(forTimeInterval: 2.2)
+        let cutoff = Date()
+        Thread.sleep(forTimeInterval: 1.2)
+        try upload.write(Self.pattern(5 << 20, seed: 2))  // a second part after the cutoff: still active
+        Thread.sleep(forTimeInterval: 1)
+        #expect(try driver.abortAbandonedUploads(in: scope, idleSince: cutoff).isEmpty, "an upload receiving parts was aborted")
+        #expect(try driver.pendingUploads(bucket: key.bucket, prefix: key.key).count == 1)
+
+        // Idle since a later cutoff: two reapers at once. Both may report it (SeaweedFS, like some other
+        // servers, answers 204 to an abort of an upload already aborted), neither fails.
+        let later = Date().addingTimeInterval(2)
+        let other = try S3TestServer.driver(partSize: 5 << 20, concurrency: 1)
+        let results = Locked<[Result<[AbandonedUpload], StorageError>]>([])
+        let threads = [driver, other].map { reaper in
+            Thread {
+                let result = Result { () throws(StorageError) in try reaper.abortAbandonedUploads(in: scope, idleSince: later) }
+                results.withLock { $0.append(result) }
+            }
+        }
+        threads.forEach { $0.start() }
+        let deadline = Date().addingTimeInterval(30)
+        while results.withLock({ $0.count }) < 2 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let outcomes = results.withLock { $0 }
+        #expect(outcomes.count == 2)
+        let aborted = try outcomes.flatMap { try $0.get() }
+        #expect(!aborted.isEmpty && Set(aborted.map(\.key)) == [key])
+        #expect(try driver.pendingUploads(bucket: key.bucket, prefix: key.key).isEmpty)
+        #expect(try driver.metadata(key) == nil)
+        upload.abort()  // the owner finding its upload gone is harmless
+    }
+
     @Test func resumeAboveTheMinimumPartSizeCopiesServerSide() throws {
         let driver = try S3TestServer.driver(partSize: 5 << 20, concurrency: 2)
         let key = ObjectKey(bucket: S3TestServer.bucket, key: S3TestServer.freshRoot() + "resume.bin")

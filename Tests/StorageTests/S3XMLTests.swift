@@ -62,7 +62,7 @@ import Testing
         <Upload><Key>a/b.bin</Key><UploadId>id1</UploadId></Upload><Upload><Key>c</Key><UploadId>id2</UploadId></Upload>
         </ListMultipartUploadsResult>
         """
-        #expect(S3XML.pendingUploads(Array(pending.utf8))?.map(\.uploadID) == ["id1", "id2"])
+        #expect(S3XML.pendingUploads(Array(pending.utf8))?.uploads.map(\.uploadID) == ["id1", "id2"])
         #expect(S3XML.completeMultipart([(1, "\"a\""), (2, "\"b\"")])
                 == "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>&quot;a&quot;</ETag></Part><Part><PartNumber>2</PartNumber><ETag>&quot;b&quot;</ETag></Part></CompleteMultipartUpload>")
     }

@@ -107,6 +107,6 @@ public final class S3Driver: StorageDriver {
     /// Pending multipart uploads under a prefix (ListMultipartUploads): for tests and operators.
     public func pendingUploads(bucket: String, prefix: String = "") throws(StorageError) -> [String] {
         let response = try client.send(S3Client.Request(operation: .listMultipartUploads, bucket: bucket, query: [("uploads", ""), ("prefix", prefix)]))
-        return (S3XML.pendingUploads(response.body) ?? []).map(\.key)
+        return (S3XML.pendingUploads(response.body)?.uploads ?? []).map(\.key)
     }
 }

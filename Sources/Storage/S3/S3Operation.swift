@@ -9,6 +9,7 @@ enum S3Operation: String, Sendable, CaseIterable {
     case deleteObjects = "DeleteObjects"
     case listObjects = "ListObjectsV2"
     case listMultipartUploads = "ListMultipartUploads"
+    case listParts = "ListParts"
     case createMultipartUpload = "CreateMultipartUpload"
     case uploadPart = "UploadPart"
     case uploadPartCopy = "UploadPartCopy"
@@ -18,7 +19,7 @@ enum S3Operation: String, Sendable, CaseIterable {
     var method: String {
         switch self {
         case .headObject: "HEAD"
-        case .getObject, .listObjects, .listMultipartUploads: "GET"
+        case .getObject, .listObjects, .listMultipartUploads, .listParts: "GET"
         case .putObject, .copyObject, .uploadPart, .uploadPartCopy: "PUT"
         case .deleteObject, .abortMultipartUpload: "DELETE"
         case .deleteObjects, .createMultipartUpload, .completeMultipartUpload: "POST"

@@ -57,10 +57,34 @@ enum S3XML {
         return root.all("Error").map { ($0.value("Key") ?? "", $0.value("Code") ?? "") }
     }
 
-    /// ListMultipartUploads: the pending uploads' keys and IDs.
-    static func pendingUploads(_ bytes: [UInt8]) -> [(key: String, uploadID: String)]? {
+    /// One page of ListMultipartUploads: the pending uploads, and where the next page starts.
+    struct PendingUploadPage {
+        var uploads: [(key: String, uploadID: String, initiated: Date?)]
+        /// `key-marker` and `upload-id-marker` of the next page; nil on the last page.
+        var next: (keyMarker: String, uploadIDMarker: String)?
+    }
+
+    /// ListMultipartUploads (`ListMultipartUploadsResult`).
+    static func pendingUploads(_ bytes: [UInt8]) -> PendingUploadPage? {
         guard let root = S3XMLElement.parse(bytes), root.name == "ListMultipartUploadsResult" else { return nil }
-        return root.all("Upload").map { ($0.value("Key") ?? "", $0.value("UploadId") ?? "") }
+        let uploads = root.all("Upload").map { upload in
+            (key: upload.value("Key") ?? "", uploadID: upload.value("UploadId") ?? "",
+             initiated: upload.value("Initiated").flatMap(UTCTime.parseISO8601))
+        }
+        var next: (String, String)?
+        if root.value("IsTruncated") == "true", let keyMarker = root.value("NextKeyMarker") {
+            next = (keyMarker, root.value("NextUploadIdMarker") ?? "")
+        }
+        return PendingUploadPage(uploads: uploads, next: next)
+    }
+
+    /// One page of ListParts (`ListPartsResult`): each part's last modification, and the part
+    /// number marker of the next page (nil on the last page).
+    static func partsPage(_ bytes: [UInt8]) -> (modified: [Date], nextMarker: String?)? {
+        guard let root = S3XMLElement.parse(bytes), root.name == "ListPartsResult" else { return nil }
+        let modified = root.all("Part").compactMap { $0.value("LastModified").flatMap(UTCTime.parseISO8601) }
+        let next = root.value("IsTruncated") == "true" ? root.value("NextPartNumberMarker") : nil
+        return (modified, next)
     }
 
     /// XML text for a key or ETag. Scalar by scalar, not by Character: `&` followed by a combining
