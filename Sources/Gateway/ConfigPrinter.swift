@@ -73,6 +73,7 @@ enum ConfigPrinter {
                         "upload_concurrency = \(s3.uploadConcurrency)", "max_object_size = \(s3.maxObjectSize)"]
                 if let ca = s3.caFile { out.append("ca_file = \(quote(ca))") }
             }
+            out.append("abandoned_upload_age = \(seconds(storage.abandonedUploadAge))")
         }
         for user in config.users {
             out += ["", "[[user]]", "name = \(quote(user.name))"]

@@ -70,6 +70,8 @@ struct Serve: ParsableCommand {
         }
         logger.info("ferry \(Ferry.version) started")
         if let banner { FileHandle.standardOutput.write(Data(banner.utf8)) }
+        AbandonedUploadReaper(snapshot: { let runtime = server.currentRuntime; return (runtime.config, runtime.storages) },
+                              logger: logger).start()
         let notifier = SystemdNotifier()
         notifier.ready(status: "serving")
         serveSignals(server, configPath: configPath, notifier: notifier, logger: logger)

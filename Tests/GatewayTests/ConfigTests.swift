@@ -1,5 +1,6 @@
 import Foundation
 @testable import Gateway
+import Auth
 import Protocols
 import Testing
 
@@ -330,5 +331,32 @@ import Testing
                                     direction: .upload, bytes: 1234, started: Date(timeIntervalSince1970: 0),
                                     duration: 2.4, outcome: .complete, binary: true)
         #expect(GatewayObserver.xferlogLine(record) == "Thu Jan  1 00:00:00 1970 2 127.0.0.1 1234 /dir/my_file.txt b _ i r alice ftp 0 * c\n")
+    }
+}
+
+@Suite struct AbandonedUploadReaperTests {
+    static func user(_ name: String, home: String, folders: [String] = []) -> User {
+        User(name: name, passwordHash: nil, sshKeys: [], home: StorageBinding(parsing: home)!, authority: .readWrite,
+             mayDelete: true, folders: folders.enumerated().map { index, target in
+                 FolderBinding(path: "/f\(index)", target: StorageBinding(parsing: target)!, authority: .readOnly, mayDelete: false)
+             })
+    }
+
+    @Test func scopesAreTheUsersBindingsWithoutOverlap() {
+        let users = [
+            Self.user("a", home: "s3:team/alice", folders: ["s3:shared/", "local:files/x"]),
+            Self.user("b", home: "s3:team/alice/sub"),       // inside a's prefix
+            Self.user("c", home: "s3:team/alice2"),          // a sibling, not inside "alice/"
+            Self.user("d", home: "s3:shared/deep/er"),       // the whole bucket already covers it
+            Self.user("e", home: "s3:team/a\u{301}/x"),       // bytes, not Characters
+            Self.user("f", home: "s3:team/a"),
+        ]
+        let scopes = AbandonedUploadReaper.scopes(of: "s3", users: users).map(\.description)
+        #expect(scopes.count == 5)
+        #expect(Set(scopes) == ["shared/", "team/a/", "team/a\u{301}/x/", "team/alice/", "team/alice2/"])
+        #expect(AbandonedUploadReaper.scopes(of: "local", users: users).map(\.description) == ["files/x/"])
+        #expect(AbandonedUploadReaper.interval(forAge: 86_400) == 3600)
+        #expect(AbandonedUploadReaper.interval(forAge: 4) == 2)
+        #expect(AbandonedUploadReaper.interval(forAge: 0.5) == 1)
     }
 }

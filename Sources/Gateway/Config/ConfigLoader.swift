@@ -359,6 +359,7 @@ struct ConfigLoader {
                 }
             }
             var result: FerryConfig.Storage.Driver?
+            let abandonedAge = durationOrOff(table, "abandoned_upload_age", default: FerryConfig.Storage.defaultAbandonedUploadAge)
             switch driver {
             case "s3":
                 result = readS3(table, warnings: &warnings).map { .s3($0) }
@@ -373,7 +374,9 @@ struct ConfigLoader {
             case let other?:
                 issues.add(table.keyPath("driver"), "expected \"s3\" or \"local\", found \(other.debugDescription)")
             }
-            if let name, let result { storages.append(FerryConfig.Storage(name: name, driver: result)) }
+            if let name, let result {
+                storages.append(FerryConfig.Storage(name: name, driver: result, abandonedUploadAge: abandonedAge))
+            }
         }
         return storages
     }

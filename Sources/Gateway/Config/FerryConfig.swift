@@ -107,6 +107,10 @@ struct FerryConfig: Sendable {
         }
         var name: String
         var driver: Driver
+        /// Uploads left pending this long without activity (by a killed instance) are aborted; 0 = never.
+        var abandonedUploadAge: TimeInterval = Self.defaultAbandonedUploadAge
+
+        static let defaultAbandonedUploadAge: TimeInterval = 86_400
     }
 
     var ftp: FTP?
