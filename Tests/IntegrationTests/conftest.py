@@ -513,6 +513,10 @@ class ServerOptions:
     pid_file: bool = False
     # More environment variables for the process (e.g. NOTIFY_SOCKET).
     env: dict[str, str] = field(default_factory=dict)
+    # The address every listener binds (a fleet member on 127.0.0.11, say).
+    host: str = HOST
+    # Ports chosen by the test instead of free ones: "port", "sftp_port", "metrics_port", "passive" (lo, hi).
+    fixed_ports: dict = field(default_factory=dict)
 
 
 def render_config(root: Path, xferlog: Path, port: int, passive: tuple[int, int], opts: ServerOptions,
@@ -527,14 +531,14 @@ def render_config(root: Path, xferlog: Path, port: int, passive: tuple[int, int]
         key_lines = "[" + ", ".join(toml_str(line) for line in sshsupport.user_key_lines()) + "]"
         users = re.sub(r'(\[\[user\]\]\nname = "[^"]+"\n)', lambda m: m.group(1) + f"ssh_keys = {key_lines}\n", users)
         host_keys = "[" + ", ".join(toml_str(p) for p in sshsupport.host_key_paths()) + "]"
-        sftp = (f"[sftp]\nlisten = {toml_str(f'{HOST}:{sftp_port}')}\nhost_keys = {host_keys}\n"
+        sftp = (f"[sftp]\nlisten = {toml_str(f'{opts.host}:{sftp_port}')}\nhost_keys = {host_keys}\n"
                 f"{opts.sftp_toml.strip()}\n")
     ftp = opts.ftp_toml.strip()
     if implicit_port:
-        ftp += f"\nimplicit_tls_listen = {toml_str(f'{HOST}:{implicit_port}')}"
+        ftp += f"\nimplicit_tls_listen = {toml_str(f'{opts.host}:{implicit_port}')}"
     return f"""# Written by Tests/IntegrationTests/conftest.py
 [ftp]
-listen = {toml_str(f"{HOST}:{port}")}
+listen = {toml_str(f"{opts.host}:{port}")}
 passive_ports = {toml_str(f"{passive[0]}-{passive[1]}")}
 active_mode = {"true" if opts.active_mode else "false"}
 {ftp}
@@ -554,7 +558,7 @@ format = {toml_str(opts.log_format)}
 transfer_log = {toml_str(xferlog)}
 
 [metrics]
-listen = {toml_str(f"{HOST}:{metrics_port}" if metrics_port else "")}
+listen = {toml_str(f"{opts.host}:{metrics_port}" if metrics_port else "")}
 
 [[storage]]
 name = "local"
@@ -594,6 +598,7 @@ class FerryServer:
         self.proc: subprocess.Popen | None = None
         self.stopped_by_us = False
         self.passwords = {**PASSWORDS, **opts.passwords}
+        self.host = opts.host
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -608,11 +613,12 @@ class FerryServer:
         for attempt in range(3):
             if attempt:
                 self._release_ports()  # the previous attempt's ports (one was busy after all)
-            self.port = free_port()
-            self.passive = free_port_range(self.opts.passive_port_count)
+            fixed = self.opts.fixed_ports
+            self.port = fixed.get("port") or free_port()
+            self.passive = fixed.get("passive") or free_port_range(self.opts.passive_port_count)
             self.implicit_port = free_port() if self.opts.implicit_tls else 0
-            self.sftp_port = free_port() if self.opts.sftp else 0
-            self.metrics_port = free_port() if self.opts.metrics else 0
+            self.sftp_port = (fixed.get("sftp_port") or free_port()) if self.opts.sftp else 0
+            self.metrics_port = (fixed.get("metrics_port") or free_port()) if self.opts.metrics else 0
             self.config_path.write_text(
                 render_config(self.root, self.xferlog, self.port, self.passive, self.opts, self.implicit_port,
                               self.sftp_port, self.metrics_port),
@@ -647,7 +653,7 @@ class FerryServer:
             if self.proc.poll() is not None:
                 raise ServerStartError(f"ferry serve exited with {self.proc.returncode} during startup")
             try:
-                with socket.create_connection((HOST, self.port), timeout=2) as s:
+                with socket.create_connection((self.host, self.port), timeout=2) as s:
                     s.settimeout(5)
                     data = b""
                     while b"\n" not in data:
@@ -670,7 +676,7 @@ class FerryServer:
 
     def _ssh_banner_ok(self) -> bool:
         try:
-            with socket.create_connection((HOST, self.sftp_port), timeout=2) as s:
+            with socket.create_connection((self.host, self.sftp_port), timeout=2) as s:
                 s.settimeout(5)
                 return s.recv(256).startswith(b"SSH-2.0-")
         except OSError:
@@ -779,7 +785,7 @@ class FerryServer:
         """GET on the metrics listener (ServerOptions.metrics): (status, body)."""
         assert self.metrics_port, "start the server with metrics=True"
         try:
-            with urllib.request.urlopen(f"http://{HOST}:{self.metrics_port}{path}", timeout=10) as answer:
+            with urllib.request.urlopen(f"http://{self.host}:{self.metrics_port}{path}", timeout=10) as answer:
                 return answer.status, answer.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
@@ -798,7 +804,7 @@ class FerryServer:
 
     def ftp(self, user: str = "rw", password: str | None = None, timeout: float = 30) -> ftplib.FTP:
         f = ftplib.FTP(encoding="utf-8")
-        f.connect(HOST, self.port, timeout=timeout)
+        f.connect(self.host, self.port, timeout=timeout)
         f.login(user, self.passwords[user] if password is None else password)
         return f
 
@@ -810,7 +816,7 @@ class FerryServer:
         control connection's TLS session; `cls` another FTP_TLS subclass."""
         cls = cls or (SessionReusingFTP_TLS if reuse_session else ftplib.FTP_TLS)
         f = cls(context=context or client_tls_context(), encoding="utf-8")
-        f.connect(HOST, self.port, timeout=timeout)
+        f.connect(self.host, self.port, timeout=timeout)
         try:
             f.login(user, self.passwords[user] if password is None else password)  # AUTH TLS first
             if prot_p:
@@ -821,10 +827,10 @@ class FerryServer:
         return f
 
     def raw(self, timeout: float = 30, source: str | None = None) -> RawFTP:
-        return RawFTP(self.port, timeout=timeout, source=source)
+        return RawFTP(self.port, host=self.host, timeout=timeout, source=source)
 
     def url(self, vpath: str) -> str:
-        return f"ftp://{HOST}:{self.port}{url_path(vpath)}"
+        return f"ftp://{self.host}:{self.port}{url_path(vpath)}"
 
     def curl(self, *args, user: str = "rw", timeout: float = TIMEOUT):
         """Runs curl against this server (as `user`), returning the CompletedProcess."""
@@ -853,7 +859,7 @@ class FerryServer:
             "set net:persist-retries 0",
             "set xfer:clobber on",
         ]
-        script = "; ".join(defaults + list(settings) + [f"open -u {user},{self.passwords[user]} -p {self.port} {HOST}", commands])
+        script = "; ".join(defaults + list(settings) + [f"open -u {user},{self.passwords[user]} -p {self.port} {self.host}", commands])
         env = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
         if home is not None:  # keep the user's ~/.lftp out of the test
             home.mkdir(parents=True, exist_ok=True)
