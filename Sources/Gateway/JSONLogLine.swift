@@ -8,7 +8,9 @@ import Timestamps
 enum JSONLogLine {
     /// Fields written as numbers when their value is one (the rest are strings).
     static let numericFields: Set<String> = ["bytes", "seconds", "attempt", "parts", "connections", "copied", "id",
-                                             "part_size", "repositions", "limit_bytes"]
+                                             "part_size", "repositions", "limit_bytes", "users", "users_added",
+                                             "users_removed", "users_changed", "restart_needed", "errors",
+                                             "age_seconds", "grace_seconds"]
     /// Names the handler writes itself; a metadata key with one of them gets a `field_` prefix.
     static let reservedFields: Set<String> = ["time", "level", "logger", "message"]
 

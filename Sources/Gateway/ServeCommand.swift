@@ -52,6 +52,8 @@ struct Serve: ParsableCommand {
         let logger = Logger(label: "ferry")
         for warning in settings.warnings { logger.warning("\(warning)") }
 
+        // A SIGHUP before the reload handler exists must not end the process (its default action).
+        signal(SIGHUP, SIG_IGN)
         let server: Server
         do {
             server = try Server(config: settings, logger: logger)
@@ -60,6 +62,9 @@ struct Serve: ParsableCommand {
             logger.critical("cannot start: \(error.description)")
             throw ExitCode(1)
         }
+        let notifier = SystemdNotifier()
+        // Handlers first: from the pid file and READY on, a reload or a stop can come at any moment.
+        let signals = handleSignals(server, configPath: configPath, notifier: notifier, logger: logger)
         if let pidFile {
             do {
                 try "\(getpid())\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
@@ -72,16 +77,20 @@ struct Serve: ParsableCommand {
         if let banner { FileHandle.standardOutput.write(Data(banner.utf8)) }
         AbandonedUploadReaper(snapshot: { let runtime = server.currentRuntime; return (runtime.config, runtime.storages) },
                               logger: logger).start()
-        let notifier = SystemdNotifier()
         notifier.ready(status: "serving")
-        serveSignals(server, configPath: configPath, notifier: notifier, logger: logger)
+        signals.stopped.wait()
+        withExtendedLifetime(signals.sources) {}
+        if let pidFile { try? FileManager.default.removeItem(atPath: pidFile) }
+        logger.info("stopped")
+        Foundation.exit(0)
     }
 
-    /// Blocks, handling signals, until the process ends:
+    /// Installs the signal handlers; `stopped` is signalled when a drain has finished.
     /// - SIGHUP reloads the configuration (`Server.reload`), telling systemd RELOADING then READY;
     /// - SIGTERM or SIGINT drains (`Server.drain`): the first gives running transfers
-    ///   `[limits] shutdown_grace`, a second one ends the grace period at once. Exits 0.
-    private func serveSignals(_ server: Server, configPath: String?, notifier: SystemdNotifier, logger: Logger) -> Never {
+    ///   `[limits] shutdown_grace`, a second one ends the grace period at once.
+    private func handleSignals(_ server: Server, configPath: String?, notifier: SystemdNotifier,
+                               logger: Logger) -> (sources: [DispatchSourceSignal], stopped: DispatchSemaphore) {
         for number in [SIGTERM, SIGINT, SIGHUP] { signal(number, SIG_IGN) }
         let queue = DispatchQueue(label: "signals")
         let finished = DispatchSemaphore(value: 0)
@@ -128,10 +137,6 @@ struct Serve: ParsableCommand {
             source.resume()
             sources.append(source)
         }
-        finished.wait()
-        withExtendedLifetime(sources) {}
-        if let pidFile { try? FileManager.default.removeItem(atPath: pidFile) }
-        logger.info("stopped")
-        Foundation.exit(0)
+        return (sources, finished)
     }
 }

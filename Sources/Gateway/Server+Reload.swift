@@ -40,18 +40,21 @@ extension Server {
         do {
             storages = try Self.makeStorages(applied, memory: memory, workers: partWorkers, logger: logger)
             contexts = try Self.makeContexts(applied, users: users, storages: storages, observer: observer,
-                                             logger: logger, shutdown: shutdown)
+                                             logger: logger, shutdown: shutdown, liveStorages: liveStorages)
         } catch {
             return failReload(path: path, reasons: [error.description])
         }
 
         // Everything loaded: swap it in.
         let previousFingerprints = currentRuntime.ssh?.hostKeys.fingerprints ?? []
+        // Storages and contexts before users: a session that sees the new users' generation then
+        // finds the storages they name (Session.refreshUser).
+        liveStorages.replace(with: storages)
+        replaceRuntime(Runtime(config: applied, storages: storages, ftp: contexts.0, ssh: contexts.1))
         users.replace(with: Self.userDefinition(applied, logger: logger))
         users.defender.update(maxFailures: applied.limits.maxLoginFailures, banTime: applied.limits.banTime)
         limiter.update(maxTotal: applied.limits.maxConnections, maxPerAddress: applied.limits.maxConnectionsPerIP)
         LogLineHandler.setProcessLevel(applied.log.level)
-        replaceRuntime(Runtime(config: applied, storages: storages, ftp: contexts.0, ssh: contexts.1))
 
         for warning in loaded.warnings { logger.warning("\(warning)") }
         for item in restartNeeded {

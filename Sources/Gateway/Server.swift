@@ -34,6 +34,8 @@ final class Server: Sendable {
     /// Connections from a balancer whose PROXY header is still being read.
     private let pendingHeaders = Atomic<Int>(0)
     let shutdown = ShutdownSignal()
+    /// The storages in force, for sessions that a reload moves to them.
+    let liveStorages: LiveStorages
 
     /// Everything a reload builds anew and swaps in at once.
     struct Runtime: Sendable {
@@ -83,8 +85,9 @@ final class Server: Sendable {
         self.users = UserDirectory(users: [], defender: defender, logger: logger)
         users.replace(with: Self.userDefinition(config, logger: logger))
         let storages = try Self.makeStorages(config, memory: memory, workers: partWorkers, logger: logger)
+        self.liveStorages = LiveStorages(storages)
         let (ftp, ssh) = try Self.makeContexts(config, users: users, storages: storages, observer: observer,
-                                               logger: logger, shutdown: shutdown)
+                                               logger: logger, shutdown: shutdown, liveStorages: liveStorages)
         self.runtime = Locked(Runtime(config: config, storages: storages, ftp: ftp, ssh: ssh))
     }
 
@@ -114,7 +117,7 @@ final class Server: Sendable {
             switch storage.driver {
             case .local(let root):
                 do {
-                    let driver = try LocalDirectoryDriver(root: root)
+                    let driver = try LocalDirectoryDriver(root: root, staleUploadAge: storage.abandonedUploadAge)
                     let bindings = config.users.flatMap { [$0.home] + $0.folders.map(\.target) }
                     for binding in bindings where binding.storage == storage.name {
                         try driver.ensureBucket(binding.bucket)
@@ -153,8 +156,8 @@ final class Server: Sendable {
     /// The FTP and SSH contexts of a configuration: settings, the TLS context (certificate and key
     /// loaded now) and the SSH host keys (loaded now).
     static func makeContexts(_ config: FerryConfig, users: UserDirectory, storages: StorageRegistry,
-                                     observer: GatewayObserver, logger: Logger,
-                                     shutdown: ShutdownSignal) throws(StartupError) -> (FTPServerContext?, SSHServerContext?) {
+                                     observer: GatewayObserver, logger: Logger, shutdown: ShutdownSignal,
+                                     liveStorages: LiveStorages) throws(StartupError) -> (FTPServerContext?, SSHServerContext?) {
         var ftpContext: FTPServerContext?
         if let ftp = config.ftp {
             var settings = FTPSettings(passivePorts: ftp.passivePorts, masqueradeAddress: ftp.masqueradeAddress,
@@ -177,6 +180,7 @@ final class Server: Sendable {
             ftpLogger[metadataKey: "protocol"] = "ftp"
             ftpContext = FTPServerContext(settings: settings, users: users, storages: storages, observer: observer,
                                           logger: ftpLogger, shutdown: shutdown)
+            ftpContext?.liveStorages = liveStorages
         }
         var sshContext: SSHServerContext?
         if let sftp = config.sftp, sftp.listen != nil {
@@ -193,6 +197,7 @@ final class Server: Sendable {
                                         loginGraceTime: config.limits.loginTimeout)
             sshContext = SSHServerContext(settings: settings, hostKeys: hostKeys, users: users, storages: storages,
                                           observer: observer, logger: sftpLogger, shutdown: shutdown)
+            sshContext?.liveStorages = liveStorages
         }
         return (ftpContext, sshContext)
     }
@@ -314,6 +319,11 @@ final class Server: Sendable {
                     connection.close()
                     return
                 }
+                // A stop that began while the header was read refuses it like the closed listener.
+                guard !stopping.load(ordering: .relaxed) else {
+                    refuse(connection, "421 Server shutting down.\r\n", service: service)
+                    return
+                }
                 guard admit(connection, client: client, service: service) else { return }
                 handler(connection, client)
                 limiter.release(client.host)
@@ -387,6 +397,11 @@ final class Server: Sendable {
         }
         if limiter.total > 0 {
             logger.error("connections still busy after being cut; exiting anyway", metadata: ["connections": "\(limiter.total)"])
+        }
+        // A thread stuck on the storage side has not aborted its upload: abort what is still open
+        // directly, so that no multipart upload outlives the process.
+        for upload in S3UploadsInProgress.abortAll() {
+            logger.warning("upload aborted at exit", metadata: ["key": "\(upload.key)", "upload_id": "\(upload.uploadID)"])
         }
     }
 

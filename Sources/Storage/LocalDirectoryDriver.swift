@@ -21,9 +21,9 @@ public final class LocalDirectoryDriver: StorageDriver {
     /// Name of the directory for in-progress uploads; bucket names never start with a dot.
     static let uploadsDirectoryName = ".ferry-uploads"
 
-    /// Opens (and creates if needed) the root directory. Temporary files older than a day are left
-    /// from a crash and removed.
-    public init(root: String, maxObjectSize: UInt64? = nil) throws(StorageError) {
+    /// Opens (and creates if needed) the root directory. Temporary files untouched for
+    /// `staleUploadAge` (a day by default; 0 = keep them) are left from a crash and removed.
+    public init(root: String, maxObjectSize: UInt64? = nil, staleUploadAge: TimeInterval = 86_400) throws(StorageError) {
         let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
         self.root = absolute.utf8.count > 1 && absolute.utf8.last == KeyBytes.separator ? String(absolute.dropLast()) : absolute
         self.capabilities = StorageCapabilities(maxObjectSize: maxObjectSize)
@@ -34,7 +34,7 @@ public final class LocalDirectoryDriver: StorageDriver {
             throw .io(detail: "cannot open \(self.root)/\(Self.uploadsDirectoryName)")
         }
         uploadsDirectory = uploads
-        removeStaleUploads(olderThan: 86_400)
+        if staleUploadAge > 0 { removeStaleUploads(olderThan: staleUploadAge) }
     }
 
     /// Creates the bucket's directory if it is missing (used at startup for configured homes).

@@ -101,7 +101,7 @@ def fleet(ferry_module_factory, s3_target, s3_bucket, tmp_path_factory):
         members.append(ferry_module_factory(
             host=host, fixed_ports={**ports, "passive": passive}, metrics=True, max_login_failures=3,
             ftp_toml=f'masquerade_address = "{FRONT}"',
-            extra_toml=s3_storage_toml("s3", s3_target, abandoned_upload_age="5s") + tls_toml(certificate)
+            extra_toml=s3_storage_toml("s3", s3_target, abandoned_upload_age="10s") + tls_toml(certificate)
             + f'\n[proxy_protocol]\nfrom = ["{BALANCER_SOURCE}/32"]\n',
             users_toml=user_toml(USER, PASSWORD, f"s3:{s3_target.bucket}/{prefix}"), passwords={USER: PASSWORD}))
     stats = base / "haproxy.sock"
@@ -293,12 +293,12 @@ def test_kill_9_one_instance_mid_upload(fleet, s3_bucket):
             f.storbinary(f"STOR {name}", io.BytesIO(files[name]))
     for name, data in files.items():
         assert hashlib.sha256(s3_bucket.get(f"{fleet.prefix}/{name}")).digest() == hashlib.sha256(data).digest(), name
-    # The killed member's pending multipart uploads are aborted by a survivor once idle for 5 s.
-    assert wait_for(lambda: s3_bucket.pending_uploads(fleet.prefix + "/") == [], timeout=30, interval=0.5), \
+    # The killed member's pending multipart uploads are aborted by a survivor once idle for 10 s.
+    assert wait_for(lambda: s3_bucket.pending_uploads(fleet.prefix + "/") == [], timeout=40, interval=0.5), \
         s3_bucket.pending_uploads(fleet.prefix + "/")
     reaped_after = time.monotonic() - killed_at
     print(f"\nkill -9 left {len(failed)} multipart uploads; reaped {reaped_after:.1f} s after the kill "
-          f"(abandoned_upload_age = 5s)")
+          f"(abandoned_upload_age = 10s)")
     survivors = [m for m in fleet.members if m is not victim]
     assert any("abandoned upload aborted" in m.log_text() for m in survivors)
 

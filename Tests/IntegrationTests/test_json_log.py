@@ -137,3 +137,22 @@ def test_login_logout_abandoned_upload_and_tls_refusal_are_events(ferry_factory,
     assert len(refusals) == 1, refusals
     assert refusals[0]["protocol"] == "ftp" and refusals[0]["user"] == "rw" and refusals[0]["client"].startswith(HOST)
     assert refusals[0]["level"] == "warning" and "resume" in refusals[0]["reason"], refusals
+
+
+def test_configuration_reload_is_an_event(ferry_factory):
+    server = ferry_factory(log_format="json")
+    applied, _ = server.reload()
+    assert applied
+    server.config_path.write_text(server.config_path.read_text() + "\n[limits]\nbogus_key = 1\n")
+    applied, _ = server.reload()
+    assert not applied
+    events = json_events(server)
+    reloaded = [e for e in events if e["message"] == "configuration reloaded"]
+    assert len(reloaded) == 1, reloaded
+    event = reloaded[0]
+    assert event["users"] >= 1 and event["users_added"] == 0 and event["users_removed"] == 0, event
+    assert isinstance(event["seconds"], (int, float)) and event["path"].endswith("ferry.toml"), event
+    failed = [e for e in events if e["message"] == "configuration reload failed: nothing changed"]
+    assert len(failed) == 1 and failed[0]["level"] == "error" and failed[0]["errors"] >= 1, failed
+    errors = [e for e in events if e["message"] == "configuration reload error"]
+    assert errors and any("limits" in e["error"] for e in errors), errors

@@ -220,3 +220,35 @@ def test_sftp_through_a_header(server):
             answer = b""
         assert answer == b""
     log_since(server, offset, r"refused a connection: no PROXY header.*service=sftp")
+
+
+def test_implicit_ftps_behind_a_header(ferry_factory, tls_cert):
+    from conftest import client_tls_context, tls_toml
+
+    server = ferry_factory(implicit_tls=True, sftp=False,
+                           extra_toml=tls_toml(tls_cert) + f'\n[proxy_protocol]\nfrom = ["{BALANCER}/32"]\n')
+    offset = server.log_size()
+    raw = socket.create_connection((HOST, server.implicit_port), timeout=10, source_address=(BALANCER, 0))
+    raw.sendall(v2("192.0.2.99", 50000, 990))
+    with client_tls_context().wrap_socket(raw) as tls:  # TLS starts right after the header
+        reader = tls.makefile("rb")
+        assert reader.readline().startswith(b"220")
+        tls.sendall(b"USER rw\r\n")
+        assert reader.readline().startswith(b"331")
+        tls.sendall(f"PASS {server.passwords['rw']}\r\n".encode())
+        assert reader.readline().startswith(b"230")
+    line = log_since(server, offset, r"login succeeded")
+    assert "client=192.0.2.99" in line, line
+
+
+def test_per_address_limit_applies_to_the_named_client(ferry_factory):
+    server = ferry_factory(sftp=False, max_connections_per_ip=1,
+                           extra_toml=f'[proxy_protocol]\nfrom = ["{BALANCER}/32"]\n')
+    with through_balancer(server, v1("192.0.2.71")) as first:
+        assert first.reply()[0] == 220
+        with through_balancer(server, v1("192.0.2.71", 40001)) as second:
+            code, text = second.reply()
+            assert code == 421 and "from your address" in text, text
+        # Another client behind the same balancer has its own allowance.
+        with through_balancer(server, v2("192.0.2.72")) as other:
+            assert other.reply()[0] == 220

@@ -178,3 +178,49 @@ def test_listen_changes_need_a_restart_and_ferry_reload(server, ferry_bin):
     time.sleep(0.2)
     assert " debug " not in server.log_text(after), server.log_text(after)
     assert " info " in server.log_text(after)
+
+
+def test_host_keys_and_limits_are_reloaded(server, tmp_path):
+    import paramiko
+
+    def host_key() -> str:
+        transport = paramiko.Transport((HOST, server.sftp_port))
+        try:
+            transport.start_client(timeout=10)
+            return transport.get_remote_server_key().get_fingerprint().hex()
+        finally:
+            transport.close()
+
+    before = host_key()
+    new_key = tmp_path / "new_host_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(new_key)], check=True, timeout=30)
+    text = server.config_path.read_text()
+    start = text.index("host_keys = [")
+    end = text.index("]", start) + 1
+    text = text[:start] + f"host_keys = [{toml_str(str(new_key))}]" + text[end:]
+    text = text.replace("max_connections_per_ip = 32", "max_connections_per_ip = 1", 1)
+    assert "max_connections_per_ip = 1" in text
+    server.config_path.write_text(text)
+    applied, log = server.reload()
+    assert applied, log
+    after = host_key()
+    assert after != before
+    expected = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", str(new_key)], capture_output=True, text=True).stdout.split()[1]
+    assert expected in log, log  # the new key's fingerprint is logged
+    # The per-address limit of 1 applies: one FTP session takes the one slot (once the SSH probe's
+    # connection has been let go), a second is refused.
+    sessions = []
+    assert wait_for(lambda: _try_login(server, sessions), timeout=5)
+    held = sessions[0]
+    with pytest.raises(ftplib.error_temp):
+        server.ftp("rw")
+    assert held.pwd() == "/"
+    held.quit()
+
+
+def _try_login(server, sessions: list) -> bool:
+    try:
+        sessions.append(server.ftp("rw"))
+        return True
+    except ftplib.error_temp:
+        return False

@@ -46,9 +46,11 @@ def test_notify_protocol(ferry_factory, tmp_path, abstract):
         address = str(tmp_path / "notify.sock")
         listener.bind(address)
     with listener:
-        server = ferry_factory(env={"NOTIFY_SOCKET": address})
+        server = ferry_factory(env={"NOTIFY_SOCKET": address}, pid_file=True)
         ready = messages(listener, "READY=1")
         assert ready[-1].get("STATUS") == "serving"
+        # READY comes after the pid file is written (ferry reload may be used at once).
+        assert server.pid_file.read_text().strip() == str(server.proc.pid)
 
         before_reload = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
         server.proc.send_signal(signal.SIGHUP)
@@ -64,7 +66,7 @@ def test_notify_protocol(ferry_factory, tmp_path, abstract):
         assert stopping[-1]["STATUS"] == "draining"
         server.proc.wait(15)
         assert server.proc.returncode == 0
-        assert not server.pid_file.exists() or not server.opts.pid_file
+        assert not server.pid_file.exists(), "the pid file outlived the process"
 
 
 def install(tmp_path: Path, ferry_bin: Path, config: str | None = None) -> Path:
@@ -99,7 +101,7 @@ def test_install_stages_binary_unit_and_configuration(tmp_path, ferry_bin):
 
 
 def test_low_ports_get_cap_net_bind_service_only(tmp_path, ferry_bin):
-    stage = install(tmp_path, ferry_bin, config='[ftp]\nlisten = "0.0.0.0:21"\n')
+    stage = install(tmp_path, ferry_bin, config='[ftp]\nlisten = "0.0.0.0:21"   # FTP\n[sftp]\nlisten = "[::]:2222"\n')
     dropin = stage / "etc/systemd/system/ferry.service.d/10-low-ports.conf"
     assert "AmbientCapabilities=CAP_NET_BIND_SERVICE" in dropin.read_text()
     (stage / "etc/ferry/ferry.toml").write_text('[ftp]\nlisten = "0.0.0.0:2121"\n')

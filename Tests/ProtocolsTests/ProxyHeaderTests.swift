@@ -55,6 +55,10 @@ import Testing
         let v6 = try #require(try ProxyHeader.parse(Array("PROXY TCP6 2001:db8::7 ::1 1 65535\r\n".utf8)))
         #expect(v6.header == .proxied(client: SocketAddress(host: "2001:db8::7", port: 1)!, destination: SocketAddress(host: "::1", port: 65535)!))
         #expect(try ProxyHeader.parse(Array("PROXY UNKNOWN\r\n".utf8))?.header == .unknown)
+        // A dual-stack balancer writes an IPv4 client as an IPv4-mapped IPv6 address under TCP6.
+        let mapped = try #require(try ProxyHeader.parse(Array("PROXY TCP6 ::ffff:192.0.2.7 ::ffff:10.0.0.11 40000 21\r\n".utf8)))
+        #expect(mapped.header == .proxied(client: SocketAddress(host: "192.0.2.7", port: 40000)!,
+                                          destination: SocketAddress(host: "10.0.0.11", port: 21)!))
         #expect(try ProxyHeader.parse(Array("PROXY UNKNOWN ffff::1 ::1 1 2\r\n".utf8))?.header == .unknown)
     }
 
@@ -63,7 +67,7 @@ import Testing
         "PROXY TCP4 192.0.2.7 127.0.0.11 51234 2121 9\r\n",   // one too many
         "PROXY TCP4 192.0.2.7  127.0.0.11 51234 2121\r\n",    // two spaces
         "PROXY TCP4 ::1 ::1 1 2\r\n",                         // family mismatch
-        "PROXY TCP6 192.0.2.7 127.0.0.1 1 2\r\n",
+        "PROXY TCP6 192.0.2.7 127.0.0.1 1 2\r\n",           // IPv4 text under TCP6
         "PROXY TCP4 192.0.2.7 127.0.0.11 65536 2121\r\n",     // port out of range
         "PROXY TCP4 192.0.2.7 127.0.0.11 0123 2121\r\n",      // leading zero
         "PROXY TCP4 192.0.2 127.0.0.11 1 2\r\n",
@@ -134,6 +138,12 @@ import Testing
         #expect(try policy.origin(of: secondServer) == .client(SocketAddress(host: "198.51.100.1", port: 4000)!))
         let rest = try buffer.withUnsafeMutableBytes { try secondServer.read(into: $0, timeout: 2) }
         #expect(String(decoding: buffer[..<rest], as: UTF8.self) == "SSH-2.0-x\r\n")
+
+        // A header naming no client is the balancer's own connection, never "the balancer as client".
+        let third = try Socket.connect(to: listener.localAddress!, timeout: 5)
+        let thirdServer = try #require(try listener.accept(timeout: 5))
+        try third.writeAll(Array("PROXY UNKNOWN\r\n".utf8), timeout: 5)
+        #expect(try policy.origin(of: thirdServer) == .balancerCheck)
     }
 
     @Test func readerTimesOutAndRefusesUntrustedHeaders() throws {

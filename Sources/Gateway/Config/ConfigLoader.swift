@@ -49,6 +49,13 @@ struct ConfigLoader {
         config.storages = readStorages(root.tableArray("storage"), issues: issues, warnings: &config.warnings)
         config.users = readUsers(root.tableArray("user"), storages: config.storages, issues: issues, warnings: &config.warnings)
         root.rejectUnknownKeys()
+        // An upload whose client pauses (up to idle_timeout) sends no part meanwhile: a shorter age
+        // would let the reaper abort it while its connection is still open.
+        for (index, storage) in config.storages.enumerated()
+        where storage.abandonedUploadAge > 0 && storage.abandonedUploadAge < config.limits.idleTimeout {
+            config.warnings.append("storage[\(index + 1)].abandoned_upload_age (\(Int(storage.abandonedUploadAge)) s) is shorter than "
+                                   + "[limits] idle_timeout (\(Int(config.limits.idleTimeout)) s): an upload paused that long may be aborted while its client is still connected")
+        }
         if config.ftp?.listen == nil && config.sftp?.listen == nil && !root.has("ftp") && !root.has("sftp") {
             issues.add("(top level)", "neither [ftp] nor [sftp] is configured: nothing to serve")
         }

@@ -46,7 +46,8 @@ extension FTPConnection {
             var sessionLogger = logger
             sessionLogger[metadataKey: "user"] = "\(user.name)"
             logger = sessionLogger
-            loginState = .loggedIn(Session(user: user, storages: context.storages, logger: sessionLogger, directory: context.users))
+            loginState = .loggedIn(Session(user: user, storages: context.storages, logger: sessionLogger, directory: context.users,
+                                                   liveStorages: context.liveStorages))
             workingDirectory = .root
             context.observer?.loginSucceeded(service: .ftp)
             logger.info("login succeeded", metadata: ["method": "password"])

@@ -10,6 +10,8 @@ public struct FTPServerContext: Sendable {
     public var observer: (any SessionObserver)?
     public var logger: Logger
     public var shutdown: ShutdownSignal
+    /// The storages a reload puts in force, for sessions whose user it changes (nil: fixed).
+    public var liveStorages: LiveStorages?
 
     public init(settings: FTPSettings, users: UserDirectory, storages: StorageRegistry,
                 observer: (any SessionObserver)?, logger: Logger, shutdown: ShutdownSignal = ShutdownSignal()) {

@@ -57,9 +57,11 @@ public enum ProxyHeader: Sendable, Equatable {
             guard let sourcePort = port(fields[4]), let destinationPort = port(fields[5]) else {
                 throw .malformed("v1 port out of range")
             }
-            guard let source = SocketAddress(host: fields[2], port: sourcePort), source.family == family,
-                  let destination = SocketAddress(host: fields[3], port: destinationPort), destination.family == family,
-                  family == .ipv6 || (isDottedQuad(fields[2]) && isDottedQuad(fields[3])) else {
+            // TCP6 addresses are IPv6 text, which includes IPv4-mapped ones (`::ffff:192.0.2.7`, what
+            // a dual-stack balancer sends for an IPv4 client); SocketAddress keeps those as IPv4.
+            guard isWritten(fields[2], as: family), isWritten(fields[3], as: family),
+                  let source = SocketAddress(host: fields[2], port: sourcePort),
+                  let destination = SocketAddress(host: fields[3], port: destinationPort) else {
                 throw .malformed("v1 address is not \(family == .ipv4 ? "IPv4" : "IPv6")")
             }
             return .proxied(client: source, destination: destination)
@@ -138,6 +140,14 @@ public enum ProxyHeader: Sendable, Equatable {
         return UInt16(text)
     }
 
+    /// Whether `text` is written as an address of `family`: four decimal octets, or IPv6 text.
+    private static func isWritten(_ text: String, as family: SocketAddress.Family) -> Bool {
+        switch family {
+        case .ipv4: isDottedQuad(text)
+        case .ipv6: text.utf8.contains(UInt8(ascii: ":"))
+        }
+    }
+
     /// v1 IPv4 addresses are four decimal octets; inet_pton agrees, this only makes the rule explicit.
     private static func isDottedQuad(_ text: String) -> Bool {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
@@ -183,7 +193,8 @@ public struct ProxyProtocolPolicy: Sendable {
     public enum Origin: Sendable, Equatable {
         /// A client: the socket's peer, or the client a trusted balancer named.
         case client(SocketAddress)
-        /// A trusted balancer's own connection (v2 LOCAL: a health check): close it quietly.
+        /// A trusted balancer's own connection (v2 LOCAL: a health check), or one whose header names
+        /// no client (UNKNOWN): close it quietly.
         case balancerCheck
     }
 
@@ -198,8 +209,11 @@ public struct ProxyProtocolPolicy: Sendable {
         guard expectsHeader(from: peer) else { return .client(peer) }
         switch try readHeader(from: socket) {
         case .proxied(let client, _): return .client(client)
-        case .unknown: return .client(peer)
-        case .local: return .balancerCheck
+        // No client address (v1 UNKNOWN, v2 over AF_UNSPEC or AF_UNIX): taking the balancer's own
+        // address instead would put every client behind it under one ban and one per-address
+        // limit, and let any such connection match another's data-connection check. Health checks
+        // send these; they are closed like v2 LOCAL.
+        case .unknown, .local: return .balancerCheck
         }
     }
 

@@ -43,6 +43,7 @@ extension SCPSession {
             case UInt8(ascii: "T"):
                 try sendOK()  // times: object storage keeps its own
             case UInt8(ascii: "C"):
+                try checkUserStanding()
                 guard let (size, name) = Self.parseEntry(rest) else { throw Stop.protocolError("bad C line") }
                 do {
                     try receiveFile(at: try destination(name, isUTF8: isUTF8), size: size)
@@ -50,6 +51,7 @@ extension SCPSession {
                     try sendError(.warning, "\(name): \(reason(error))")
                 }
             case UInt8(ascii: "D"):
+                try checkUserStanding()
                 guard command.recursive else { throw Stop.protocolError("D without -r") }
                 guard let (_, name) = Self.parseEntry(rest) else { throw Stop.protocolError("bad D line") }
                 do {

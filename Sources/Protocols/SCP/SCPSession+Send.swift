@@ -9,6 +9,7 @@ extension SCPSession {
         // The client starts by saying it is ready.
         guard try response() else { return }
         for argument in command.paths {
+            try checkUserStanding()
             do {
                 let path = try session.resolve(argument, from: .root)
                 let info = try session.stat(path)
@@ -87,6 +88,7 @@ extension SCPSession {
         while let batch = try lister.nextBatch() {
             for entry in batch {
                 let child = try session.resolve(entry.name, from: path)
+                try checkUserStanding()
                 do {
                     if entry.isDirectory {
                         try sendDirectory(child, try session.stat(child))

@@ -21,6 +21,16 @@ final class SCPSession {
         case clientFatal(String)
         case protocolError(String)
         case channel(String)
+        /// A configuration reload removed the user: the file under way was finished, no other starts.
+        case userRemoved
+    }
+
+    /// Called before each file or directory: applies a reload's changes to the user, and ends the
+    /// transfer (with a fatal status the client shows) if the user was removed.
+    func checkUserStanding() throws(Stop) {
+        guard session.refreshUser() == .removed else { return }
+        try? sendError(.fatal, "your account was removed from this server")
+        throw .userRemoved
     }
 
     let command: SCPCommand

@@ -72,7 +72,8 @@ public final class SSHConnection {
         let loggedIn = Date()
         var sessionLogger = logger
         sessionLogger[metadataKey: "user"] = "\(user.name)"
-        let session = Session(user: user, storages: context.storages, logger: sessionLogger, directory: context.users)
+        let session = Session(user: user, storages: context.storages, logger: sessionLogger, directory: context.users,
+                              liveStorages: context.liveStorages)
         switch service {
         case .sftp:
             let engine = SFTPEngine(session: session, environment: SFTPEngineEnvironment(

@@ -12,18 +12,23 @@ import PathRules
 public final class Session {
     /// The user as the configuration now defines it (`refreshUser` follows reloads).
     public private(set) var user: User
-    let storages: StorageRegistry
+    /// The storages the user's bindings are looked up in (replaced with the user by a reload).
+    private(set) var storages: StorageRegistry
     let logger: Logger
     /// Directories this session listed, made or checked (see `DirectoryKnowledge` for the rule).
     let directories: DirectoryKnowledge
     /// Where a reload's changes to this user come from; nil: the user never changes (tests).
     private let directory: UserDirectory?
+    /// Where a reload's storages come from (nil: they never change).
+    private let liveStorages: LiveStorages?
     private var seenGeneration: Int
     private var removedByReload = false
 
-    public init(user: User, storages: StorageRegistry, logger: Logger, directory: UserDirectory? = nil) {
+    public init(user: User, storages: StorageRegistry, logger: Logger, directory: UserDirectory? = nil,
+                liveStorages: LiveStorages? = nil) {
         self.user = user
-        self.storages = storages
+        self.storages = liveStorages?.registry ?? storages
+        self.liveStorages = liveStorages
         self.logger = logger
         self.directories = DirectoryKnowledge(lifetime: storages.directoryCacheLifetime)
         self.directory = directory
@@ -52,6 +57,9 @@ public final class Session {
             return .removed
         }
         seenGeneration = generation
+        // The reload put its storages in force before its users (Server.reload), so these are the
+        // ones the reloaded bindings name.
+        if let liveStorages { storages = liveStorages.registry }
         if !reloaded.hasSameAccess(as: user) {
             logger.info("user changed by a configuration reload: applied from this command on", metadata: [
                 "user": "\(user.name)", "home": "\(reloaded.home)", "authority": "\(reloaded.authority)", "delete": "\(reloaded.mayDelete)"])

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Storage
 
 /// The configured storages by name, shared read-only by every session, with how sessions use them.
@@ -21,4 +22,21 @@ public struct StorageRegistry: Sendable {
 
     public func driver(named name: String) -> (any StorageDriver)? { drivers[name] }
     public var names: [String] { drivers.keys.sorted() }
+}
+
+/// The storage registry in force, which a configuration reload replaces. A session takes it at login
+/// and again when a reload changes its user (`Session.refreshUser`), so that a reloaded user's new
+/// home or folders find the storages they name.
+public final class LiveStorages: Sendable {
+    private let current: Locked<StorageRegistry>
+
+    public init(_ registry: StorageRegistry) {
+        self.current = Locked(registry)
+    }
+
+    public var registry: StorageRegistry { current.withLock { $0 } }
+
+    public func replace(with registry: StorageRegistry) {
+        current.withLock { $0 = registry }
+    }
 }

@@ -32,6 +32,8 @@ extension S3Driver {
                     continue  // NoSuchUpload: finished or aborted by someone else meanwhile
                 }
             }
+            // A server that says "truncated" without moving the marker would loop forever.
+            if let next = page.next, let previous = marker, next == previous { break }
             marker = page.next
         } while marker != nil
         return aborted
@@ -47,6 +49,7 @@ extension S3Driver {
             let response = try client.send(S3Client.Request(operation: .listParts, bucket: key.bucket, key: key.key, query: query))
             guard let page = S3XML.partsPage(response.body) else { throw .unavailable(detail: "ListParts: unreadable answer") }
             if let latest = page.modified.max() { newest = max(newest ?? latest, latest) }
+            if page.nextMarker != nil && page.nextMarker == partMarker { break }  // not advancing: stop
             partMarker = page.nextMarker
         } while partMarker != nil
         return newest

@@ -146,6 +146,7 @@ final class S3ObjectUpload: ObjectUpload {
                                                         body: UnsafeRawBufferPointer(start: nil, count: 0)))
         guard let id = S3XML.uploadID(response.body) else { throw .io(detail: "CreateMultipartUpload: no UploadId") }
         uploadID = id
+        S3UploadsInProgress.begun(id, key: key, client: client)
         client.logger.debug("s3 multipart upload started", metadata: ["key": "\(key)"])
     }
 
@@ -288,6 +289,7 @@ final class S3ObjectUpload: ObjectUpload {
                 throw StorageError.unavailable(detail: "CompleteMultipartUpload: \(error.code)")
             }
             finished = true
+            S3UploadsInProgress.ended(uploadID!)
             releaseBuffers()
             client.logger.debug("s3 multipart upload completed", metadata: ["key": "\(key)", "parts": "\(parts.count)", "bytes": "\(total)"])
             storeMetadataAfterMultipart(etag: S3XML.etag(response.body))
@@ -319,6 +321,7 @@ final class S3ObjectUpload: ObjectUpload {
         inFlight.wait()
         releaseBuffers()
         guard let uploadID else { return }
+        S3UploadsInProgress.ended(uploadID)
         do throws(StorageError) {
             _ = try client.send(S3Client.Request(operation: .abortMultipartUpload, bucket: key.bucket, key: key.key, query: [("uploadId", uploadID)]))
             client.logger.debug("s3 multipart upload aborted", metadata: ["key": "\(key)"])

@@ -1,0 +1,43 @@
+import Locking
+
+/// Every S3 multipart upload of the process that is begun and neither completed nor aborted, with
+/// the client that can abort it. The owning connection thread normally ends each one itself; this
+/// list is for a stop that cannot wait for that thread (a drain's last step, when a thread is stuck
+/// on the storage side after its connection was cut): `abortAll` then aborts them directly, so the
+/// process never exits leaving a multipart upload behind. Process-wide because a reload replaces
+/// drivers while uploads of the old ones are still open.
+public enum S3UploadsInProgress {
+    private static let open = Locked<[String: (client: S3Client, key: ObjectKey)]>([:])
+
+    static func begun(_ uploadID: String, key: ObjectKey, client: S3Client) {
+        open.withLock { $0[uploadID] = (client, key) }
+    }
+
+    static func ended(_ uploadID: String) {
+        _ = open.withLock { $0.removeValue(forKey: uploadID) }
+    }
+
+    public static var count: Int { open.withLock { $0.count } }
+
+    /// Aborts every upload still open (AbortMultipartUpload each; NoSuchUpload counts as done).
+    /// Their owners, if they ever go on, find them gone and fail: nothing is published.
+    public static func abortAll() -> [AbandonedUpload] {
+        let uploads = open.withLock { open in
+            defer { open.removeAll() }
+            return open
+        }
+        var aborted: [AbandonedUpload] = []
+        for (uploadID, upload) in uploads {
+            do throws(StorageError) {
+                _ = try upload.client.send(S3Client.Request(operation: .abortMultipartUpload, bucket: upload.key.bucket,
+                                                            key: upload.key.key, query: [("uploadId", uploadID)]))
+                aborted.append(AbandonedUpload(key: upload.key, uploadID: uploadID, initiated: .distantPast))
+            } catch .notFound, .conflict {
+                continue
+            } catch {
+                upload.client.logger.error("could not abort a multipart upload at exit", metadata: ["key": "\(upload.key)", "error": "\(error)"])
+            }
+        }
+        return aborted
+    }
+}
