@@ -43,9 +43,12 @@ enum ConfigPrinter {
                 "transfer_memory = \(limits.transferMemory)", "shutdown_grace = \(seconds(limits.shutdownGrace))",
                 "max_hash_size = \(limits.maxHashSize)"]
         let proxy = config.proxyProtocol
-        if !proxy.trustedSources.isEmpty {
-            out += ["", "[proxy_protocol]", "from = [\(proxy.trustedSources.map { quote($0.description) }.joined(separator: ", "))]",
-                    "header_timeout = \(seconds(proxy.headerTimeout))"]
+        if !proxy.ftp.trustedSources.isEmpty || !proxy.sftp.trustedSources.isEmpty {
+            func list(_ policy: ProxyProtocolPolicy) -> String {
+                "[\(policy.trustedSources.map { quote($0.description) }.joined(separator: ", "))]"
+            }
+            out += ["", "[proxy_protocol]", "ftp_from = \(list(proxy.ftp))", "sftp_from = \(list(proxy.sftp))",
+                    "header_timeout = \(seconds(proxy.ftp.headerTimeout))"]
         }
         out += ["", "[log]", "level = \(quote(config.log.level.rawValue))", "format = \(quote(config.log.format.rawValue))",
                 "transfer_log = \(quote(config.log.transferLog))"]

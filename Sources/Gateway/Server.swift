@@ -164,7 +164,7 @@ final class Server: Sendable {
                                        activeModeEnabled: ftp.activeMode, idleTimeout: config.limits.idleTimeout,
                                        dataTimeout: config.limits.dataConnectionTimeout, loginTimeout: config.limits.loginTimeout,
                                        tlsHandshakeTimeout: config.limits.tlsHandshakeTimeout)
-            settings.proxyProtocol = config.proxyProtocol
+            settings.proxyProtocol = config.proxyProtocol.ftp
             settings.passiveAddressOverrides = ftp.passiveAddressOverrides
             if let tls = config.tls, ftp.tls != .off || ftp.implicitTLSListen != nil {
                 let context: TLSContext
@@ -283,7 +283,7 @@ final class Server: Sendable {
                 continue
             }
             let current = config
-            let proxyProtocol = current.proxyProtocol
+            let proxyProtocol = service == .sftp ? current.proxyProtocol.sftp : current.proxyProtocol.ftp
             guard proxyProtocol.expectsHeader(from: peer) else {
                 // A direct client: bans and limits are checked here, before it gets a thread.
                 guard admit(connection, client: peer, service: service) else { continue }

@@ -172,8 +172,12 @@ import Testing
         let ftp = try #require(config.ftp)
         #expect(ftp.masqueradeAddress?.host == "127.0.0.1")
         #expect(ftp.passiveAddressOverrides.map(\.address.host) == ["10.1.2.3", "127.0.0.1"])
-        #expect(config.proxyProtocol.trustedSources.map(\.description) == ["127.0.0.1/32", "10.0.0.0/8"])
-        #expect(config.proxyProtocol.headerTimeout == 2)
+        #expect(config.proxyProtocol.ftp.trustedSources.map(\.description) == ["127.0.0.1/32", "10.0.0.0/8"])
+        #expect(config.proxyProtocol.sftp.trustedSources.map(\.description) == ["127.0.0.1/32", "10.0.0.0/8"])
+        #expect(config.proxyProtocol.ftp.headerTimeout == 2 && config.proxyProtocol.sftp.headerTimeout == 2)
+        // One group set apart: SFTP straight from the internet, FTP behind the balancer.
+        let split = try Self.load("[proxy_protocol]\nfrom = [\"10.0.0.0/8\"]\nsftp_from = []\n" + Self.base + Self.user())
+        #expect(split.proxyProtocol.ftp.trustedSources.count == 1 && split.proxyProtocol.sftp.trustedSources.isEmpty)
         var settings = FTPSettings(passivePorts: nil, masqueradeAddress: ftp.masqueradeAddress, activeModeEnabled: false, idleTimeout: 1)
         settings.passiveAddressOverrides = ftp.passiveAddressOverrides
         let local = SocketAddress(host: "127.0.0.11", port: 2121)!
@@ -184,7 +188,7 @@ import Testing
         #expect(settings.announcedPassiveAddress(client: SocketAddress(host: "203.0.113.1", port: 1)!, local: local).host == "127.0.0.11")
         let printed = ConfigPrinter.render(config)
         #expect(printed.contains("masquerade_address = \"localhost\""))
-        #expect(printed.contains("from = [\"127.0.0.1/32\", \"10.0.0.0/8\"]"))
+        #expect(printed.contains("ftp_from = [\"127.0.0.1/32\", \"10.0.0.0/8\"]"))
     }
 
     @Test func sftpCipherListIsKeptInOrder() throws {

@@ -252,3 +252,16 @@ def test_per_address_limit_applies_to_the_named_client(ferry_factory):
         # Another client behind the same balancer has its own allowance.
         with through_balancer(server, v2("192.0.2.72")) as other:
             assert other.reply()[0] == 220
+
+
+def test_listener_groups_can_trust_differently(ferry_factory):
+    # FTP behind the balancer, SFTP reached directly from the same address.
+    server = ferry_factory(extra_toml=f'[proxy_protocol]\nfrom = ["{BALANCER}/32"]\nsftp_from = []\n')
+    with through_balancer(server, v1("192.0.2.80")) as raw:
+        assert raw.reply()[0] == 220
+    with socket.create_connection((HOST, server.sftp_port), timeout=10, source_address=(BALANCER, 0)) as direct:
+        direct.settimeout(10)
+        assert direct.recv(64).startswith(b"SSH-2.0-"), "SFTP from the balancer's address wanted a header"
+    with RawFTP(server.port, source=BALANCER) as bare:  # FTP from there still needs one
+        bare.sock.sendall(b"USER rw\r\n")
+        assert bare.at_eof(timeout=5)

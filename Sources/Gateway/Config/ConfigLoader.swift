@@ -261,12 +261,15 @@ struct ConfigLoader {
         return limits
     }
 
-    private func readProxyProtocol(_ table: TableReader) -> ProxyProtocolPolicy {
+    private func readProxyProtocol(_ table: TableReader) -> FerryConfig.ProxyProtocolGroups {
         defer { table.rejectUnknownKeys() }
-        var policy = ProxyProtocolPolicy()
-        policy.trustedSources = networks(table, "from")
-        policy.headerTimeout = duration(table, "header_timeout", default: policy.headerTimeout)
-        return policy
+        var common = ProxyProtocolPolicy()
+        common.trustedSources = networks(table, "from")
+        common.headerTimeout = duration(table, "header_timeout", default: common.headerTimeout)
+        var groups = FerryConfig.ProxyProtocolGroups(ftp: common, sftp: common)
+        if table.has("ftp_from") { groups.ftp.trustedSources = networks(table, "ftp_from") }
+        if table.has("sftp_from") { groups.sftp.trustedSources = networks(table, "sftp_from") }
+        return groups
     }
 
     /// An address PASV announces: numeric IPv4, or a host name resolved now (at start and at each

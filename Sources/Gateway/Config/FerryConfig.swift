@@ -115,8 +115,16 @@ struct FerryConfig: Sendable {
 
     var ftp: FTP?
     var sftp: SFTP?
-    /// `[proxy_protocol]`: the balancers whose connections start with a PROXY header.
-    var proxyProtocol = ProxyProtocolPolicy()
+    /// `[proxy_protocol]`: the balancers whose connections start with a PROXY header, per listener
+    /// group (`from` for both, `ftp_from` / `sftp_from` to set one group apart).
+    var proxyProtocol = ProxyProtocolGroups()
+
+    struct ProxyProtocolGroups: Sendable {
+        /// FTP control (plain and implicit TLS) and passive data connections.
+        var ftp = ProxyProtocolPolicy()
+        /// SSH (SFTP and scp).
+        var sftp = ProxyProtocolPolicy()
+    }
     var tls: TLS?
     var limits = Limits()
     var log = Log()
