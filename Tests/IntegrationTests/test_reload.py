@@ -224,3 +224,19 @@ def _try_login(server, sessions: list) -> bool:
         return True
     except ftplib.error_temp:
         return False
+
+
+def test_a_running_session_follows_its_user_to_a_new_storage(server, tmp_path):
+    running = server.ftp("carol", "carol-one")
+    other_root = tmp_path / "other-root"
+    moved = server.opts.users_toml.replace('home = "local:files/rw/carol"', 'home = "other:moved/carol"')
+    assert moved != server.opts.users_toml
+    server.rewrite_config(users_toml=moved,
+                          extra_toml=server.opts.extra_toml + f'\n[[storage]]\nname = "other"\ndriver = "local"\nroot = {toml_str(str(other_root))}\n')
+    applied, log = server.reload()
+    assert applied, log
+    # The storage did not exist when the session began; its next command finds it.
+    running.storbinary("STOR after-move.txt", __import__("io").BytesIO(b"moved\n"))
+    assert (other_root / "moved/carol/after-move.txt").read_bytes() == b"moved\n"
+    assert not (server.root / "files/rw/carol/after-move.txt").exists()
+    running.quit()
