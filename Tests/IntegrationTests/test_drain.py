@@ -59,7 +59,7 @@ def refused(port: int) -> bool:
         return True
 
 
-def test_sigterm_drains_and_lets_the_running_upload_finish(fleet_member, s3_bucket):
+def test_sigterm_drains_and_lets_the_running_upload_finish(fleet_member, s3_bucket, capsys):
     server, prefix = fleet_member("30s")
     assert server.http_get("/healthz") == (200, "ok\n")
     payload = random_bytes(12 * MIB, seed=12)
@@ -71,7 +71,8 @@ def test_sigterm_drains_and_lets_the_running_upload_finish(fleet_member, s3_buck
     started = time.monotonic()
     assert wait_for(lambda: server.http_get("/healthz") == (503, "draining\n"), timeout=5, interval=0.01)
     to_503 = time.monotonic() - started
-    print(f"\nSIGTERM to /healthz 503: {to_503 * 1000:.0f} ms")
+    with capsys.disabled():
+        print(f"\nSIGTERM to /healthz 503: {to_503 * 1000:.0f} ms")
     assert to_503 < 1.0
     assert wait_for(lambda: refused(server.port) and refused(server.sftp_port), timeout=3), "listeners still accept"
     # The idle session is told why it ends.
@@ -113,7 +114,7 @@ def test_grace_period_over_aborts_what_is_still_open(fleet_member, s3_bucket):
         closing()
 
 
-def test_a_second_signal_stops_at_once(fleet_member, s3_bucket):
+def test_a_second_signal_stops_at_once(fleet_member, s3_bucket, capsys):
     server, prefix = fleet_member("5m")
     _, data = begin_ftp_upload(server, "interrupted.bin", random_bytes(6 * MIB, seed=6))
     assert wait_for(lambda: s3_bucket.pending_uploads(f"{prefix}/interrupted.bin"), timeout=10)
@@ -124,7 +125,8 @@ def test_a_second_signal_stops_at_once(fleet_member, s3_bucket):
     started = time.monotonic()
     server.proc.wait(20)
     assert server.proc.returncode == 0
-    print(f"\nsecond signal to exit: {(time.monotonic() - started) * 1000:.0f} ms")
+    with capsys.disabled():
+        print(f"\nsecond signal to exit: {(time.monotonic() - started) * 1000:.0f} ms")
     assert s3_bucket.pending_uploads(prefix + "/") == []
     assert s3_bucket.objects(prefix + "/") == {}
     assert "stopping now: second signal" in server.log_text()

@@ -182,7 +182,7 @@ def test_real_clients_through_haproxy(fleet, tmp_path):
         assert transfers and all(" 127.0.0.1 " in line for line in transfers), transfers[:3]
 
 
-def test_throughput_and_logins_through_haproxy_versus_direct(fleet, tmp_path):
+def test_throughput_and_logins_through_haproxy_versus_direct(fleet, tmp_path, capsys):
     """Figures for the closing note, same run (printed; speed is not asserted)."""
     payload = tmp_path / "big.bin"
     payload.write_bytes(random_bytes(64 * MIB, seed=64))
@@ -205,8 +205,9 @@ def test_throughput_and_logins_through_haproxy_versus_direct(fleet, tmp_path):
             f.login(USER, PASSWORD)
             f.quit()
         figures[label] = (upload, download, 30 / (time.monotonic() - started))
-    for label, (up, down, logins) in figures.items():
-        print(f"\n{label}: upload {up:.0f} MiB/s, download {down:.0f} MiB/s, {logins:.0f} FTP sessions/s")
+    with capsys.disabled():
+        for label, (up, down, logins) in figures.items():
+            print(f"\n{label}: upload {up:.0f} MiB/s, download {down:.0f} MiB/s, {logins:.0f} FTP sessions/s (64 MiB, curl; 30 logins)")
 
 
 def test_brute_force_through_haproxy_bans_that_client_only(fleet):
@@ -262,7 +263,7 @@ def _upload(fleet, name: str, data: bytes, release: threading.Event, results: di
         results[name] = f"failed: {error!r}"
 
 
-def test_kill_9_one_instance_mid_upload(fleet, s3_bucket):
+def test_kill_9_one_instance_mid_upload(fleet, s3_bucket, capsys):
     victim = fleet.members[1]
     files = {f"kill-{index}.bin": random_bytes(12 * MIB + index, seed=100 + index) for index in range(6)}
     release, results = threading.Event(), {}
@@ -297,13 +298,14 @@ def test_kill_9_one_instance_mid_upload(fleet, s3_bucket):
     assert wait_for(lambda: s3_bucket.pending_uploads(fleet.prefix + "/") == [], timeout=40, interval=0.5), \
         s3_bucket.pending_uploads(fleet.prefix + "/")
     reaped_after = time.monotonic() - killed_at
-    print(f"\nkill -9 left {len(failed)} multipart uploads; reaped {reaped_after:.1f} s after the kill "
-          f"(abandoned_upload_age = 10s)")
+    with capsys.disabled():
+        print(f"\nkill -9 left {len(failed)} multipart uploads; reaped {reaped_after:.1f} s after the kill "
+              f"(abandoned_upload_age = 10s)")
     survivors = [m for m in fleet.members if m is not victim]
     assert any("abandoned upload aborted" in m.log_text() for m in survivors)
 
 
-def test_sigterm_behind_haproxy(fleet):
+def test_sigterm_behind_haproxy(fleet, capsys):
     alive = [m for m in fleet.members if m.alive]
     assert len(alive) >= 2
     # A long upload on some member.
@@ -317,9 +319,11 @@ def test_sigterm_behind_haproxy(fleet):
     draining.proc.send_signal(signal.SIGTERM)
     started = time.monotonic()
     assert wait_for(lambda: draining.http_get("/healthz")[0] == 503, timeout=5, interval=0.01)
-    print(f"\nSIGTERM to /healthz 503: {(time.monotonic() - started) * 1000:.0f} ms")
+    to_503 = time.monotonic() - started
     assert wait_for(lambda: fleet.server_states()[("ferry_ftp", backend_name)].startswith("DOWN"), timeout=5), fleet.server_states()
-    print(f"SIGTERM to HAProxy marking it DOWN: {(time.monotonic() - started) * 1000:.0f} ms")
+    with capsys.disabled():
+        print(f"\nSIGTERM to /healthz 503: {to_503 * 1000:.0f} ms; to HAProxy marking it DOWN: "
+              f"{(time.monotonic() - started) * 1000:.0f} ms (check interval 1 s)")
     # New sessions go to the others.
     for _ in range(4):
         with fleet.ftp() as other:
