@@ -65,7 +65,9 @@ struct Serve: ParsableCommand {
         let notifier = SystemdNotifier()
         // Handlers first: from the pid file and READY on, a reload or a stop can come at any moment.
         let signals = handleSignals(server, configPath: configPath, notifier: notifier, logger: logger)
-        if let pidFile {
+        // A stop may already have begun (a signal right after the handlers): then no pid file,
+        // reaper or READY after STOPPING.
+        if let pidFile, !server.isDraining {
             do {
                 try "\(getpid())\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
             } catch {
@@ -75,9 +77,11 @@ struct Serve: ParsableCommand {
         }
         logger.info("ferry \(Ferry.version) started")
         if let banner { FileHandle.standardOutput.write(Data(banner.utf8)) }
-        AbandonedUploadReaper(snapshot: { let runtime = server.currentRuntime; return (runtime.config, runtime.storages) },
-                              logger: logger).start()
-        notifier.ready(status: "serving")
+        if !server.isDraining {
+            AbandonedUploadReaper(snapshot: { let runtime = server.currentRuntime; return (runtime.config, runtime.storages) },
+                                  logger: logger).start()
+            notifier.ready(status: "serving")
+        }
         signals.stopped.wait()
         withExtendedLifetime(signals.sources) {}
         if let pidFile { try? FileManager.default.removeItem(atPath: pidFile) }

@@ -319,12 +319,15 @@ final class Server: Sendable {
                     connection.close()
                     return
                 }
+                guard admit(connection, client: client, service: service) else { return }
                 // A stop that began while the header was read refuses it like the closed listener.
-                guard !stopping.load(ordering: .relaxed) else {
+                // Checked after taking the slot: a drain that saw no slot taken has set `stopping`
+                // before it looked, so one of the two sees the other.
+                guard !stopping.load(ordering: .sequentiallyConsistent) else {
+                    limiter.release(client.host)
                     refuse(connection, "421 Server shutting down.\r\n", service: service)
                     return
                 }
-                guard admit(connection, client: client, service: service) else { return }
                 handler(connection, client)
                 limiter.release(client.host)
             }
@@ -379,11 +382,18 @@ final class Server: Sendable {
     /// called, every connection still open is cut; each one's thread aborts what it was uploading,
     /// and the stop waits (bounded) for those aborts. Returns when nothing is left.
     func drain(grace: TimeInterval) {
-        stopping.store(true, ordering: .relaxed)
+        stopping.store(true, ordering: .sequentiallyConsistent)
         shutdown.request()
         let deadline = Date().addingTimeInterval(grace)
         while limiter.total > 0 && Date() < deadline && !stopNowRequested.load(ordering: .relaxed) {
             Thread.sleep(forTimeInterval: 0.05)
+        }
+        defer {
+            // A thread stuck on the storage side has not aborted its upload: abort what is still
+            // open directly, so that no multipart upload outlives the process.
+            for upload in S3UploadsInProgress.abortAll() {
+                logger.warning("upload aborted at exit", metadata: ["key": "\(upload.key)", "upload_id": "\(upload.uploadID)"])
+            }
         }
         guard limiter.total > 0 else { return }
         logger.warning("stopping with connections still open: cutting them; their uploads are aborted",
@@ -397,11 +407,6 @@ final class Server: Sendable {
         }
         if limiter.total > 0 {
             logger.error("connections still busy after being cut; exiting anyway", metadata: ["connections": "\(limiter.total)"])
-        }
-        // A thread stuck on the storage side has not aborted its upload: abort what is still open
-        // directly, so that no multipart upload outlives the process.
-        for upload in S3UploadsInProgress.abortAll() {
-            logger.warning("upload aborted at exit", metadata: ["key": "\(upload.key)", "upload_id": "\(upload.uploadID)"])
         }
     }
 

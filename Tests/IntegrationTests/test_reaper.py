@@ -34,12 +34,12 @@ def test_reaper_aborts_idle_uploads_under_user_prefixes_only(ferry_factory, s3_t
             part += 1
 
     feeder = None
+    started = time.monotonic()  # before the first upload begins: every orphan is younger than this
     try:
         orphan(s3_bucket, inside_key)
         orphan(s3_bucket, outside_key)
         feeder = threading.Thread(target=feed, args=(orphan(s3_bucket, active_key),))
         feeder.start()
-        started = time.monotonic()
         server = ferry_factory(
             extra_toml=s3_storage_toml("s3", s3_target, abandoned_upload_age="6s"),
             users_toml=user_toml("reaped", "reaped-secret", f"s3:{s3_target.bucket}/{prefix}"),
@@ -53,7 +53,7 @@ def test_reaper_aborts_idle_uploads_under_user_prefixes_only(ferry_factory, s3_t
         assert [k for k, _ in s3_bucket.pending_uploads(outside + "/")] == [outside_key], "an upload outside every binding was touched"
         log = server.log_text()
         assert "abandoned upload aborted" in log and inside_key in log
-        assert "abandoned_upload_age (6 s) is shorter than [limits] idle_timeout" in log  # the startup warning
+        assert 'abandoned_upload_age of "s3" (6 s) is shorter than [limits] idle_timeout' in log  # the startup warning
         code, page = server.http_get("/metrics")
         assert 'ferry_abandoned_uploads_aborted_total{storage="s3"} 1' in page
     finally:

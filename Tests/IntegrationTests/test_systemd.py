@@ -121,3 +121,28 @@ def test_unit_passes_systemd_analyze_verify(tmp_path, ferry_bin):
     problems = [line for line in (result.stdout + result.stderr).splitlines() if "ferry.service" in line]
     assert result.returncode == 0, result.stdout + result.stderr
     assert problems == [], problems
+
+
+def test_sighup_as_soon_as_the_pid_file_exists_reloads(ferry_factory, ferry_bin):
+    """The signal handlers exist before the pid file is written: a reload asked for the moment the
+    pid file appears (as `systemctl reload` right after start may do) must not end the process."""
+    server = ferry_factory(pid_file=True)
+    server.stop()
+    server.pid_file.unlink(missing_ok=True)
+    offset = server.log_size()
+    with open(server.log_path, "ab") as log:
+        proc = subprocess.Popen([str(ferry_bin), "serve", "--config", str(server.config_path), "--pid-file", str(server.pid_file)],
+                                cwd=server.base, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not server.pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert server.pid_file.exists()
+        proc.send_signal(signal.SIGHUP)
+        applied, log = server.await_reload(offset)
+        assert applied and proc.poll() is None, log
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    assert proc.returncode == 0

@@ -136,6 +136,22 @@ struct S3DriverConformance {
         upload.abort()  // the owner finding its upload gone is harmless
     }
 
+    /// The drain's last step: uploads still open are aborted without their owners, and an owner
+    /// that aborts afterwards finds them gone without an error.
+    @Test func uploadsInProgressAreAbortedAtExit() throws {
+        let driver = try S3TestServer.driver(partSize: 5 << 20, concurrency: 1)
+        let root = S3TestServer.freshRoot()
+        let key = ObjectKey(bucket: S3TestServer.bucket, key: root + "open-at-exit.bin")
+        let upload = try driver.beginUpload(key, options: UploadOptions())
+        try upload.write(Self.pattern(6 << 20))
+        #expect(try driver.pendingUploads(bucket: key.bucket, prefix: key.key).count == 1)
+        let aborted = S3UploadsInProgress.abortAll { $0.bucket == key.bucket && $0.key.hasPrefix(root) }
+        #expect(aborted.map(\.key) == [key])
+        #expect(try driver.pendingUploads(bucket: key.bucket, prefix: key.key).isEmpty)
+        #expect(throws: StorageError.self) { try upload.commit() }  // the owner cannot publish it
+        #expect(try driver.metadata(key) == nil)
+    }
+
     @Test func resumeAboveTheMinimumPartSizeCopiesServerSide() throws {
         let driver = try S3TestServer.driver(partSize: 5 << 20, concurrency: 2)
         let key = ObjectKey(bucket: S3TestServer.bucket, key: S3TestServer.freshRoot() + "resume.bin")

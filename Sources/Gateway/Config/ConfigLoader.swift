@@ -53,7 +53,7 @@ struct ConfigLoader {
         // would let the reaper abort it while its connection is still open.
         for (index, storage) in config.storages.enumerated()
         where storage.abandonedUploadAge > 0 && storage.abandonedUploadAge < config.limits.idleTimeout {
-            config.warnings.append("storage[\(index + 1)].abandoned_upload_age (\(Int(storage.abandonedUploadAge)) s) is shorter than "
+            config.warnings.append("storage[\(index + 1)].abandoned_upload_age of \(storage.name.debugDescription) (\(Int(storage.abandonedUploadAge)) s) is shorter than "
                                    + "[limits] idle_timeout (\(Int(config.limits.idleTimeout)) s): an upload paused that long may be aborted while its client is still connected")
         }
         if config.ftp?.listen == nil && config.sftp?.listen == nil && !root.has("ftp") && !root.has("sftp") {

@@ -32,7 +32,9 @@ public final class Session {
         self.logger = logger
         self.directories = DirectoryKnowledge(lifetime: storages.directoryCacheLifetime)
         self.directory = directory
-        self.seenGeneration = directory?.generation ?? 0
+        // Never a generation the directory has: the first command looks the user up again, since a
+        // reload may have come between the login and this session (SSH opens its channel later).
+        self.seenGeneration = -1
     }
 
     /// Whether the session's user still exists after configuration reloads.
@@ -59,7 +61,11 @@ public final class Session {
         seenGeneration = generation
         // The reload put its storages in force before its users (Server.reload), so these are the
         // ones the reloaded bindings name.
-        if let liveStorages { storages = liveStorages.registry }
+        if let liveStorages {
+            storages = liveStorages.registry
+            // A storage of the same name may now point elsewhere: what was learned of it is void.
+            directories.forgetAll()
+        }
         if !reloaded.hasSameAccess(as: user) {
             logger.info("user changed by a configuration reload: applied from this command on", metadata: [
                 "user": "\(user.name)", "home": "\(reloaded.home)", "authority": "\(reloaded.authority)", "delete": "\(reloaded.mayDelete)"])

@@ -12,7 +12,12 @@ extension S3Driver {
     public func abortAbandonedUploads(in scope: ObjectKey, idleSince cutoff: Date) throws(StorageError) -> [AbandonedUpload] {
         var aborted: [AbandonedUpload] = []
         var marker: (keyMarker: String, uploadIDMarker: String)?
+        var pages = 0
         repeat {
+            // A server whose markers cycle would keep this loop going: 10,000 pages (10 million
+            // pending uploads) is far beyond any real bucket.
+            pages += 1
+            if pages > Self.maxListingPages { break }
             var query = [("uploads", ""), ("prefix", scope.key)]
             if let marker { query += [("key-marker", marker.keyMarker), ("upload-id-marker", marker.uploadIDMarker)] }
             let response = try client.send(S3Client.Request(operation: .listMultipartUploads, bucket: scope.bucket, query: query))
@@ -39,11 +44,16 @@ extension S3Driver {
         return aborted
     }
 
+    static let maxListingPages = 10_000
+
     /// The newest part's LastModified (ListParts, every page); nil when no part was uploaded.
     private func lastPartActivity(_ key: ObjectKey, uploadID: String) throws(StorageError) -> Date? {
         var newest: Date?
         var partMarker: String?
+        var pages = 0
         repeat {
+            pages += 1
+            if pages > Self.maxListingPages { break }
             var query = [("uploadId", uploadID)]
             if let partMarker { query.append(("part-number-marker", partMarker)) }
             let response = try client.send(S3Client.Request(operation: .listParts, bucket: key.bucket, key: key.key, query: query))

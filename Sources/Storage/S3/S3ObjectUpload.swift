@@ -321,10 +321,14 @@ final class S3ObjectUpload: ObjectUpload {
         inFlight.wait()
         releaseBuffers()
         guard let uploadID else { return }
-        S3UploadsInProgress.ended(uploadID)
+        // The registry keeps the upload until the abort is through: a stop that cannot wait for
+        // this thread (S3 slow to answer) aborts it again.
         do throws(StorageError) {
             _ = try client.send(S3Client.Request(operation: .abortMultipartUpload, bucket: key.bucket, key: key.key, query: [("uploadId", uploadID)]))
+            S3UploadsInProgress.ended(uploadID)
             client.logger.debug("s3 multipart upload aborted", metadata: ["key": "\(key)"])
+        } catch .notFound, .conflict {
+            S3UploadsInProgress.ended(uploadID)  // NoSuchUpload: aborted already (by a stop, or a reaper)
         } catch {
             client.logger.error("could not abort a multipart upload (a lifecycle rule should clean it up)",
                                 metadata: ["key": "\(key)", "error": "\(error)"])

@@ -20,6 +20,9 @@ extension S3Client {
                                        query: [("uploads", "")], headers: StoredMetadata.headers(metadata),
                                        body: UnsafeRawBufferPointer(start: nil, count: 0)))
         guard let uploadID = S3XML.uploadID(created.body) else { throw .io(detail: "CreateMultipartUpload: no UploadId") }
+        // A copy of gigabytes takes minutes of UploadPartCopy: a stop that cannot wait aborts it.
+        S3UploadsInProgress.begun(uploadID, key: target, client: self)
+        defer { S3UploadsInProgress.ended(uploadID) }
         do throws(StorageError) {
             let parts = try copyParts(of: source, etag: etag, length: length, into: target, uploadID: uploadID, firstPart: 1)
             let response = try send(Request(operation: .completeMultipartUpload, bucket: target.bucket, key: target.key,

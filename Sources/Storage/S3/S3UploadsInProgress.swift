@@ -1,3 +1,4 @@
+import Foundation
 import Locking
 
 /// Every S3 multipart upload of the process that is begun and neither completed nor aborted, with
@@ -19,25 +20,43 @@ public enum S3UploadsInProgress {
 
     public static var count: Int { open.withLock { $0.count } }
 
-    /// Aborts every upload still open (AbortMultipartUpload each; NoSuchUpload counts as done).
-    /// Their owners, if they ever go on, find them gone and fail: nothing is published.
-    public static func abortAll() -> [AbandonedUpload] {
+    /// Aborts every upload still open (AbortMultipartUpload each, all at once; NoSuchUpload counts as
+    /// done), waiting at most `deadline` seconds so that a stop stays within its service manager's
+    /// timeout. Their owners, if they ever go on, find them gone and fail: nothing is published.
+    public static func abortAll(deadline: TimeInterval = 10) -> [AbandonedUpload] {
+        abortAll(deadline: deadline) { _ in true }
+    }
+
+    /// `abortAll` for the uploads whose key `matches` (the unit tests, which share the process).
+    static func abortAll(deadline: TimeInterval = 10, matching matches: (ObjectKey) -> Bool) -> [AbandonedUpload] {
         let uploads = open.withLock { open in
-            defer { open.removeAll() }
-            return open
+            let chosen = open.filter { matches($0.value.key) }
+            for uploadID in chosen.keys { open.removeValue(forKey: uploadID) }
+            return chosen
         }
-        var aborted: [AbandonedUpload] = []
+        let aborted = Locked<[AbandonedUpload]>([])
+        let group = DispatchGroup()
         for (uploadID, upload) in uploads {
-            do throws(StorageError) {
-                _ = try upload.client.send(S3Client.Request(operation: .abortMultipartUpload, bucket: upload.key.bucket,
-                                                            key: upload.key.key, query: [("uploadId", uploadID)]))
-                aborted.append(AbandonedUpload(key: upload.key, uploadID: uploadID, initiated: .distantPast))
-            } catch .notFound, .conflict {
-                continue
-            } catch {
-                upload.client.logger.error("could not abort a multipart upload at exit", metadata: ["key": "\(upload.key)", "error": "\(error)"])
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
+                do throws(StorageError) {
+                    _ = try upload.client.send(S3Client.Request(operation: .abortMultipartUpload, bucket: upload.key.bucket,
+                                                                key: upload.key.key, query: [("uploadId", uploadID)]))
+                    aborted.withLock { $0.append(AbandonedUpload(key: upload.key, uploadID: uploadID, initiated: .distantPast)) }
+                } catch .notFound, .conflict {
+                    return
+                } catch {
+                    upload.client.logger.error("could not abort a multipart upload at exit",
+                                               metadata: ["key": "\(upload.key)", "error": "\(error)"])
+                }
             }
+            thread.name = "abort-at-exit"
+            thread.start()
         }
-        return aborted
+        if group.wait(timeout: .now() + deadline) == .timedOut {
+            uploads.values.first?.client.logger.error("multipart aborts at exit still running after \(Int(deadline)) s")
+        }
+        return aborted.withLock { $0 }
     }
 }
