@@ -90,6 +90,13 @@ public final class InMemoryDriver: StorageDriver {
         }
     }
 
+    public func setModificationTime(_ key: ObjectKey, to modified: Date) throws(StorageError) {
+        try withBucket(key.bucket) { objects throws(StorageError) in
+            guard objects[key.key] != nil else { throw .notFound(key: key.key) }
+            objects[key.key]?.modified = modified
+        }
+    }
+
     /// Uploads live in the process's memory: none outlives it.
     public func abortAbandonedUploads(in scope: ObjectKey, idleSince cutoff: Date) throws(StorageError) -> [AbandonedUpload] { [] }
 

@@ -119,6 +119,12 @@ public final class LocalDirectoryDriver: StorageDriver {
         return ObjectMetadata(key: key, size: UInt64(info.st_size), modified: POSIX.modificationDate(info))
     }
 
+    public func setModificationTime(_ key: ObjectKey, to modified: Date) throws(StorageError) {
+        guard !key.isDirectoryMarker, !key.key.isEmpty, let place = try place(of: key), let info = try stat(place),
+              POSIX.isRegularFile(info) else { throw .notFound(key: key.key) }
+        try POSIX.setModificationTime(place.directory.fd, place.name, to: modified, what: place.description)
+    }
+
     public func list(_ prefix: ObjectKey, delimiter: Character?, after: ListCursor?, limit: Int) throws(StorageError) -> ListPage {
         let bucket = try bucketDirectory(prefix.bucket)  // throws bucketNotFound for a missing bucket
         var builder = ListPageBuilder(prefix: prefix.key, delimiter: delimiter, cursor: after, limit: limit)

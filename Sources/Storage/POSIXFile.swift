@@ -96,6 +96,18 @@ enum POSIX {
         Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
     }
 
+    /// `UTIME_OMIT` (Linux `<sys/stat.h>`: leave this time as it is); a macro expression that Swift
+    /// does not import.
+    static let timeOmitted = (1 << 30) - 2
+
+    /// Sets a file's modification time (its access time untouched), never following a link.
+    static func setModificationTime(_ directory: Int32, _ name: String, to date: Date, what: String) throws(StorageError) {
+        let nanoseconds = Int64((date.timeIntervalSince1970 * 1e9).rounded())
+        let (seconds, fraction) = nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
+        var times = [timespec(tv_sec: 0, tv_nsec: timeOmitted), timespec(tv_sec: Int(seconds), tv_nsec: Int(fraction))]
+        _ = try retrying(what) { utimensat(directory, name, &times, AT_SYMLINK_NOFOLLOW) }
+    }
+
     static func renameAt(_ fromDirectory: Int32, _ from: String, _ toDirectory: Int32, _ to: String,
                          what: String) throws(StorageError) {
         try retrying(what) { Glibc.renameat(fromDirectory, from, toDirectory, to) }

@@ -31,6 +31,10 @@ public struct ObjectMetadata: Sendable, Equatable {
     /// customer-key encryption (HeadObject says so; S3 documents no other case).
     public var etagMD5: [UInt8]?
 
+    /// The modification time a client set (`x-amz-meta-mtime`, rclone's form) when there is one,
+    /// else the store's own (S3: when it was written).
+    public var effectiveModified: Date { StoredMetadata.modificationTime(in: userMetadata) ?? modified }
+
     public init(key: ObjectKey, size: UInt64, modified: Date, etag: String? = nil, userMetadata: [String: String] = [:],
                 etagMD5: [UInt8]? = nil) {
         self.key = key

@@ -7,6 +7,41 @@ import Foundation
 public enum StoredMetadata {
     public static let md5Key = "md5chksum"
     public static let sha256Key = "sha256"
+    /// The file's modification time as its writer knew it, rclone's (and python-swiftclient's) form:
+    /// Unix seconds in fixed point with up to 9 fraction digits, trailing zeros dropped
+    /// ("1354040105.123456789").
+    public static let modificationTimeKey = "mtime"
+
+    /// `date` in the `mtime` form, to the microsecond: a `Date` (a Double of seconds) holds no finer
+    /// time today, and printing its binary noise as nanoseconds would be false precision.
+    public static func modificationTimeValue(_ date: Date) -> String {
+        let nanoseconds = Int64((date.timeIntervalSince1970 * 1e6).rounded()) * 1000
+        let seconds = nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
+        let (whole, fraction) = seconds.remainder < 0 ? (seconds.quotient - 1, seconds.remainder + 1_000_000_000)
+                                                      : (seconds.quotient, seconds.remainder)
+        guard fraction != 0 else { return "\(whole)" }
+        var digits = String(fraction)
+        digits = String(repeating: "0", count: 9 - digits.count) + digits
+        while digits.hasSuffix("0") { digits.removeLast() }
+        return "\(whole).\(digits)"
+    }
+
+    /// The stored modification time, if the metadata holds a well-formed one (digits, an optional
+    /// point and fraction; more than 9 fraction digits are cut, as rclone reads them).
+    public static func modificationTime(in metadata: [String: String]) -> Date? {
+        guard let text = metadata[modificationTimeKey] else { return nil }
+        let parts = text.utf8.split(separator: UInt8(ascii: "."), maxSplits: 1, omittingEmptySubsequences: false)
+        let isDigits: (Substring.UTF8View.SubSequence) -> Bool = { !$0.isEmpty && $0.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }
+        guard let wholePart = parts.first, isDigits(wholePart), wholePart.count <= 12,
+              let whole = Int64(String(decoding: wholePart, as: UTF8.self)) else { return nil }
+        var nanoseconds: Int64 = 0
+        if parts.count == 2 {
+            guard isDigits(parts[1]) else { return nil }
+            let digits = String(decoding: parts[1].prefix(9), as: UTF8.self)
+            nanoseconds = Int64(digits + String(repeating: "0", count: 9 - digits.count)) ?? 0
+        }
+        return Date(timeIntervalSince1970: Double(whole) + Double(nanoseconds) / 1e9)
+    }
     static let headerPrefix = "x-amz-meta-"
 
     /// The stored digest for `algorithm`, if the metadata holds a well-formed one.

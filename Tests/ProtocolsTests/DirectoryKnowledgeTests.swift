@@ -30,6 +30,9 @@ final class CountingDriver: StorageDriver {
     }
     func copy(_ source: ObjectKey, to target: ObjectKey) throws(StorageError) { try inner.copy(source, to: target) }
     func delete(_ keys: [ObjectKey]) throws(StorageError) { try inner.delete(keys) }
+    func setModificationTime(_ key: ObjectKey, to modified: Date) throws(StorageError) {
+        try inner.setModificationTime(key, to: modified)
+    }
     func abortAbandonedUploads(in scope: ObjectKey, idleSince cutoff: Date) throws(StorageError) -> [AbandonedUpload] {
         try inner.abortAbandonedUploads(in: scope, idleSince: cutoff)
     }

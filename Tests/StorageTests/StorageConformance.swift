@@ -57,6 +57,24 @@ enum StorageConformance {
         try copyAndDelete(make())
         try directoryMarkers(make())
         try emptyObjects(make())
+        try modificationTimes(make())
+    }
+
+    /// A set modification time is what the object's metadata shows afterwards (to the microsecond),
+    /// the bytes and size unchanged; a missing object is `.notFound`.
+    static func modificationTimes(_ f: Fixture) throws {
+        let bytes = Array("keep these bytes".utf8)
+        try put(f, "times/file.txt", bytes)
+        let wanted = Date(timeIntervalSince1970: 1_354_040_105.123456)
+        try f.driver.setModificationTime(f.key("times/file.txt"), to: wanted)
+        let metadata = try #require(try f.driver.metadata(f.key("times/file.txt")))
+        #expect(abs(metadata.effectiveModified.timeIntervalSince(wanted)) < 1e-5, "\(metadata.effectiveModified)")
+        #expect(metadata.size == UInt64(bytes.count))
+        #expect(try get(f, "times/file.txt") == bytes)
+        let later = Date(timeIntervalSince1970: 1_700_000_000)
+        try f.driver.setModificationTime(f.key("times/file.txt"), to: later)
+        #expect(try f.driver.metadata(f.key("times/file.txt"))?.effectiveModified == later)
+        #expect(throws: StorageError.self) { try f.driver.setModificationTime(f.key("times/missing.txt"), to: later) }
     }
 
     static func roundTripAndMetadata(_ f: Fixture) throws {

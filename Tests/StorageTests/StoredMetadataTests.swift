@@ -34,4 +34,18 @@ import Testing
         #expect(S3Driver.contentMD5(fromETagIn: ["etag": "\"zz1d8cd98f00b204e9800998ecf8427e\""]) == nil)
         #expect(S3Driver.contentMD5(fromETagIn: [:]) == nil)
     }
+
+    @Test func modificationTimesInRclonesForm() {
+        #expect(StoredMetadata.modificationTimeValue(Date(timeIntervalSince1970: 1_354_040_105.5)) == "1354040105.5")
+        #expect(StoredMetadata.modificationTimeValue(Date(timeIntervalSince1970: 1_700_000_000)) == "1700000000")
+        #expect(StoredMetadata.modificationTimeValue(Date(timeIntervalSince1970: 1_354_040_105.000_25)) == "1354040105.00025")
+        let parse = { (text: String) in StoredMetadata.modificationTime(in: ["mtime": text])?.timeIntervalSince1970 }
+        #expect(parse("1354040105.123456789") == 1_354_040_105.123456789)
+        #expect(parse("1354040105") == 1_354_040_105)
+        #expect(parse("1354040105.1234567891234") == 1_354_040_105.123456789)  // cut to 9 digits, as rclone reads it
+        for bad in ["", ".5", "1354040105.", "-5", "1e9", "13540 40105", "12345678901234", "0x10"] {
+            #expect(parse(bad) == nil, "\(bad.debugDescription) was accepted")
+        }
+        #expect(StoredMetadata.modificationTime(in: [:]) == nil)
+    }
 }

@@ -104,6 +104,14 @@ public final class S3Driver: StorageDriver {
         }
     }
 
+    public func setModificationTime(_ key: ObjectKey, to modified: Date) throws(StorageError) {
+        guard let current = try metadata(key) else { throw .notFound(key: key.key) }
+        guard let etag = current.etag else { throw .unavailable(detail: "HeadObject gave no ETag") }
+        var kept = current.userMetadata
+        kept[StoredMetadata.modificationTimeKey] = StoredMetadata.modificationTimeValue(modified)
+        try client.replaceMetadata(of: key, size: current.size, etag: etag, with: kept)
+    }
+
     /// Pending multipart uploads under a prefix (ListMultipartUploads): for tests and operators.
     public func pendingUploads(bucket: String, prefix: String = "") throws(StorageError) -> [String] {
         let response = try client.send(S3Client.Request(operation: .listMultipartUploads, bucket: bucket, query: [("uploads", ""), ("prefix", prefix)]))
