@@ -291,10 +291,12 @@ def test_paramiko_listdir_attr_2500(ferry, area):
         assert abs(st.st_mtime - (area.path / "f00006.txt").stat().st_mtime) < 2
 
 
-def test_paramiko_setstat_times_ignored_truncate_honoured(ferry, area):
+def test_paramiko_setstat_times_kept_truncate_honoured(ferry, area):
     write_file(area.p("t.txt"), b"some content")
     with paramiko_sftp(ferry.sftp_port, "rw") as client:
-        client.utime(f"{area.vpath}/t.txt", (1000000, 1000000))  # accepted, no effect
+        client.utime(f"{area.vpath}/t.txt", (1000000, 1354040105))  # the modification time is kept
+        assert client.stat(f"{area.vpath}/t.txt").st_mtime == 1354040105
+        assert area.p("t.txt").stat().st_mtime == 1354040105  # local storage: the file's own mtime
         client.chmod(f"{area.vpath}/t.txt", 0o600)  # accepted, no effect
         client.truncate(f"{area.vpath}/t.txt", 0)
         assert client.stat(f"{area.vpath}/t.txt").st_size == 0
@@ -608,11 +610,16 @@ def test_legacy_scp_files_and_trees(ferry, area, tmp_path):
     write_file(tmp_path / "with space.txt", b"spaced")
     assert_ok(scp(ferry.sftp_port, str(tmp_path / "with space.txt"), f"rw@{HOST}:{area.vpath}/", extra=["-O"]))
     assert area.p("with space.txt").read_bytes() == b"spaced"
-    # Trees both ways (-r), times requested (-p) and accepted.
+    # Trees both ways (-r), times kept (-p): each file's modification time arrives with it.
     src = tmp_path / "tree"
     make_tree(src)
+    for index, path in enumerate(sorted(p for p in src.rglob("*") if p.is_file())):
+        os.utime(path, (1354040105 + index, 1354040105 + index))
     assert_ok(scp(ferry.sftp_port, str(src), f"rw@{HOST}:{area.vpath}/", extra=["-O", "-r", "-p"]))
     assert tree_snapshot(area.p("tree")) == tree_snapshot(src)
+    for path in (p for p in src.rglob("*") if p.is_file()):
+        stored = area.p("tree") / path.relative_to(src)
+        assert int(stored.stat().st_mtime) == int(path.stat().st_mtime), stored
     back = tmp_path / "back"
     back.mkdir()
     assert_ok(scp(ferry.sftp_port, f"rw@{HOST}:{area.vpath}/tree", str(back), extra=["-O", "-r"]))

@@ -173,7 +173,7 @@ final class FTPTestClient {
         let feat = try client.command("FEAT")
         let lines = feat.1.split(separator: "\n").dropFirst().dropLast().map { $0.trimmingCharacters(in: .whitespaces) }
         #expect(feat.0 == 211)
-        #expect(lines == ["EPRT", "EPSV", "HASH SHA-256*;SHA-1;MD5;CRC32", "MDTM", "MLST type*;size*;modify*;perm*;", "PASV",
+        #expect(lines == ["EPRT", "EPSV", "HASH SHA-256*;SHA-1;MD5;CRC32", "MDTM", "MFMT", "MLST type*;size*;modify*;perm*;", "PASV",
                           "REST STREAM", "SIZE", "TVFS", "UTF8", "XCRC", "XMD5", "XSHA1", "XSHA256"])
         // OPTS HASH chooses the algorithm FEAT stars and HASH uses.
         #expect(try client.command("OPTS HASH md5") == (200, "200 MD5"))
@@ -185,7 +185,20 @@ final class FTPTestClient {
         // SITE CHMOD: acknowledged without effect (lftp mirror -R, FileZilla); other SITE commands 504.
         #expect(try client.command("SITE CHMOD 644 g.txt").0 == 200)
         #expect(try client.command("SITE CHMOD 9x g.txt").0 == 501)
-        #expect(try client.command("SITE UTIME 20260101000000 g.txt").0 == 504)
+        // Modification times: MFMT and SITE UTIME (both forms) set them; MDTM shows them.
+        #expect(try client.command("SITE UTIME 20260101000000 g.txt").0 == 200)
+        #expect(try client.command("MDTM g.txt") == (213, "213 20260101000000"))
+        #expect(try client.command("SITE UTIME g.txt 20250101000000 20250202030405 20250101000000 UTC").0 == 200)
+        #expect(try client.command("MDTM g.txt") == (213, "213 20250202030405"))
+        #expect(try client.command("MFMT 20201231235958 g.txt") == (213, "213 Modify=20201231235958; g.txt"))
+        #expect(try client.command("MDTM g.txt") == (213, "213 20201231235958"))
+        #expect(try client.command("MFMT 2020123123595 g.txt").0 == 501)
+        #expect(try client.command("MFMT 20201331235958 g.txt").0 == 501)
+        #expect(try client.command("MFMT 20201231235958 d").0 == 550)
+        #expect(try client.command("MFMT 20201231235958 missing.txt").0 == 550)
+        #expect(try client.command("SITE UTIME soon g.txt").0 == 501)
+        #expect(try client.command("SITE WHO").0 == 504)
+        #expect(try client.command("FEAT").1.contains(" MFMT"))
         #expect(try client.command("SITE HELP").0 == 214)
         #expect(try client.command("SIZE d") == (550, "550 Is a directory."))
         #expect(try client.transfer("MLSD g.txt").final == 501)

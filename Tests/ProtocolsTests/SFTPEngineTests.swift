@@ -283,11 +283,13 @@ import Testing
         #expect(client.status(copy) == .ok)
         #expect(client.close(target) == .ok && client.close(source) == .ok)
         #expect(client.stored("dst.bin") == Array("source bytes".utf8))
-        // SETSTAT: times ignored, size 0 truncates, other sizes refused.
+        // SETSTAT: the modification time is kept (permissions are not), size 0 truncates, other sizes refused.
         let times = client.send(.setstat) {
-            $0.string("/dst.bin"); $0.attributes(SFTPAttributes(size: nil, ownerGroup: nil, permissions: 0o600, times: (1, 1)))
+            $0.string("/dst.bin"); $0.attributes(SFTPAttributes(size: nil, ownerGroup: nil, permissions: 0o600, times: (7, 1_354_040_105)))
         }
         #expect(client.status(times) == .ok)
+        let kept = try client.driver.metadata(ObjectKey(bucket: "home", key: "users/tester/dst.bin"))
+        #expect(kept?.effectiveModified == Date(timeIntervalSince1970: 1_354_040_105))
         #expect(client.status(client.send(.setstat) { $0.string("/dst.bin"); $0.attributes(SFTPAttributes(size: 3)) })
             == .operationUnsupported)
         #expect(client.status(client.send(.setstat) { $0.string("/dst.bin"); $0.attributes(SFTPAttributes(size: 0)) }) == .ok)

@@ -1,3 +1,4 @@
+import Timestamps
 import Foundation
 
 /// The arguments of FTP commands that carry structure, parsed without side effects: the handlers act
@@ -49,5 +50,24 @@ enum FTPArguments {
             if let fact = FTPFact(rawValue: name.lowercased()) { selection.insert(fact) }
         }
         return selection
+    }
+
+    /// `YYYYMMDDHHMMSS` with an optional `.fff` fraction, in UTC (draft-somers-ftp-mfxx §3, the form
+    /// of MDTM's reply); nil for anything else.
+    static func modificationTime(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 14, bytes[..<14].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        var fraction = 0.0
+        if bytes.count > 14 {
+            let tail = bytes[15...]
+            guard bytes[14] == UInt8(ascii: "."), !tail.isEmpty, tail.count <= 9, tail.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                return nil
+            }
+            fraction = Double(String(decoding: tail, as: UTF8.self)).map { $0 / pow(10, Double(tail.count)) } ?? 0
+        }
+        func field(_ from: Int, _ length: Int) -> Int { Int(String(decoding: bytes[from..<(from + length)], as: UTF8.self))! }
+        guard let whole = UTCTime.date(year: field(0, 4), month: field(4, 2), day: field(6, 2), hour: field(8, 2),
+                                       minute: field(10, 2), second: field(12, 2)) else { return nil }
+        return whole.addingTimeInterval(fraction)
     }
 }

@@ -48,6 +48,8 @@ enum FTPCommandTable {
               feature: .always("SIZE")) { $0.handleSIZE($1) },
         .init(verb: "MDTM", aliases: [], allowedBeforeLogin: false, argument: .required, help: "MDTM <path>",
               feature: .always("MDTM")) { $0.handleMDTM($1) },
+        .init(verb: "MFMT", aliases: [], allowedBeforeLogin: false, argument: .required, help: "MFMT <YYYYMMDDHHMMSS> <path>",
+              feature: .always("MFMT")) { $0.handleMFMT($1) },
         // Checksums (draft-bryan-ftpext-hash-02; the older X commands of ProFTPD's mod_digest and others)
         .init(verb: "HASH", aliases: [], allowedBeforeLogin: false, argument: .required, help: "HASH <path>",
               feature: .hashAlgorithms) { $0.handleHASH($1) },

@@ -90,6 +90,30 @@ extension FTPConnection {
         }
     }
 
+    /// MFMT (draft-somers-ftp-mfxx §3): sets a file's modification time; FileZilla sends it after
+    /// an upload when "preserve timestamps" is on. The reply names the time now in force.
+    func handleMFMT(_ argument: String) {
+        let (timeText, pathText) = FTPCommandTable.parse(argument)
+        guard let date = FTPArguments.modificationTime(timeText), !pathText.isEmpty else {
+            reply(.syntaxErrorInParameters, "Syntax: MFMT <YYYYMMDDHHMMSS[.sss]> <path>.")
+            return
+        }
+        setModificationTime(date, pathText: pathText, command: "MFMT") { info in
+            reply(.fileStatus, "Modify=\(FTPListingFormat.timeValue(info.modified)); \(pathText)")
+        }
+    }
+
+    /// Sets the time, then answers with `success` and the file's state; errors are the usual replies.
+    func setModificationTime(_ date: Date, pathText: String, command: String, success: (FileInfo) -> Void) {
+        guard let session, let path = resolvePath(pathText, command: command) else { return }
+        do {
+            try session.setModificationTime(path, to: date)
+            success(try session.stat(path))
+        } catch {
+            reply(for: error, command: command)
+        }
+    }
+
     // MARK: Listings
 
     func handleLIST(_ argument: String) {

@@ -15,10 +15,37 @@ extension FTPConnection {
                 return
             }
             reply(.commandOkay, "SITE CHMOD accepted without effect: object storage keeps no permissions.")
+        case "UTIME":
+            handleSiteUTIME(rest)
         case "HELP":
-            reply(.helpMessage, lines: ["The following SITE commands are recognized.", "CHMOD HELP", "End"])
+            reply(.helpMessage, lines: ["The following SITE commands are recognized.", "CHMOD UTIME HELP", "End"])
         default:
             reply(.parameterNotImplemented, "SITE \(subcommand) is not supported.")
         }
+    }
+
+    /// SITE UTIME in its two common forms: `SITE UTIME <YYYYMMDDHHMMSS> <path>` and ProFTPD's
+    /// `SITE UTIME <path> <atime> <mtime> <ctime> UTC` (only the modification time is kept).
+    func handleSiteUTIME(_ argument: String) {
+        let (first, rest) = FTPCommandTable.parse(argument)
+        if let date = FTPArguments.modificationTime(first), !rest.isEmpty {
+            setModificationTime(date, pathText: rest, command: "SITE UTIME") { _ in
+                reply(.commandOkay, "Modification time set.")
+            }
+            return
+        }
+        // The five-argument form: the path may hold spaces, the four last words are the times and UTC.
+        let words = argument.utf8.split(separator: 0x20, omittingEmptySubsequences: false)
+        if words.count >= 5, String(decoding: words[words.count - 1], as: UTF8.self).uppercased() == "UTC",
+           let date = FTPArguments.modificationTime(String(decoding: words[words.count - 3], as: UTF8.self)) {
+            let path = String(decoding: Array(words[..<(words.count - 4)].joined(separator: [0x20])), as: UTF8.self)
+            if !path.isEmpty {
+                setModificationTime(date, pathText: path, command: "SITE UTIME") { _ in
+                    reply(.commandOkay, "Modification time set.")
+                }
+                return
+            }
+        }
+        reply(.syntaxErrorInParameters, "Syntax: SITE UTIME <YYYYMMDDHHMMSS> <path>, or SITE UTIME <path> <atime> <mtime> <ctime> UTC.")
     }
 }

@@ -17,6 +17,8 @@ extension SCPSession {
             return
         }
         try sendOK()
+        /// The time of a `T` line, for the file of the next `C` line.
+        var pendingModificationTime: Date?
         // Directories entered with D lines; empty = at the target.
         var stack: [VirtualPath] = []
         /// A C or D line names one entry: a plain name (checked bytewise by `appending`), never a path,
@@ -41,12 +43,16 @@ extension SCPSession {
                 hadErrors = true
                 if kind == Status.fatal.rawValue { return }
             case UInt8(ascii: "T"):
-                try sendOK()  // times: object storage keeps its own
+                // scp -p: `T<mtime> 0 <atime> 0` for the next file; a malformed line just keeps no time.
+                pendingModificationTime = Self.parseTimes(rest)
+                try sendOK()
             case UInt8(ascii: "C"):
                 try checkUserStanding()
                 guard let (size, name) = Self.parseEntry(rest) else { throw Stop.protocolError("bad C line") }
+                let modificationTime = pendingModificationTime
+                pendingModificationTime = nil
                 do {
-                    try receiveFile(at: try destination(name, isUTF8: isUTF8), size: size)
+                    try receiveFile(at: try destination(name, isUTF8: isUTF8), size: size, modificationTime: modificationTime)
                 } catch let error as SessionError {
                     try sendError(.warning, "\(name): \(reason(error))")
                 }
@@ -75,6 +81,15 @@ extension SCPSession {
     }
 
     /// `<mode> <size> <name>` after the C or D.
+    /// `<mtime> 0 <atime> 0` (the rest of a T line): the modification time.
+    static func parseTimes(_ text: String) -> Date? {
+        let fields = text.utf8.split(separator: 0x20, omittingEmptySubsequences: false)
+        guard fields.count == 4, !fields[0].isEmpty, fields[0].count <= 12,
+              fields[0].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              let seconds = Int64(String(decoding: fields[0], as: UTF8.self)) else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(seconds))
+    }
+
     static func parseEntry(_ text: String) -> (size: UInt64, name: String)? {
         let parts = text.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].count == 4, UInt32(parts[0], radix: 8) != nil,
@@ -84,7 +99,7 @@ extension SCPSession {
 
     /// One file: accepted (or refused before its bytes come), streamed into an upload, published
     /// only when all its bytes arrived and the client reported success for it.
-    private func receiveFile(at path: VirtualPath, size: UInt64) throws -> Void {
+    private func receiveFile(at path: VirtualPath, size: UInt64, modificationTime: Date?) throws -> Void {
         let upload = try session.beginUpload(path, mode: .replace)
         let started = Date()
         reporter.started(path, .upload)
@@ -115,6 +130,14 @@ extension SCPSession {
             if let storageFailure { throw storageFailure }
             try upload.commit()
             record(path, .upload, bytes: received, started: started, outcome: .complete)
+            if let modificationTime {
+                // The file is published; a time that cannot be set is logged, not an error for it.
+                do {
+                    try session.setModificationTime(path, to: modificationTime)
+                } catch {
+                    logger.warning("modification time not set after upload", metadata: ["path": "\(path)", "error": "\(error)"])
+                }
+            }
             try sendOK()
         } catch let error as StorageError {
             upload.abort()

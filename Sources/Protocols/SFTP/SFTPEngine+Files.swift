@@ -59,6 +59,7 @@ extension SFTPEngine {
             do {
                 try finishUpload(upload)
                 record(upload, .complete)
+                if let date = upload.modificationTime { applyModificationTimeAfterUpload(date, path: upload.path) }
             } catch {
                 upload.abort()
                 record(upload, .failed)
@@ -272,23 +273,32 @@ extension SFTPEngine {
         }
     }
 
-    /// SETSTAT: times and permissions cannot be kept by object storage and are accepted without
-    /// effect (WinSCP and FileZilla set them after every upload); size 0 empties the file; another
-    /// size that differs from the file's is refused.
+    /// SETSTAT: a file's modification time is kept (`Session.setModificationTime`; WinSCP, FileZilla
+    /// and `sftp -p` set it after an upload); size 0 empties the file, another size that differs from
+    /// the file's is refused. Permissions, owners, access times and directories' times cannot be kept
+    /// by object storage and are accepted without effect.
     func setstat(_ path: VirtualPath, _ attributes: SFTPAttributes) throws(SFTPFailure) {
         let info = try sessionCall { () throws(SessionError) in try session.stat(path) }
         try applySize(attributes.size, currentSize: info.size, isDirectory: info.isDirectory, path: path)
-        logIgnored(attributes, path: path)
+        if let times = attributes.times, !info.isDirectory {
+            let date = Date(timeIntervalSince1970: TimeInterval(times.modification))
+            try sessionCall { () throws(SessionError) in try session.setModificationTime(path, to: date) }
+        }
+        logIgnored(attributes, path: path, timesKept: !info.isDirectory)
     }
 
     func fsetstat(_ handle: [UInt8], _ attributes: SFTPAttributes) throws(SFTPFailure) {
         switch try handles.item(handle) {
         case .file(let file):
             try applySize(attributes.size, currentSize: file.info.size, isDirectory: false, path: file.path)
-            logIgnored(attributes, path: file.path)
+            if let times = attributes.times {
+                let date = Date(timeIntervalSince1970: TimeInterval(times.modification))
+                try sessionCall { () throws(SessionError) in try session.setModificationTime(file.path, to: date) }
+            }
+            logIgnored(attributes, path: file.path, timesKept: true)
         case .directory(let directory):
             if attributes.size != nil { throw .session(.isADirectory(directory.path.description)) }
-            logIgnored(attributes, path: directory.path)
+            logIgnored(attributes, path: directory.path, timesKept: false)
         case .upload(let upload):
             if let size = attributes.size, size != upload.size {
                 // Truncating an upload that has not streamed anything yet: it simply starts over.
@@ -297,7 +307,12 @@ extension SFTPEngine {
                 }
                 upload.start = .replace
             }
-            logIgnored(attributes, path: upload.path)
+            if let times = attributes.times {
+                // The file is published at CLOSE; its time is set then (the write permission was
+                // checked at OPEN).
+                upload.modificationTime = Date(timeIntervalSince1970: TimeInterval(times.modification))
+            }
+            logIgnored(attributes, path: upload.path, timesKept: true)
         }
     }
 
@@ -312,10 +327,20 @@ extension SFTPEngine {
         logger.info("file truncated to 0 bytes", metadata: ["user": "\(session.user.name)", "path": "\(path)"])
     }
 
-    private func logIgnored(_ attributes: SFTPAttributes, path: VirtualPath) {
-        if attributes.permissions != nil || attributes.times != nil || attributes.ownerGroup != nil {
-            logger.debug("SETSTAT of permissions, owner or times ignored: object storage does not keep them",
+    private func logIgnored(_ attributes: SFTPAttributes, path: VirtualPath, timesKept: Bool) {
+        if attributes.permissions != nil || (attributes.times != nil && !timesKept) || attributes.ownerGroup != nil {
+            logger.debug("SETSTAT of permissions, owner or a directory's times ignored: object storage does not keep them",
                          metadata: ["path": "\(path)"])
+        }
+    }
+
+    /// A time given before CLOSE, set once the upload is published. Failing to set it does not undo
+    /// the upload, which is complete: it is logged.
+    private func applyModificationTimeAfterUpload(_ date: Date, path: VirtualPath) {
+        do throws(SessionError) {
+            try session.setModificationTime(path, to: date)
+        } catch {
+            logger.warning("modification time not set after upload", metadata: ["path": "\(path)", "error": "\(error)"])
         }
     }
 

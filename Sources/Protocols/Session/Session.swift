@@ -185,6 +185,18 @@ public final class Session {
         return try stat(location)
     }
 
+    /// Records `date` as a file's modification time (FTP MFMT, SFTP SETSTAT, scp -p), without
+    /// rewriting its bytes; `stat` shows it afterwards. Needs write access. Directories keep no time
+    /// of their own in object storage (`isADirectory`).
+    public func setModificationTime(_ path: VirtualPath, to date: Date) throws(SessionError) {
+        let location = try locate(path)
+        try authorize(.setAttributes, location)
+        guard try !stat(location).isDirectory else { throw .isADirectory(path.description) }
+        try storage { () throws(StorageError) in try location.driver.setModificationTime(location.objectKey, to: date) }
+        logger.info("modification time set", metadata: ["user": "\(user.name)", "path": "\(path)",
+                                                        "mtime": "\(StoredMetadata.modificationTimeValue(date))"])
+    }
+
     /// `stat` of a place about to be written (a rename's target): whether a file is there is asked
     /// fresh, since it decides what is replaced; whether a directory of that name is there is not
     /// asked when this session knows the parent has no such entry (`DirectoryKnowledge`).
@@ -193,7 +205,7 @@ public final class Session {
         guard let object = try storage({ () throws(StorageError) in try location.driver.metadata(location.objectKey) }) else {
             throw .notFound(location.path.description)
         }
-        return FileInfo(name: location.path.name, isDirectory: false, size: object.size, modified: object.modified,
+        return FileInfo(name: location.path.name, isDirectory: false, size: object.size, modified: object.effectiveModified,
                         permissions: location.permissions)
     }
 
@@ -221,7 +233,7 @@ public final class Session {
                 return FileInfo(name: location.path.name, isDirectory: true, size: 0, modified: modified,
                                 permissions: location.permissions)
             }
-            return FileInfo(name: location.path.name, isDirectory: false, size: object.size, modified: object.modified,
+            return FileInfo(name: location.path.name, isDirectory: false, size: object.size, modified: object.effectiveModified,
                             permissions: location.permissions)
         }
         if let modified = try directoryModified(location) {
