@@ -32,7 +32,7 @@ import Testing
         let reporting = commands.filter { if case .reportsProgress = $0.duringTransfer { true } else { false } }
         #expect(aborting.map(\.verb) == ["ABOR"] && reporting.map(\.verb) == ["STAT"])
         let always = commands.compactMap { spec -> String? in if case .always(let line) = spec.feature { line } else { nil } }
-        #expect(always.sorted() == ["EPRT", "EPSV", "MDTM", "PASV", "REST STREAM", "SIZE", "TVFS", "UTF8", "XCRC", "XMD5", "XSHA1", "XSHA256"])
+        #expect(always.sorted() == ["EPRT", "EPSV", "MDTM", "MFMT", "PASV", "REST STREAM", "SIZE", "TVFS", "UTF8", "XCRC", "XMD5", "XSHA1", "XSHA256"])
     }
 
     @Test func listArgumentsDropLsOptionsAndFindPatterns() {
