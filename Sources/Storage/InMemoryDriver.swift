@@ -90,7 +90,8 @@ public final class InMemoryDriver: StorageDriver {
         }
     }
 
-    public func setModificationTime(_ key: ObjectKey, to modified: Date) throws(StorageError) {
+    public func setModificationTime(of current: ObjectMetadata, to modified: Date) throws(StorageError) {
+        let key = current.key
         try withBucket(key.bucket) { objects throws(StorageError) in
             guard objects[key.key] != nil else { throw .notFound(key: key.key) }
             objects[key.key]?.modified = modified

@@ -119,7 +119,8 @@ public final class LocalDirectoryDriver: StorageDriver {
         return ObjectMetadata(key: key, size: UInt64(info.st_size), modified: POSIX.modificationDate(info))
     }
 
-    public func setModificationTime(_ key: ObjectKey, to modified: Date) throws(StorageError) {
+    public func setModificationTime(of current: ObjectMetadata, to modified: Date) throws(StorageError) {
+        let key = current.key
         guard !key.isDirectoryMarker, !key.key.isEmpty, let place = try place(of: key), let info = try stat(place),
               POSIX.isRegularFile(info) else { throw .notFound(key: key.key) }
         try POSIX.setModificationTime(place.directory.fd, place.name, to: modified, what: place.description)

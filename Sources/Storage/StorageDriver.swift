@@ -31,11 +31,13 @@ public protocol StorageDriver: Sendable {
     /// Deletes objects; keys that do not exist are not an error (S3 DeleteObjects semantics).
     func delete(_ keys: [ObjectKey]) throws(StorageError)
 
-    /// Records `modified` as the object's modification time without rewriting its bytes: S3 keeps
-    /// it in `x-amz-meta-mtime` (CopyObject onto itself with the other metadata kept, pinned to the
-    /// ETag it read: two requests, a multipart copy above 5 GiB); local storage sets the file's
-    /// mtime. `ObjectMetadata.effectiveModified` shows it. Throws `.notFound` for a missing object.
-    func setModificationTime(_ key: ObjectKey, to modified: Date) throws(StorageError)
+    /// Records `modified` as the modification time of the object `current` describes (from
+    /// `metadata`, just read), without rewriting its bytes: S3 keeps it in `x-amz-meta-mtime` by a
+    /// CopyObject onto itself with the other metadata kept, pinned to `current`'s ETag so that an
+    /// object replaced meanwhile is not touched (one request; a multipart copy above 5 GiB); local
+    /// storage sets the file's mtime. `ObjectMetadata.effectiveModified` shows it afterwards.
+    /// Throws `.notFound` for a missing object.
+    func setModificationTime(of current: ObjectMetadata, to modified: Date) throws(StorageError)
 
     /// Ends uploads that a process left unfinished (killed, or its abort failed) under `scope`
     /// (bucket and key prefix) and that have shown no activity since `cutoff`; returns the ones this

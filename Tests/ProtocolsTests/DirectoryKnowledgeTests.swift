@@ -30,8 +30,8 @@ final class CountingDriver: StorageDriver {
     }
     func copy(_ source: ObjectKey, to target: ObjectKey) throws(StorageError) { try inner.copy(source, to: target) }
     func delete(_ keys: [ObjectKey]) throws(StorageError) { try inner.delete(keys) }
-    func setModificationTime(_ key: ObjectKey, to modified: Date) throws(StorageError) {
-        try inner.setModificationTime(key, to: modified)
+    func setModificationTime(of current: ObjectMetadata, to modified: Date) throws(StorageError) {
+        try inner.setModificationTime(of: current, to: modified)
     }
     func abortAbandonedUploads(in scope: ObjectKey, idleSince cutoff: Date) throws(StorageError) -> [AbandonedUpload] {
         try inner.abortAbandonedUploads(in: scope, idleSince: cutoff)

@@ -66,15 +66,17 @@ enum StorageConformance {
         let bytes = Array("keep these bytes".utf8)
         try put(f, "times/file.txt", bytes)
         let wanted = Date(timeIntervalSince1970: 1_354_040_105.123456)
-        try f.driver.setModificationTime(f.key("times/file.txt"), to: wanted)
+        let current = try #require(try f.driver.metadata(f.key("times/file.txt")))
+        try f.driver.setModificationTime(of: current, to: wanted)
         let metadata = try #require(try f.driver.metadata(f.key("times/file.txt")))
         #expect(abs(metadata.effectiveModified.timeIntervalSince(wanted)) < 1e-5, "\(metadata.effectiveModified)")
         #expect(metadata.size == UInt64(bytes.count))
         #expect(try get(f, "times/file.txt") == bytes)
         let later = Date(timeIntervalSince1970: 1_700_000_000)
-        try f.driver.setModificationTime(f.key("times/file.txt"), to: later)
+        try f.driver.setModificationTime(of: metadata, to: later)
         #expect(try f.driver.metadata(f.key("times/file.txt"))?.effectiveModified == later)
-        #expect(throws: StorageError.self) { try f.driver.setModificationTime(f.key("times/missing.txt"), to: later) }
+        let missing = ObjectMetadata(key: f.key("times/missing.txt"), size: 1, modified: later, etag: "\"0\"")
+        #expect(throws: StorageError.self) { try f.driver.setModificationTime(of: missing, to: later) }
     }
 
     static func roundTripAndMetadata(_ f: Fixture) throws {

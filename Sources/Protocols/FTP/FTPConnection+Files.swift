@@ -107,8 +107,7 @@ extension FTPConnection {
     func setModificationTime(_ date: Date, pathText: String, command: String, success: (FileInfo) -> Void) {
         guard let session, let path = resolvePath(pathText, command: command) else { return }
         do {
-            try session.setModificationTime(path, to: date)
-            success(try session.stat(path))
+            success(try session.setModificationTime(path, to: date))
         } catch {
             reply(for: error, command: command)
         }

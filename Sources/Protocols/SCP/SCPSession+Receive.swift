@@ -58,6 +58,7 @@ extension SCPSession {
                 }
             case UInt8(ascii: "D"):
                 try checkUserStanding()
+                pendingModificationTime = nil  // a T line before D is the directory's: not kept
                 guard command.recursive else { throw Stop.protocolError("D without -r") }
                 guard let (_, name) = Self.parseEntry(rest) else { throw Stop.protocolError("bad D line") }
                 do {

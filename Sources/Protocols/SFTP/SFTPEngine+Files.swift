@@ -282,7 +282,7 @@ extension SFTPEngine {
         try applySize(attributes.size, currentSize: info.size, isDirectory: info.isDirectory, path: path)
         if let times = attributes.times, !info.isDirectory {
             let date = Date(timeIntervalSince1970: TimeInterval(times.modification))
-            try sessionCall { () throws(SessionError) in try session.setModificationTime(path, to: date) }
+            _ = try sessionCall { () throws(SessionError) in try session.setModificationTime(path, to: date) }
         }
         logIgnored(attributes, path: path, timesKept: !info.isDirectory)
     }
@@ -293,7 +293,7 @@ extension SFTPEngine {
             try applySize(attributes.size, currentSize: file.info.size, isDirectory: false, path: file.path)
             if let times = attributes.times {
                 let date = Date(timeIntervalSince1970: TimeInterval(times.modification))
-                try sessionCall { () throws(SessionError) in try session.setModificationTime(file.path, to: date) }
+                _ = try sessionCall { () throws(SessionError) in try session.setModificationTime(file.path, to: date) }
             }
             logIgnored(attributes, path: file.path, timesKept: true)
         case .directory(let directory):

@@ -186,15 +186,24 @@ public final class Session {
     }
 
     /// Records `date` as a file's modification time (FTP MFMT, SFTP SETSTAT, scp -p), without
-    /// rewriting its bytes; `stat` shows it afterwards. Needs write access. Directories keep no time
-    /// of their own in object storage (`isADirectory`).
-    public func setModificationTime(_ path: VirtualPath, to date: Date) throws(SessionError) {
+    /// rewriting its bytes; `stat` shows it afterwards, and the file as it now is comes back. Needs
+    /// write access. Directories keep no time of their own in object storage (`isADirectory`).
+    /// Cost on S3: HEAD and CopyObject (the copy pinned to the ETag the HEAD saw).
+    @discardableResult
+    public func setModificationTime(_ path: VirtualPath, to date: Date) throws(SessionError) -> FileInfo {
         let location = try locate(path)
         try authorize(.setAttributes, location)
-        guard try !stat(location).isDirectory else { throw .isADirectory(path.description) }
-        try storage { () throws(StorageError) in try location.driver.setModificationTime(location.objectKey, to: date) }
+        guard !location.isFixedDirectory,
+              let object = try storage({ () throws(StorageError) in try location.driver.metadata(location.objectKey) }) else {
+            if location.isFixedDirectory { throw .isADirectory(path.description) }
+            let directory = try directoryModified(location)
+            throw directory != nil ? .isADirectory(path.description) : .notFound(path.description)
+        }
+        try storage { () throws(StorageError) in try location.driver.setModificationTime(of: object, to: date) }
         logger.info("modification time set", metadata: ["user": "\(user.name)", "path": "\(path)",
                                                         "mtime": "\(StoredMetadata.modificationTimeValue(date))"])
+        return FileInfo(name: location.path.name, isDirectory: false, size: object.size, modified: date,
+                        permissions: location.permissions)
     }
 
     /// `stat` of a place about to be written (a rename's target): whether a file is there is asked

@@ -104,12 +104,15 @@ public final class S3Driver: StorageDriver {
         }
     }
 
-    public func setModificationTime(_ key: ObjectKey, to modified: Date) throws(StorageError) {
-        guard let current = try metadata(key) else { throw .notFound(key: key.key) }
+    public func setModificationTime(of current: ObjectMetadata, to modified: Date) throws(StorageError) {
         guard let etag = current.etag else { throw .unavailable(detail: "HeadObject gave no ETag") }
         var kept = current.userMetadata
         kept[StoredMetadata.modificationTimeKey] = StoredMetadata.modificationTimeValue(modified)
-        try client.replaceMetadata(of: key, size: current.size, etag: etag, with: kept)
+        do throws(StorageError) {
+            try client.replaceMetadata(of: current.key, size: current.size, etag: etag, with: kept)
+        } catch .notFound {
+            throw .notFound(key: current.key.key)
+        }
     }
 
     /// Pending multipart uploads under a prefix (ListMultipartUploads): for tests and operators.
