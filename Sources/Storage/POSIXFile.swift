@@ -102,8 +102,7 @@ enum POSIX {
 
     /// Sets a file's modification time (its access time untouched), never following a link.
     static func setModificationTime(_ directory: Int32, _ name: String, to date: Date, what: String) throws(StorageError) {
-        let nanoseconds = Int64((date.timeIntervalSince1970 * 1e9).rounded())
-        let (seconds, fraction) = nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
+        let (seconds, fraction) = StoredMetadata.split(date)
         var times = [timespec(tv_sec: 0, tv_nsec: timeOmitted), timespec(tv_sec: Int(seconds), tv_nsec: Int(fraction))]
         _ = try retrying(what) { utimensat(directory, name, &times, AT_SYMLINK_NOFOLLOW) }
     }

@@ -12,13 +12,28 @@ public enum StoredMetadata {
     /// ("1354040105.123456789").
     public static let modificationTimeKey = "mtime"
 
+    /// The times a file may be given: from the epoch to the end of year 9999 (what MFMT can
+    /// write). Protocols refuse others before they get here; `split` clamps as a last guard.
+    public static let modificationTimeRange: ClosedRange<TimeInterval> = 0...253_402_300_799
+
+    /// Whole seconds and nanoseconds (a multiple of 1,000) of `date`, clamped to
+    /// `modificationTimeRange`; computed without multiplying the whole time, which could overflow.
+    public static func split(_ date: Date) -> (seconds: Int64, nanoseconds: Int64) {
+        let time = min(max(date.timeIntervalSince1970, modificationTimeRange.lowerBound), modificationTimeRange.upperBound)
+        let whole = time.rounded(.down)
+        var seconds = Int64(whole)
+        var microseconds = Int64(((time - whole) * 1e6).rounded())
+        if microseconds >= 1_000_000 {
+            seconds += 1
+            microseconds -= 1_000_000
+        }
+        return (seconds, microseconds * 1000)
+    }
+
     /// `date` in the `mtime` form, to the microsecond: a `Date` (a Double of seconds) holds no finer
     /// time today, and printing its binary noise as nanoseconds would be false precision.
     public static func modificationTimeValue(_ date: Date) -> String {
-        let nanoseconds = Int64((date.timeIntervalSince1970 * 1e6).rounded()) * 1000
-        let seconds = nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
-        let (whole, fraction) = seconds.remainder < 0 ? (seconds.quotient - 1, seconds.remainder + 1_000_000_000)
-                                                      : (seconds.quotient, seconds.remainder)
+        let (whole, fraction) = split(date)
         guard fraction != 0 else { return "\(whole)" }
         var digits = String(fraction)
         digits = String(repeating: "0", count: 9 - digits.count) + digits

@@ -194,11 +194,14 @@ final class FTPTestClient {
         #expect(try client.command("MDTM g.txt") == (213, "213 20201231235958"))
         #expect(try client.command("MFMT 2020123123595 g.txt").0 == 501)
         #expect(try client.command("MFMT 20201331235958 g.txt").0 == 501)
+        #expect(try client.command("MFMT 20210231000000 g.txt").0 == 501)  // February 31st does not exist
+        #expect(try client.command("MFMT 19600101000000 g.txt").0 == 501)  // before the epoch
+        #expect(try client.command("MFMT 99991231235959 g.txt") == (213, "213 Modify=99991231235959; g.txt"))  // no trap
+        #expect(try client.command("SITE UTIME 99991231235959 g.txt").0 == 200)
         #expect(try client.command("MFMT 20201231235958 d").0 == 550)
         #expect(try client.command("MFMT 20201231235958 missing.txt").0 == 550)
         #expect(try client.command("SITE UTIME soon g.txt").0 == 501)
         #expect(try client.command("SITE WHO").0 == 504)
-        #expect(try client.command("FEAT").1.contains(" MFMT"))
         #expect(try client.command("SITE HELP").0 == 214)
         #expect(try client.command("SIZE d") == (550, "550 Is a directory."))
         #expect(try client.transfer("MLSD g.txt").final == 501)

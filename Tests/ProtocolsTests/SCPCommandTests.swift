@@ -1,3 +1,4 @@
+import Foundation
 @testable import Protocols
 import Testing
 
@@ -27,5 +28,16 @@ import Testing
         #expect(SCPCommand.shellWords("  spaced   out  ") == ["spaced", "out"])
         #expect(SCPCommand.shellWords("''") == [""])
         #expect(SCPCommand.shellWords("\"unclosed") == nil)
+    }
+
+    @Test func controlLinesSplitOnBytesAndTimesStayInRange() {
+        #expect(SCPSession.parseEntry("0644 5 \u{301}name.txt")?.name == "\u{301}name.txt")  // a combining mark first
+        #expect(SCPSession.parseEntry("0644 5 with space.txt")?.name == "with space.txt")
+        #expect(SCPSession.parseEntry("0644 +5 x") == nil)
+        #expect(SCPSession.parseEntry("644 5 x") == nil)
+        #expect(SCPSession.parseTimes("1354040105 0 1354040105 0") == Date(timeIntervalSince1970: 1_354_040_105))
+        #expect(SCPSession.parseTimes("999999999999 0 0 0") == nil)  // beyond year 9999
+        #expect(SCPSession.parseTimes("253402300799 0 0 0") != nil)  // the last second of 9999
+        #expect(SCPSession.parseTimes("1354040105 0") == nil)
     }
 }

@@ -76,7 +76,7 @@ enum StorageConformance {
         try f.driver.setModificationTime(of: metadata, to: later)
         #expect(try f.driver.metadata(f.key("times/file.txt"))?.effectiveModified == later)
         let missing = ObjectMetadata(key: f.key("times/missing.txt"), size: 1, modified: later, etag: "\"0\"")
-        #expect(throws: StorageError.self) { try f.driver.setModificationTime(of: missing, to: later) }
+        #expect(throws: StorageError.notFound(key: missing.key.key)) { try f.driver.setModificationTime(of: missing, to: later) }
     }
 
     static func roundTripAndMetadata(_ f: Fixture) throws {

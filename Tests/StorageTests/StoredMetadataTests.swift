@@ -47,5 +47,9 @@ import Testing
             #expect(parse(bad) == nil, "\(bad.debugDescription) was accepted")
         }
         #expect(StoredMetadata.modificationTime(in: [:]) == nil)
+        // Out of range: clamped, never a trap (protocols refuse such times before they get here).
+        #expect(StoredMetadata.modificationTimeValue(Date(timeIntervalSince1970: 1e15)) == "253402300799")
+        #expect(StoredMetadata.modificationTimeValue(Date(timeIntervalSince1970: -0.5)) == "0")
+        #expect(StoredMetadata.modificationTimeValue(Date(timeIntervalSince1970: 0.9999999)) == "1")
     }
 }

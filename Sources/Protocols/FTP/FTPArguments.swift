@@ -1,3 +1,4 @@
+import Storage
 import Timestamps
 import Foundation
 
@@ -66,8 +67,15 @@ enum FTPArguments {
             fraction = Double(String(decoding: tail, as: UTF8.self)).map { $0 / pow(10, Double(tail.count)) } ?? 0
         }
         func field(_ from: Int, _ length: Int) -> Int { Int(String(decoding: bytes[from..<(from + length)], as: UTF8.self))! }
-        guard let whole = UTCTime.date(year: field(0, 4), month: field(4, 2), day: field(6, 2), hour: field(8, 2),
-                                       minute: field(10, 2), second: field(12, 2)) else { return nil }
+        let (year, month, day) = (field(0, 4), field(4, 2), field(6, 2))
+        let (hour, minute, second) = (field(8, 2), field(10, 2), field(12, 2))
+        guard let whole = UTCTime.date(year: year, month: month, day: day, hour: hour, minute: minute, second: second) else {
+            return nil
+        }
+        // timegm normalises (February 31st is March 3rd): only a date that reads back the same exists.
+        let check = UTCTime(whole)
+        guard (check.year, check.month, check.day, check.hour, check.minute) == (year, month, day, hour, minute),
+              StoredMetadata.modificationTimeRange.contains(whole.timeIntervalSince1970) else { return nil }
         return whole.addingTimeInterval(fraction)
     }
 }

@@ -27,17 +27,13 @@ extension FTPConnection {
     /// SITE UTIME in its two common forms: `SITE UTIME <YYYYMMDDHHMMSS> <path>` and ProFTPD's
     /// `SITE UTIME <path> <atime> <mtime> <ctime> UTC` (only the modification time is kept).
     func handleSiteUTIME(_ argument: String) {
-        let (first, rest) = FTPCommandTable.parse(argument)
-        if let date = FTPArguments.modificationTime(first), !rest.isEmpty {
-            setModificationTime(date, pathText: rest, command: "SITE UTIME") { _ in
-                reply(.commandOkay, "Modification time set.")
-            }
-            return
-        }
-        // The five-argument form: the path may hold spaces, the four last words are the times and UTC.
+        // The five-argument form first (its path may start with something that looks like a time):
+        // the path may hold spaces, the four last words are the three times and UTC.
         let words = argument.utf8.split(separator: 0x20, omittingEmptySubsequences: false)
-        if words.count >= 5, String(decoding: words[words.count - 1], as: UTF8.self).uppercased() == "UTC",
-           let date = FTPArguments.modificationTime(String(decoding: words[words.count - 3], as: UTF8.self)) {
+        let word = { (index: Int) in String(decoding: words[index], as: UTF8.self) }
+        if words.count >= 5, word(words.count - 1).uppercased() == "UTC",
+           FTPArguments.modificationTime(word(words.count - 4)) != nil, FTPArguments.modificationTime(word(words.count - 2)) != nil,
+           let date = FTPArguments.modificationTime(word(words.count - 3)) {
             let path = String(decoding: Array(words[..<(words.count - 4)].joined(separator: [0x20])), as: UTF8.self)
             if !path.isEmpty {
                 setModificationTime(date, pathText: path, command: "SITE UTIME") { _ in
@@ -45,6 +41,13 @@ extension FTPConnection {
                 }
                 return
             }
+        }
+        let (first, rest) = FTPCommandTable.parse(argument)
+        if let date = FTPArguments.modificationTime(first), !rest.isEmpty {
+            setModificationTime(date, pathText: rest, command: "SITE UTIME") { _ in
+                reply(.commandOkay, "Modification time set.")
+            }
+            return
         }
         reply(.syntaxErrorInParameters, "Syntax: SITE UTIME <YYYYMMDDHHMMSS> <path>, or SITE UTIME <path> <atime> <mtime> <ctime> UTC.")
     }

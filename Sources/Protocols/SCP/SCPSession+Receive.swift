@@ -81,21 +81,26 @@ extension SCPSession {
         }
     }
 
-    /// `<mode> <size> <name>` after the C or D.
-    /// `<mtime> 0 <atime> 0` (the rest of a T line): the modification time.
+    /// `<mtime> 0 <atime> 0` (the rest of a T line): the modification time, nil when malformed or
+    /// outside the times a file may be given.
     static func parseTimes(_ text: String) -> Date? {
         let fields = text.utf8.split(separator: 0x20, omittingEmptySubsequences: false)
         guard fields.count == 4, !fields[0].isEmpty, fields[0].count <= 12,
               fields[0].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-              let seconds = Int64(String(decoding: fields[0], as: UTF8.self)) else { return nil }
+              let seconds = Int64(String(decoding: fields[0], as: UTF8.self)),
+              StoredMetadata.modificationTimeRange.contains(TimeInterval(seconds)) else { return nil }
         return Date(timeIntervalSince1970: TimeInterval(seconds))
     }
 
+    /// `<mode> <size> <name>` after the C or D, split on the space byte (a name may start with a
+    /// combining mark, which would make one Character with the space before it).
     static func parseEntry(_ text: String) -> (size: UInt64, name: String)? {
-        let parts = text.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 4, UInt32(parts[0], radix: 8) != nil,
-              let size = UInt64(parts[1]) else { return nil }
-        return (size, String(parts[2]))
+        let parts = text.utf8.split(separator: 0x20, maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4,
+              UInt32(String(decoding: parts[0], as: UTF8.self), radix: 8) != nil,
+              parts[1].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              let size = UInt64(String(decoding: parts[1], as: UTF8.self)) else { return nil }
+        return (size, String(decoding: parts[2], as: UTF8.self))
     }
 
     /// One file: accepted (or refused before its bytes come), streamed into an upload, published
