@@ -136,14 +136,7 @@ extension SCPSession {
             if let storageFailure { throw storageFailure }
             try upload.commit()
             record(path, .upload, bytes: received, started: started, outcome: .complete)
-            if let modificationTime {
-                // The file is published; a time that cannot be set is logged, not an error for it.
-                do {
-                    try session.setModificationTime(path, to: modificationTime)
-                } catch {
-                    logger.warning("modification time not set after upload", metadata: ["path": "\(path)", "error": "\(error)"])
-                }
-            }
+            if let modificationTime { session.setModificationTimeAfterUpload(path, to: modificationTime) }
             try sendOK()
         } catch let error as StorageError {
             upload.abort()

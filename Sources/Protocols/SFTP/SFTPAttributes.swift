@@ -6,6 +6,9 @@ struct SFTPAttributes: Equatable, Sendable {
     var ownerGroup: (uid: UInt32, gid: UInt32)?
     var permissions: UInt32?
     var times: (access: UInt32, modification: UInt32)?
+
+    /// The modification time of `times`, as a date.
+    var modificationDate: Date? { times.map { Date(timeIntervalSince1970: TimeInterval($0.modification)) } }
     var extended: [(name: String, value: [UInt8])] = []
 
     static let empty = SFTPAttributes()

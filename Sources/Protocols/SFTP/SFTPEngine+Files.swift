@@ -59,7 +59,7 @@ extension SFTPEngine {
             do {
                 try finishUpload(upload)
                 record(upload, .complete)
-                if let date = upload.modificationTime { applyModificationTimeAfterUpload(date, path: upload.path) }
+                if let date = upload.modificationTime { session.setModificationTimeAfterUpload(upload.path, to: date) }
             } catch {
                 upload.abort()
                 record(upload, .failed)
@@ -280,8 +280,7 @@ extension SFTPEngine {
     func setstat(_ path: VirtualPath, _ attributes: SFTPAttributes) throws(SFTPFailure) {
         let info = try sessionCall { () throws(SessionError) in try session.stat(path) }
         try applySize(attributes.size, currentSize: info.size, isDirectory: info.isDirectory, path: path)
-        if let times = attributes.times, !info.isDirectory {
-            let date = Date(timeIntervalSince1970: TimeInterval(times.modification))
+        if let date = attributes.modificationDate, !info.isDirectory {
             _ = try sessionCall { () throws(SessionError) in try session.setModificationTime(path, to: date) }
         }
         logIgnored(attributes, path: path, timesKept: !info.isDirectory)
@@ -291,8 +290,7 @@ extension SFTPEngine {
         switch try handles.item(handle) {
         case .file(let file):
             try applySize(attributes.size, currentSize: file.info.size, isDirectory: false, path: file.path)
-            if let times = attributes.times {
-                let date = Date(timeIntervalSince1970: TimeInterval(times.modification))
+            if let date = attributes.modificationDate {
                 _ = try sessionCall { () throws(SessionError) in try session.setModificationTime(file.path, to: date) }
             }
             logIgnored(attributes, path: file.path, timesKept: true)
@@ -307,10 +305,10 @@ extension SFTPEngine {
                 }
                 upload.start = .replace
             }
-            if let times = attributes.times {
+            if let date = attributes.modificationDate {
                 // The file is published at CLOSE; its time is set then (the write permission was
                 // checked at OPEN).
-                upload.modificationTime = Date(timeIntervalSince1970: TimeInterval(times.modification))
+                upload.modificationTime = date
             }
             logIgnored(attributes, path: upload.path, timesKept: true)
         }
@@ -331,16 +329,6 @@ extension SFTPEngine {
         if attributes.permissions != nil || (attributes.times != nil && !timesKept) || attributes.ownerGroup != nil {
             logger.debug("SETSTAT of permissions, owner or a directory's times ignored: object storage does not keep them",
                          metadata: ["path": "\(path)"])
-        }
-    }
-
-    /// A time given before CLOSE, set once the upload is published. Failing to set it does not undo
-    /// the upload, which is complete: it is logged.
-    private func applyModificationTimeAfterUpload(_ date: Date, path: VirtualPath) {
-        do throws(SessionError) {
-            try session.setModificationTime(path, to: date)
-        } catch {
-            logger.warning("modification time not set after upload", metadata: ["path": "\(path)", "error": "\(error)"])
         }
     }
 

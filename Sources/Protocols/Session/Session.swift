@@ -206,6 +206,17 @@ public final class Session {
                         permissions: location.permissions)
     }
 
+    /// `setModificationTime` for a file an upload has just published (a time SFTP FSETSTAT or an
+    /// scp `T` line gave before the end): the upload is complete either way, so a failure here is
+    /// logged, not reported.
+    public func setModificationTimeAfterUpload(_ path: VirtualPath, to date: Date) {
+        do throws(SessionError) {
+            try setModificationTime(path, to: date)
+        } catch {
+            logger.warning("modification time not set after upload", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+    }
+
     /// `stat` of a place about to be written (a rename's target): whether a file is there is asked
     /// fresh, since it decides what is replaced; whether a directory of that name is there is not
     /// asked when this session knows the parent has no such entry (`DirectoryKnowledge`).
