@@ -30,8 +30,7 @@ extension S3Driver {
                 let key = ObjectKey(bucket: scope.bucket, key: upload.key)
                 do throws(StorageError) {
                     guard try lastPartActivity(key, uploadID: upload.uploadID).map({ $0 < cutoff }) ?? true else { continue }
-                    _ = try client.send(S3Client.Request(operation: .abortMultipartUpload, bucket: key.bucket, key: key.key,
-                                                         query: [("uploadId", upload.uploadID)]))
+                    try client.abortMultipartUpload(key, uploadID: upload.uploadID)
                     aborted.append(AbandonedUpload(key: key, uploadID: upload.uploadID, initiated: initiated))
                 } catch .notFound, .conflict {
                     continue  // NoSuchUpload: finished or aborted by someone else meanwhile

@@ -324,7 +324,7 @@ final class S3ObjectUpload: ObjectUpload {
         // The registry keeps the upload until the abort is through: a stop that cannot wait for
         // this thread (S3 slow to answer) aborts it again.
         do throws(StorageError) {
-            _ = try client.send(S3Client.Request(operation: .abortMultipartUpload, bucket: key.bucket, key: key.key, query: [("uploadId", uploadID)]))
+            try client.abortMultipartUpload(key, uploadID: uploadID)
             S3UploadsInProgress.ended(uploadID)
             client.logger.debug("s3 multipart upload aborted", metadata: ["key": "\(key)"])
         } catch .notFound, .conflict {

@@ -1,6 +1,11 @@
 import Foundation
 
 extension S3Client {
+    /// AbortMultipartUpload of `uploadID` on `key` (one request).
+    func abortMultipartUpload(_ key: ObjectKey, uploadID: String) throws(StorageError) {
+        _ = try send(Request(operation: .abortMultipartUpload, bucket: key.bucket, key: key.key, query: [("uploadId", uploadID)]))
+    }
+
     /// CopyObject of `source` onto `target`; `headers` carry the metadata directive (and the
     /// metadata and pins it needs). A CopyObject can fail inside a 200 answer.
     func copyObject(_ source: ObjectKey, to target: ObjectKey, headers: [(String, String)]) throws(StorageError) {
@@ -31,8 +36,7 @@ extension S3Client {
                                     document: S3XML.completeMultipart(parts))
             if let error = S3XML.error(response.body) { throw .unavailable(detail: "CompleteMultipartUpload: \(error.code)") }
         } catch {
-            _ = try? send(Request(operation: .abortMultipartUpload, bucket: target.bucket, key: target.key,
-                                  query: [("uploadId", uploadID)]))
+            try? abortMultipartUpload(target, uploadID: uploadID)
             throw error
         }
     }

@@ -41,8 +41,7 @@ public enum S3UploadsInProgress {
             let thread = Thread {
                 defer { group.leave() }
                 do throws(StorageError) {
-                    _ = try upload.client.send(S3Client.Request(operation: .abortMultipartUpload, bucket: upload.key.bucket,
-                                                                key: upload.key.key, query: [("uploadId", uploadID)]))
+                    try upload.client.abortMultipartUpload(upload.key, uploadID: uploadID)
                     aborted.withLock { $0.append(AbandonedUpload(key: upload.key, uploadID: uploadID, initiated: .distantPast)) }
                 } catch .notFound, .conflict {
                     return
