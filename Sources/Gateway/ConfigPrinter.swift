@@ -25,7 +25,7 @@ enum ConfigPrinter {
         }
         if let sftp = config.sftp {
             out += ["", "[sftp]", "listen = \(address(sftp.listen))", "host_keys = [\(sftp.hostKeys.map(quote).joined(separator: ", "))]",
-                    "reorder_window = \(sftp.reorderWindow)"]
+                    "reorder_window = \(sftp.reorderWindow)", "max_sessions_per_connection = \(sftp.maxSessionsPerConnection)"]
             if let ciphers = sftp.ciphers { out.append("ciphers = [\(ciphers.map(quote).joined(separator: ", "))]") }
         }
         if let tls = config.tls {

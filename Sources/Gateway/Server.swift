@@ -194,7 +194,8 @@ final class Server: Sendable {
             var sftpLogger = logger
             sftpLogger[metadataKey: "protocol"] = "sftp"
             let settings = SFTPSettings(reorderWindow: Int(sftp.reorderWindow), idleTimeout: config.limits.idleTimeout,
-                                        loginGraceTime: config.limits.loginTimeout)
+                                        loginGraceTime: config.limits.loginTimeout,
+                                        maxSessionsPerConnection: sftp.maxSessionsPerConnection)
             sshContext = SSHServerContext(settings: settings, hostKeys: hostKeys, users: users, storages: storages,
                                           observer: observer, logger: sftpLogger, shutdown: shutdown)
             sshContext?.liveStorages = liveStorages

@@ -257,6 +257,8 @@ BAD_CONFIGS = {
     "env-unset": ({'access_key = "AKIALITERALACCESSKEY"': 'access_key = "env:FERRY_TEST_UNSET_VAR"'}, "",
                   ["storage[2].access_key", "FERRY_TEST_UNSET_VAR"]),
     "sftp-reorder-window-too-small": ({}, '\n[sftp]\nlisten = ""\nreorder_window = "1KiB"\n', ["sftp.reorder_window"]),
+    "sftp-max-sessions-zero": ({}, '\n[sftp]\nlisten = ""\nmax_sessions_per_connection = 0\n',
+                               ["sftp.max_sessions_per_connection"]),
     "sftp-without-host-keys": ({}, '\n[sftp]\nlisten = "127.0.0.1:2222"\n', ["sftp.host_keys"]),
     "sftp-unreadable-host-key": ({}, '\n[sftp]\nlisten = "127.0.0.1:2222"\nhost_keys = ["/nonexistent/key"]\n',
                                  ["sftp.host_keys[1]"]),

@@ -238,7 +238,9 @@ struct ConfigLoader {
                                  + " (e.g. aes128-gcm@openssh.com, aes256-gcm@openssh.com, chacha20-poly1305@openssh.com, aes128-ctr)")
             }
         }
-        return FerryConfig.SFTP(listen: listen, hostKeys: keys, reorderWindow: window, ciphers: ciphers)
+        var sftp = FerryConfig.SFTP(listen: listen, hostKeys: keys, reorderWindow: window, ciphers: ciphers)
+        sftp.maxSessionsPerConnection = table.integer("max_sessions_per_connection", in: 1...1000) ?? sftp.maxSessionsPerConnection
+        return sftp
     }
 
     private func readLimits(_ table: TableReader) -> FerryConfig.Limits {

@@ -28,6 +28,8 @@ struct FerryConfig: Sendable {
         var reorderWindow: UInt64 = 4 << 20
         /// Ciphers offered, in order; nil = libssh's defaults (ChaCha20-Poly1305, AES-GCM, AES-CTR).
         var ciphers: [String]? = nil
+        /// Session channels open at once on one connection (OpenSSH's MaxSessions).
+        var maxSessionsPerConnection = 10
     }
 
     struct TLS: Sendable {

@@ -52,47 +52,51 @@ struct SCPCommand: Equatable, Sendable {
     }
 
     /// Splits a command line into words: blanks separate, '…' quotes literally, "…" quotes with
-    /// backslash escapes, a backslash outside quotes escapes the next character. Nil when a quote is
-    /// left open.
+    /// backslash escapes, a backslash outside quotes escapes the next byte. Nil when a quote is left
+    /// open. Works on bytes (every delimiter is ASCII), never on `Character`s, which would fuse a
+    /// quote with a combining mark after it. No shell ever runs: the words are taken literally.
     static func shellWords(_ line: String) -> [String]? {
         var words: [String] = []
-        var current = ""
+        var current: [UInt8] = []
         var inWord = false
-        var iterator = line.makeIterator()
-        while let character = iterator.next() {
-            switch character {
-            case " ", "\t":
-                if inWord { words.append(current); current = ""; inWord = false }
-            case "'":
+        var iterator = Array(line.utf8).makeIterator()
+        let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), single = UInt8(ascii: "'")
+        let double = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+        let escapableInDouble: Set<UInt8> = [double, backslash, UInt8(ascii: "$"), UInt8(ascii: "`")]
+        while let byte = iterator.next() {
+            switch byte {
+            case space, tab:
+                if inWord { words.append(String(decoding: current, as: UTF8.self)); current = []; inWord = false }
+            case single:
                 inWord = true
                 var closed = false
                 while let next = iterator.next() {
-                    if next == "'" { closed = true; break }
+                    if next == single { closed = true; break }
                     current.append(next)
                 }
                 if !closed { return nil }
-            case "\"":
+            case double:
                 inWord = true
                 var closed = false
                 while let next = iterator.next() {
-                    if next == "\"" { closed = true; break }
-                    if next == "\\", let escaped = iterator.next() {
-                        if !"\"\\$`".contains(escaped) { current.append("\\") }
+                    if next == double { closed = true; break }
+                    if next == backslash, let escaped = iterator.next() {
+                        if !escapableInDouble.contains(escaped) { current.append(backslash) }
                         current.append(escaped)
                     } else {
                         current.append(next)
                     }
                 }
                 if !closed { return nil }
-            case "\\":
+            case backslash:
                 inWord = true
                 if let escaped = iterator.next() { current.append(escaped) }
             default:
                 inWord = true
-                current.append(character)
+                current.append(byte)
             }
         }
-        if inWord { words.append(current) }
+        if inWord { words.append(String(decoding: current, as: UTF8.self)) }
         return words
     }
 }

@@ -17,9 +17,12 @@ public struct SFTPSettings: Sendable {
     public var idleTimeout: TimeInterval
     /// Key exchange and authentication must finish within this time.
     public var loginGraceTime: TimeInterval
+    /// Session channels one SSH connection may have open at once (`[sftp]
+    /// max_sessions_per_connection`, as OpenSSH's MaxSessions).
+    public var maxSessionsPerConnection: Int
 
     public init(reorderWindow: Int = 4 << 20, idleTimeout: TimeInterval, loginGraceTime: TimeInterval = 60,
-                maxOpenHandles: Int = 64) {
+                maxOpenHandles: Int = 64, maxSessionsPerConnection: Int = 10) {
         // OpenSSH's own limits (sftp-server: 256 KiB messages, reads and writes 1 KiB less).
         self.maxPacketLength = 256 * 1024
         self.maxReadLength = 255 * 1024
@@ -28,5 +31,6 @@ public struct SFTPSettings: Sendable {
         self.reorderWindow = reorderWindow
         self.idleTimeout = idleTimeout
         self.loginGraceTime = loginGraceTime
+        self.maxSessionsPerConnection = maxSessionsPerConnection
     }
 }

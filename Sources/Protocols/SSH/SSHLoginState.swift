@@ -3,7 +3,8 @@ internal import CLibSSH
 import Foundation
 import Logging
 
-/// What libssh's server callbacks learn while a client logs in, and the callbacks themselves.
+/// What libssh's server callbacks learn while a client logs in, and the callbacks themselves (a
+/// channel open goes on to the connection).
 /// Callbacks are plain C functions (no captures, design.md §2); they find this object through
 /// libssh's `userdata` pointer. It outlives the libssh session (the connection frees that first).
 final class SSHLoginState {
@@ -17,14 +18,13 @@ final class SSHLoginState {
     private(set) var refusedAttempts = 0
     /// A wrong password was already counted by the defender (a refused key then is not counted again).
     private(set) var passwordFailureRecorded = false
-    private(set) var channel: OpaquePointer?
-    /// What the session channel asked for: the `sftp` subsystem or a legacy scp exec.
-    private(set) var service: SSHService?
+    /// Opens a session channel the client asked for (RFC 4254 §6.1), or refuses it (nil). Set by
+    /// the connection, which serves its channels.
+    var openSessionChannel: ((OpaquePointer) -> OpaquePointer?)?
     /// The cipher the key exchange chose (server to client), for the login log line.
     var cipher: String?
 
     private let serverCallbacks = UnsafeMutablePointer<ssh_server_callbacks_struct>.allocate(capacity: 1)
-    private let channelCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
 
     init(context: SSHServerContext, clientHost: String, logger: Logger) {
         self.context = context
@@ -34,7 +34,6 @@ final class SSHLoginState {
 
     deinit {
         serverCallbacks.deallocate()
-        channelCallbacks.deallocate()
     }
 
     private static func from(_ userdata: UnsafeMutableRawPointer?) -> SSHLoginState {
@@ -45,8 +44,6 @@ final class SSHLoginState {
 
     private static let success = Int32(SSH_AUTH_SUCCESS.rawValue)
     private static let denied = Int32(SSH_AUTH_DENIED.rawValue)
-    private static let accepted: Int32 = 0
-    private static let refused: Int32 = -1
 
     /// Installs the server callbacks (auth, channel open) on `session`. libssh keeps the pointer to
     /// the struct, which this object owns: it must outlive the session (the connection frees the
@@ -64,7 +61,8 @@ final class SSHLoginState {
                                                       signatureState: signatureState)
         }
         serverCallbacks.pointee.channel_open_request_session_function = { session, userdata in
-            SSHLoginState.from(userdata).openSessionChannel(session)
+            guard let session else { return nil }
+            return SSHLoginState.from(userdata).openSessionChannel?(session)
         }
         ssh_set_server_callbacks(session, serverCallbacks)
     }
@@ -129,57 +127,4 @@ final class SSHLoginState {
         context.observer?.loginSucceeded(service: .sftp)
         return true
     }
-
-    // MARK: Channels (RFC 4254 §6)
-
-    /// One session channel per connection, only after authentication.
-    private func openSessionChannel(_ session: OpaquePointer?) -> OpaquePointer? {
-        guard user != nil, channel == nil, let session, let channel = ssh_channel_new(session) else {
-            logger.info("SSH session channel refused")
-            return nil
-        }
-        channelCallbacks.initialize(to: ssh_channel_callbacks_struct())
-        channelCallbacks.pointee.size = MemoryLayout<ssh_channel_callbacks_struct>.size
-        channelCallbacks.pointee.userdata = userdata
-        channelCallbacks.pointee.channel_subsystem_request_function = { _, _, subsystem, userdata in
-            SSHLoginState.from(userdata).startSubsystem(subsystem.map { String(cString: $0) } ?? "")
-        }
-        channelCallbacks.pointee.channel_exec_request_function = { _, _, command, userdata in
-            SSHLoginState.from(userdata).startExec(command.map { String(cString: $0) } ?? "")
-        }
-        channelCallbacks.pointee.channel_shell_request_function = { _, _, userdata in
-            SSHLoginState.from(userdata).refuse("shell", detail: "")
-        }
-        channelCallbacks.pointee.channel_pty_request_function = { _, _, _, _, _, _, _, userdata in
-            SSHLoginState.from(userdata).refuse("pty", detail: "")
-        }
-        ssh_set_channel_callbacks(channel, channelCallbacks)
-        self.channel = channel
-        return channel
-    }
-
-    private func startSubsystem(_ name: String) -> Int32 {
-        guard name == "sftp", service == nil else { return refuse("subsystem", detail: name) }
-        service = .sftp
-        return Self.accepted
-    }
-
-    /// Only a legacy scp transfer (`scp -t`/`scp -f`, see `SCPCommand`) may be executed.
-    private func startExec(_ command: String) -> Int32 {
-        guard service == nil, let scp = SCPCommand.parse(command) else { return refuse("exec", detail: command) }
-        service = .scp(scp)
-        return Self.accepted
-    }
-
-    private func refuse(_ request: String, detail: String) -> Int32 {
-        logger.info("SSH request refused: this server offers SFTP and scp only",
-                    metadata: ["request": "\(request)", "detail": "\(detail)"])
-        return Self.refused
-    }
-}
-
-/// The one service a session channel runs.
-enum SSHService {
-    case sftp
-    case scp(SCPCommand)
 }

@@ -13,7 +13,8 @@ extension Session {
         try authorize(.download, location)
         if location.isFixedDirectory { throw .isADirectory(path.description) }
         guard let object = try storageCall({ () throws(StorageError) in try location.driver.metadata(location.objectKey) }) else {
-            _ = try stat(path)  // a directory or nothing: the same error a download gets
+            // A directory, or nothing (stat throws notFound).
+            if try stat(path).isDirectory { throw .isADirectory(path.description) }
             throw .notFound(path.description)
         }
         if let stored = StoredMetadata.digest(algorithm, in: object.userMetadata) {

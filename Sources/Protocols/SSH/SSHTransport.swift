@@ -1,0 +1,77 @@
+internal import CLibSSH
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One SSH connection's libssh session, shared by the threads that serve its channels (issue 13,
+/// part 5). libssh lets one thread at a time use a session and its channels (its
+/// `doc/threading.dox`), so after login every libssh call runs holding this transport's lock, with
+/// the session non-blocking. A thread that has to wait (for a channel's data, for the client's
+/// window, for the socket to take buffered output) waits without the lock: on the condition, which
+/// every thread that handled incoming packets broadcasts, or on the socket with `poll(2)`.
+///
+/// Incoming data cannot pile up without bound while its channel's thread is busy: the client may
+/// send at most the channel's window (libssh's 1.25 MB), which grows only as that thread reads.
+final class SSHTransport: @unchecked Sendable {
+    let session: OpaquePointer
+    private let condition = NSCondition()
+    private let descriptor: Int32
+
+    init(session: OpaquePointer) {
+        self.session = session
+        self.descriptor = ssh_get_fd(session)
+    }
+
+    func lock() { condition.lock() }
+    func unlock() { condition.unlock() }
+
+    /// Runs `body` holding the session.
+    func locked<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        condition.lock()
+        defer { condition.unlock() }
+        return try body()
+    }
+
+    /// Lock held: tells waiting threads that packets were handled (data, window, a close may be
+    /// theirs).
+    func packetsHandled() { condition.broadcast() }
+
+    /// Lock held: waits until another thread handled packets, or `deadline`.
+    func waitForPackets(until deadline: Date) { _ = condition.wait(until: deadline) }
+
+    /// Lock held: releases it while the socket is not readable (or, with `writable`, not
+    /// writable), up to `milliseconds`.
+    func awaitSocket(writable: Bool, milliseconds: Int32) {
+        condition.unlock()
+        defer { condition.lock() }
+        var entry = pollfd(fd: descriptor, events: Int16(writable ? POLLOUT : POLLIN), revents: 0)
+        _ = poll(&entry, 1, milliseconds)
+    }
+
+    /// Lock held: hands everything libssh buffered for the client to the socket, waiting (without
+    /// the lock) while the socket is full, so that output stays bounded by what one write adds.
+    func drainOutput() throws(ChannelError) {
+        while true {
+            let status = ssh_blocking_flush(session, 0)  // one non-blocking round; also reads what came in
+            condition.broadcast()
+            if status == SSH_OK { return }
+            if status == SSH_ERROR || ssh_is_connected(session) == 0 {
+                throw ChannelError("connection: \(SSHConnection.lastError(session))")
+            }
+            awaitSocket(writable: true, milliseconds: 200)
+        }
+    }
+
+    /// Lock held: handles whatever the client sent (packets for every channel, channel opens and
+    /// requests through their callbacks) without blocking; false once the connection is gone.
+    func handleIncoming(_ event: OpaquePointer) -> Bool {
+        let status = ssh_event_dopoll(event, 0)
+        condition.broadcast()
+        return status != SSH_ERROR && ssh_is_connected(session) != 0
+    }
+
+    var isConnected: Bool { ssh_is_connected(session) != 0 }
+
+    func setBlocking(_ blocking: Bool) { ssh_set_blocking(session, blocking ? 1 : 0) }
+}
