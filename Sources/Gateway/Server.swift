@@ -127,11 +127,12 @@ final class Server: Sendable {
                     throw .storage(name: storage.name, reason: error.description)
                 }
             case .s3(let s3):
-                let settings = S3Settings(endpoint: s3.endpoint, region: s3.region, accessKey: s3.accessKey?.value ?? "",
+                var settings = S3Settings(endpoint: s3.endpoint, region: s3.region, accessKey: s3.accessKey?.value ?? "",
                                           secretKey: s3.secretKey?.value ?? "", sessionToken: s3.sessionToken?.value,
                                           addressing: s3.addressing, caFile: s3.caFile, partSize: s3.partSize,
                                           uploadConcurrency: s3.uploadConcurrency, maxObjectSize: s3.maxObjectSize,
                                           transferMemory: memory, partWorkers: workers)
+                settings.listingTimes = s3.listingTimes
                 var storageLogger = logger
                 storageLogger[metadataKey: "storage"] = "\(storage.name)"
                 do {

@@ -66,6 +66,9 @@ final class LocalFileUpload: ObjectUpload {
             try POSIX.fsync(fd, temporaryDescription)
             POSIX.close(fd)
             fd = -1
+            if let modificationTime {  // kept by the rename
+                try POSIX.setModificationTime(temporaryDirectory.fd, temporaryName, to: modificationTime, what: temporaryDescription)
+            }
             // Object-store semantics: a key's "directories" need not exist before it (the session
             // decides whether a client may create a file in a missing directory; it may not).
             guard let name = components.last,
@@ -79,6 +82,15 @@ final class LocalFileUpload: ObjectUpload {
             finished = true
             return written
         }
+    }
+
+    /// A modification time the client set before the end, given to the file before it is published.
+    private var modificationTime: Date?
+
+    func recordModificationTime(_ date: Date) -> Bool {
+        guard !finished else { return false }
+        modificationTime = date
+        return true
     }
 
     func abort() {

@@ -45,6 +45,18 @@ public protocol StorageDriver: Sendable {
     /// skipped (on servers that answer a repeated abort with success, two processes racing for the
     /// same upload may both count it). S3: ListMultipartUploads, ListParts per candidate, AbortMultipartUpload.
     func abortAbandonedUploads(in scope: ObjectKey, idleSince cutoff: Date) throws(StorageError) -> [AbandonedUpload]
+
+    /// Completes the objects of a listing page with the modification times clients set, so that
+    /// `effectiveModified` shows them (LIST, MLSD, READDIR). A driver whose listings carry them
+    /// (local storage's file mtimes) does nothing; S3's ListObjectsV2 carries no user metadata, so
+    /// the S3 driver reads each one it does not know yet by HeadObject (several at once) and keeps
+    /// it until the object changes (`S3ListingTimes`). Never fails: an object it cannot read shows
+    /// the store's own time.
+    func addStoredTimes(to objects: inout [ObjectMetadata])
+}
+
+extension StorageDriver {
+    public func addStoredTimes(to objects: inout [ObjectMetadata]) {}
 }
 
 /// An upload `abortAbandonedUploads` ended.
@@ -86,9 +98,22 @@ public protocol ObjectUpload: AnyObject {
     @discardableResult func commit() throws(StorageError) -> UInt64
     /// Discards everything written; the previous object under the key (if any) is untouched. Idempotent.
     func abort()
+    /// Gives the object `date` as its modification time when it is committed, for a time a client
+    /// set before its upload ended (SFTP FSETSTAT on the open handle, an scp `T` line): S3 stores it
+    /// with the object's other metadata (no rewrite afterwards), local storage sets the file's mtime
+    /// before publishing it. False when this upload cannot; the caller then sets it after the commit.
+    func recordModificationTime(_ date: Date) -> Bool
+    /// After a successful commit, the published object as the store's answer described it (S3: the
+    /// PutObject's ETag, with the metadata sent), so that a change right after it (lftp's MFMT after
+    /// STOR) needs no HeadObject; nil when unknown (a multipart upload, whose metadata was rewritten
+    /// afterwards, or a driver that has no use for it).
+    var published: ObjectMetadata? { get }
 }
 
 public extension ObjectUpload {
+    func recordModificationTime(_ date: Date) -> Bool { false }
+    var published: ObjectMetadata? { nil }
+
     /// Runs the work of a `commit` or `write`: any failure aborts the upload before it is rethrown,
     /// so that nothing half-written is ever published or left behind.
     func abortingOnFailure<T>(_ body: () throws(StorageError) -> T) throws(StorageError) -> T {

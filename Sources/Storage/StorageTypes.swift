@@ -30,6 +30,16 @@ public struct ObjectMetadata: Sendable, Equatable {
     /// The MD5 of the bytes when the ETag is one: a single-part upload stored without KMS or
     /// customer-key encryption (HeadObject says so; S3 documents no other case).
     public var etagMD5: [UInt8]?
+    /// The store's own headers that a metadata rewrite must give the object again (S3 CopyObject
+    /// with REPLACE keeps none of them): Content-Type, Cache-Control and the like, the storage class,
+    /// server-side encryption with KMS. From HeadObject only; names lower-case.
+    public var systemMetadata: [(String, String)] = []
+
+    public static func == (lhs: ObjectMetadata, rhs: ObjectMetadata) -> Bool {
+        lhs.key == rhs.key && lhs.size == rhs.size && lhs.modified == rhs.modified && lhs.etag == rhs.etag
+            && lhs.userMetadata == rhs.userMetadata && lhs.etagMD5 == rhs.etagMD5
+            && lhs.systemMetadata.map(\.0) == rhs.systemMetadata.map(\.0) && lhs.systemMetadata.map(\.1) == rhs.systemMetadata.map(\.1)
+    }
 
     /// The modification time a client set (`x-amz-meta-mtime`, rclone's form) when there is one,
     /// else the store's own (S3: when it was written).

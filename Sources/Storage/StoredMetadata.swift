@@ -84,6 +84,19 @@ public enum StoredMetadata {
     }
 
     /// The user metadata of a response's headers (names are lower-case already).
+    /// The HeadObject headers an object keeps through a CopyObject onto itself only when they are
+    /// sent again (REPLACE keeps none of them; S3 CopyObject documentation). Tags are copied by
+    /// default; ACLs cannot be read from HeadObject and are not carried.
+    static let headersKeptByRewrite = ["content-type", "cache-control", "content-disposition", "content-encoding",
+                                       "content-language", "expires", "x-amz-website-redirect-location",
+                                       "x-amz-storage-class", "x-amz-server-side-encryption",
+                                       "x-amz-server-side-encryption-aws-kms-key-id",
+                                       "x-amz-server-side-encryption-bucket-key-enabled"]
+
+    static func systemMetadata(_ headers: [String: String]) -> [(String, String)] {
+        headersKeptByRewrite.compactMap { name in headers[name].map { (name, $0) } }
+    }
+
     static func userMetadata(_ headers: [String: String]) -> [String: String] {
         var found: [String: String] = [:]
         for (name, value) in headers where name.hasPrefix(headerPrefix) {

@@ -1,8 +1,9 @@
 """Modification times (issue 13, part 3, first part): FTP MFMT and SITE UTIME, SFTP SETSTAT and
 FSETSTAT (paramiko's utime, OpenSSH `sftp put -p`) set a file's time; MDTM, MLST and SFTP stat show
 it. On S3 it is stored as rclone stores it (`x-amz-meta-mtime`), by a server-side metadata rewrite
-that keeps the bytes and the stored checksums; on local storage it is the file's mtime. (Listings do
-not show stored times yet: that is the part still to come.)"""
+that keeps the bytes and the stored checksums; on local storage it is the file's mtime. Listings
+(LIST, MLSD, SFTP READDIR) show it too: on S3 read by HeadObject once per file and remembered until
+the object changes, or not at all with `listing_times = "last_modified"`."""
 
 from __future__ import annotations
 
@@ -64,11 +65,16 @@ def test_sftp_setstat_and_put_p_on_s3(s3_site, s3_bucket, tmp_path):
         client.utime("utime.txt", (WHEN, WHEN))
         assert client.stat("utime.txt").st_mtime == WHEN
     assert s3_bucket.head(f"{prefix}/utime.txt")["Metadata"]["mtime"] == str(WHEN)
-    # OpenSSH `put -p` sets the local file's time on the upload.
+    # OpenSSH `put -p` sets the local file's time on the open upload (FSETSTAT before CLOSE): it is
+    # stored with the object, no rewrite follows.
     local = write_file(tmp_path / "kept.txt", b"keep my time\n", mtime=WHEN - 3600)
+    mark = server.log_size()
     r = sftp_batch(server.sftp_port, "timer", f'put -p "{local}" kept.txt\n', key=None, password=PASSWORD)
     assert r.returncode == 0, r.stdout
     assert s3_bucket.head(f"{prefix}/kept.txt")["Metadata"]["mtime"] == str(WHEN - 3600)
+    log = server.log_text(mark)
+    assert "modification time set" in log and "with=upload" in log, log[-3000:]
+    assert "operation=CopyObject" not in log, log[-3000:]
     back = tmp_path / "back.txt"
     r = sftp_batch(server.sftp_port, "timer", f'get -p kept.txt "{back}"\n', key=None, password=PASSWORD)
     assert r.returncode == 0, r.stdout
@@ -82,3 +88,119 @@ def test_local_storage_times(ferry, area):
         assert f.sendcmd(f"MDTM {area.vpath}/local.txt") == "213 20121127181505"
     assert area.p("local.txt").stat().st_mtime == WHEN
     assert area.p("local.txt").read_bytes() == b"local bytes"
+
+
+def test_listings_show_stored_times_on_s3(s3_site, s3_bucket):
+    server, prefix = s3_site
+    stamps = {f"l{index}.txt": WHEN + index * 86_400 for index in range(20)}
+    with server.ftp("timer") as f:
+        f.mkd("listed")
+        f.cwd("listed")
+        for name, when in stamps.items():
+            f.storbinary(f"STOR {name}", io.BytesIO(name.encode()))
+            stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(when))
+            assert f.sendcmd(f"MFMT {stamp} {name}").startswith("213")
+        f.storbinary("STOR plain.txt", io.BytesIO(b"no time set"))
+        # rclone's form with a fraction, written by another tool: shown to the second.
+        s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=f"{prefix}/listed/rclone.txt", Body=b"r",
+                                    Metadata={"mtime": f"{WHEN}.123456789"})
+        mark = server.log_size()
+        listed = {name: facts["modify"] for name, facts in f.mlsd() if facts.get("type") == "file"}
+        first_heads = server.log_text(mark).count("operation=HeadObject")
+        for name, when in stamps.items():
+            assert listed[name] == time.strftime("%Y%m%d%H%M%S", time.gmtime(when)), (name, listed[name])
+        assert listed["rclone.txt"].startswith(time.strftime("%Y%m%d%H%M%S", time.gmtime(WHEN)))
+        plain_written = s3_bucket.head(f"{prefix}/listed/plain.txt")["LastModified"].strftime("%Y%m%d%H%M%S")
+        assert listed["plain.txt"].startswith(plain_written)
+        assert first_heads == len(stamps) + 2, first_heads  # one HeadObject per file, once
+        # Listed again: from memory, no HeadObject; LIST shows the same times (year form, > 6 months old).
+        mark = server.log_size()
+        lines = []
+        f.retrlines("LIST", lines.append)
+        assert server.log_text(mark).count("operation=HeadObject") == 0
+        by_name = {line.split()[-1]: line for line in lines}
+        assert " Nov 27  2012 l0.txt" in by_name["l0.txt"], by_name["l0.txt"]
+        # Replaced by another tool: the listing sees the new object (new ETag and LastModified) and
+        # reads it again.
+        s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=f"{prefix}/listed/l1.txt", Body=b"new bytes")
+        mark = server.log_size()
+        listed = {name: facts["modify"] for name, facts in f.mlsd() if facts.get("type") == "file"}
+        assert server.log_text(mark).count("operation=HeadObject") == 1
+        assert not listed["l1.txt"].startswith(time.strftime("%Y%m%d", time.gmtime(stamps["l1.txt"])))
+    with paramiko_sftp(server.sftp_port, "viewer", password=PASSWORD) as client:
+        attrs = {entry.filename: entry.st_mtime for entry in client.listdir_attr("listed")}
+        assert attrs["l0.txt"] == WHEN and attrs["l19.txt"] == stamps["l19.txt"] and attrs["rclone.txt"] == WHEN
+
+
+def test_listing_times_last_modified_reads_nothing(ferry_factory, s3_target, s3_bucket):
+    prefix = unique_prefix("times-lm")
+    server = ferry_factory(sftp=False, extra_toml=s3_storage_toml("s3", s3_target, listing_times="last_modified"),
+                           users_toml=user_toml("lm", PASSWORD, f"s3:{s3_target.bucket}/{prefix}"),
+                           passwords={"lm": PASSWORD})
+    try:
+        with server.ftp("lm") as f:
+            f.storbinary("STOR a.txt", io.BytesIO(b"a"))
+            assert f.sendcmd("MFMT 20121127181505 a.txt").startswith("213")
+            assert f.sendcmd("MDTM a.txt") == "213 20121127181505"  # the file's own time is still the stored one
+            mark = server.log_size()
+            listed = {name: facts["modify"] for name, facts in f.mlsd() if facts.get("type") == "file"}
+            assert "operation=HeadObject" not in server.log_text(mark)
+            assert not listed["a.txt"].startswith("2012")
+    finally:
+        s3_bucket.delete_prefix(prefix + "/")
+
+
+def test_legacy_scp_p_stores_the_time_with_the_upload(s3_site, s3_bucket, tmp_path):
+    """`scp -O -p` sends the time (a `T` line) before the file: it goes with the object's PUT."""
+    from sshsupport import scp
+    server, prefix = s3_site
+    local = write_file(tmp_path / "scp-kept.txt", b"scp keeps my time\n", mtime=WHEN + 7200)
+    mark = server.log_size()
+    r = scp(server.sftp_port, str(local), f"timer@127.0.0.1:scp-kept.txt", key=None, password=PASSWORD, extra=["-O", "-p"])
+    assert r.returncode == 0, r.stdout
+    assert s3_bucket.head(f"{prefix}/scp-kept.txt")["Metadata"]["mtime"] == str(WHEN + 7200)
+    log = server.log_text(mark)
+    assert "with=upload" in log and "operation=CopyObject" not in log, log[-3000:]
+
+
+def test_time_rewrite_keeps_a_foreign_objects_headers(s3_site, s3_bucket):
+    """A CopyObject with REPLACE drops what is not sent again: the Content-Type and other headers
+    another tool set, and its own metadata, survive Ferry setting the time."""
+    server, prefix = s3_site
+    s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=f"{prefix}/foreign.html", Body=b"<p>hi</p>",
+                                ContentType="text/html; charset=utf-8", CacheControl="max-age=60",
+                                ContentDisposition='attachment; filename="page.html"', ContentLanguage="fr",
+                                Metadata={"owner": "web-team"})
+    with server.ftp("timer") as f:
+        assert f.sendcmd("MFMT 20121127181505 foreign.html").startswith("213")
+    head = s3_bucket.head(f"{prefix}/foreign.html")
+    assert head["Metadata"] == {"owner": "web-team", "mtime": str(WHEN)}, head["Metadata"]
+    assert head["ContentType"] == "text/html; charset=utf-8"
+    assert head["CacheControl"] == "max-age=60"
+    assert head["ContentDisposition"] == 'attachment; filename="page.html"'
+    assert head["ContentLanguage"] == "fr"
+    assert s3_bucket.get(f"{prefix}/foreign.html") == b"<p>hi</p>"
+
+
+def test_mfmt_right_after_stor_needs_no_head_and_never_trusts_a_stale_answer(s3_site, s3_bucket):
+    """The time of the file a session just wrote is set with the ETag its PUT answered (no HEAD). If
+    another tool replaced the object in between, the pinned copy is refused and Ferry reads the
+    object again: the new object gets the time and keeps its own metadata, never the old digests."""
+    server, prefix = s3_site
+    with server.ftp("timer") as f:
+        f.storbinary("STOR fresh.bin", io.BytesIO(b"written by ferry"))
+        mark = server.log_size()
+        assert f.sendcmd("MFMT 20121127181505 fresh.bin").startswith("213")
+        log = server.log_text(mark)
+        assert "with=published" in log and "operation=HeadObject" not in log, log[-3000:]
+        assert s3_bucket.head(f"{prefix}/fresh.bin")["Metadata"]["mtime"] == str(WHEN)
+
+        f.storbinary("STOR raced.bin", io.BytesIO(b"written by ferry"))
+        s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=f"{prefix}/raced.bin", Body=b"replaced by another tool",
+                                    Metadata={"origin": "elsewhere"})
+        mark = server.log_size()
+        assert f.sendcmd("MFMT 20121127181505 raced.bin").startswith("213")
+        assert "operation=HeadObject" in server.log_text(mark)
+    head = s3_bucket.head(f"{prefix}/raced.bin")
+    assert head["Metadata"] == {"origin": "elsewhere", "mtime": str(WHEN)}, head["Metadata"]
+    assert s3_bucket.get(f"{prefix}/raced.bin") == b"replaced by another tool"

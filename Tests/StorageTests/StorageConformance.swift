@@ -77,6 +77,24 @@ enum StorageConformance {
         #expect(try f.driver.metadata(f.key("times/file.txt"))?.effectiveModified == later)
         let missing = ObjectMetadata(key: f.key("times/missing.txt"), size: 1, modified: later, etag: "\"0\"")
         #expect(throws: StorageError.notFound(key: missing.key.key)) { try f.driver.setModificationTime(of: missing, to: later) }
+
+        // A time given to an upload before its commit: the object shows it once published, with its
+        // listing too (`addStoredTimes`), and a driver that cannot take it says so.
+        let upload = try f.driver.beginUpload(f.key("times/uploaded.txt"), options: UploadOptions())
+        try upload.write(bytes)
+        let taken = upload.recordModificationTime(wanted)
+        try upload.commit()
+        let published = try #require(try f.driver.metadata(f.key("times/uploaded.txt")))
+        if taken {
+            #expect(abs(published.effectiveModified.timeIntervalSince(wanted)) < 1e-5, "\(published.effectiveModified)")
+        } else {
+            #expect(published.effectiveModified != wanted)
+        }
+        var listed = try f.driver.list(f.key("times/"), delimiter: "/", after: nil, limit: 1000).objects
+        f.driver.addStoredTimes(to: &listed)
+        let times = Dictionary(uniqueKeysWithValues: listed.map { ($0.key.key, $0.effectiveModified) })
+        #expect(times[f.key("times/file.txt").key] == later)
+        #expect(times[f.key("times/uploaded.txt").key] == published.effectiveModified)
     }
 
     static func roundTripAndMetadata(_ f: Fixture) throws {

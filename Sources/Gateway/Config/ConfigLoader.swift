@@ -452,9 +452,11 @@ struct ConfigLoader {
             // Path style for IP addresses and localhost (test servers), virtual-hosted otherwise.
             addressing = SocketAddress(host: host, port: 0) != nil || host == "localhost" ? .path : .virtualHosted
         }
-        return FerryConfig.S3Storage(endpoint: endpoint, region: region, accessKey: accessKey, secretKey: secretKey,
-                                     sessionToken: sessionToken, addressing: addressing ?? .virtualHosted,
-                                     partSize: partSize, uploadConcurrency: concurrency, maxObjectSize: maxObject, caFile: caFile)
+        var storage = FerryConfig.S3Storage(endpoint: endpoint, region: region, accessKey: accessKey, secretKey: secretKey,
+                                            sessionToken: sessionToken, addressing: addressing ?? .virtualHosted,
+                                            partSize: partSize, uploadConcurrency: concurrency, maxObjectSize: maxObject, caFile: caFile)
+        storage.listingTimes = enumValue(table, "listing_times", default: storage.listingTimes)
+        return storage
     }
 
     // MARK: Users

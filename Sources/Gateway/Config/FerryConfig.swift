@@ -100,6 +100,7 @@ struct FerryConfig: Sendable {
         var uploadConcurrency: Int
         var maxObjectSize: UInt64
         var caFile: String?
+        var listingTimes: S3ListingTimes = .stored
     }
 
     struct Storage: Sendable {

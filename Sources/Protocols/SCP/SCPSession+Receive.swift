@@ -134,9 +134,18 @@ extension SCPSession {
         }
         do {
             if let storageFailure { throw storageFailure }
+            // The `T` line came first: the time goes with the object when the storage can take it.
+            let timeStored = modificationTime.map { upload.recordModificationTime($0) } ?? false
             try upload.commit()
             record(path, .upload, bytes: received, started: started, outcome: .complete)
-            if let modificationTime { session.setModificationTimeAfterUpload(path, to: modificationTime) }
+            if let modificationTime {
+                if timeStored {
+                    logger.info("modification time set", metadata: [
+                        "path": "\(path)", "with": "upload", "mtime": "\(StoredMetadata.modificationTimeValue(modificationTime))"])
+                } else {
+                    session.setModificationTimeAfterUpload(path, to: modificationTime)
+                }
+            }
             try sendOK()
         } catch let error as StorageError {
             upload.abort()

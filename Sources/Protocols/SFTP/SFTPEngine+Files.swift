@@ -84,6 +84,11 @@ extension SFTPEngine {
         }
         let stream = upload.upload
         upload.upload = nil
+        if let date = upload.modificationTime, stream?.recordModificationTime(date) == true {
+            upload.modificationTime = nil  // stored with the object: nothing to rewrite after it
+            logger.info("modification time set", metadata: ["path": "\(upload.path)", "with": "upload",
+                                                            "mtime": "\(StoredMetadata.modificationTimeValue(date))"])
+        }
         try storageCall { () throws(StorageError) in _ = try stream?.commit() }
     }
 

@@ -46,7 +46,8 @@ final class SFTPWriteHandle {
     var failure: SFTPFailure?
     /// Replaced by a server-side copy (copy-data): CLOSE publishes nothing more.
     var completedByCopy = false
-    /// A modification time FSETSTAT gave before CLOSE: applied once the upload is published.
+    /// A modification time FSETSTAT gave before CLOSE: stored with the object when the storage can
+    /// (`ObjectUpload.recordModificationTime`), else set once the upload is published.
     var modificationTime: Date?
     var bytesReceived: UInt64 = 0
     let opened = Date()

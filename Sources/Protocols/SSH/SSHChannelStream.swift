@@ -7,10 +7,14 @@ import Foundation
 final class SSHChannelStream: ChannelIO {
     private let transport: SSHTransport
     private let channel: OpaquePointer
+    /// A write that makes no progress for this long fails (a client that stopped reading, or never
+    /// grows its window).
+    private let writeTimeout: TimeInterval
 
-    init(transport: SSHTransport, channel: OpaquePointer) {
+    init(transport: SSHTransport, channel: OpaquePointer, writeTimeout: TimeInterval) {
         self.transport = transport
         self.channel = channel
+        self.writeTimeout = writeTimeout
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, timeout: TimeInterval) throws(ChannelError) -> Int? {
@@ -58,13 +62,17 @@ final class SSHChannelStream: ChannelIO {
         transport.lock()
         defer { transport.unlock() }
         var offset = 0
+        var lastProgress = Date()
         while offset < bytes.count {
             guard ssh_channel_is_closed(channel) == 0 else {
                 throw ChannelError("channel write: the client closed the channel")
             }
+            guard Date().timeIntervalSince(lastProgress) < writeTimeout else {
+                throw ChannelError("channel write: the client took nothing for \(Int(writeTimeout)) s")
+            }
             let window = Int(ssh_channel_window_size(channel))
             if window == 0 {
-                try transport.drainOutput()
+                try transport.drainOutput(timeout: writeTimeout)
                 if ssh_channel_window_size(channel) == 0 {
                     transport.waitForPackets(until: Date().addingTimeInterval(0.2))
                 }
@@ -76,8 +84,14 @@ final class SSHChannelStream: ChannelIO {
             if written == SSH_ERROR {
                 throw ChannelError("channel write: \(SSHConnection.lastError(transport.session))")
             }
+            if written == 0 {
+                // Nothing taken (a key re-exchange under way): let the packets that end it arrive.
+                transport.waitForPackets(until: Date().addingTimeInterval(0.05))
+                continue
+            }
             offset += Int(written)
-            try transport.drainOutput()
+            lastProgress = Date()
+            try transport.drainOutput(timeout: writeTimeout)
         }
     }
 
@@ -90,7 +104,7 @@ final class SSHChannelStream: ChannelIO {
             ssh_channel_request_send_exit_status(channel, exitStatus)
             ssh_channel_send_eof(channel)
             ssh_channel_close(channel)
-            try? transport.drainOutput()
+            try? transport.drainOutput(timeout: writeTimeout)
         }
     }
 }

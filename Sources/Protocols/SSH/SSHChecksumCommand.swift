@@ -80,6 +80,9 @@ struct SSHChecksumRun {
                 }
                 continue
             } catch {
+                // The channel failed under the read of standard input, or OpenSSL did.
+                logger.info("checksum command failed", metadata: ["command": "\(command.program)", "path": "\(name)", "reason": "\(error)"])
+                try? channel.writeStandardError("\(command.program): \(name): \(error)\n")
                 return 1
             }
             do {
@@ -128,11 +131,14 @@ struct SSHChecksumRun {
         }
     }
 
-    /// The digest of what the client sends until it closes its side (rclone's probe sends nothing).
+    /// The digest of what the client sends until it closes its side (rclone's probe sends nothing),
+    /// at most `max_hash_size` bytes like any checksum.
     private func standardInputDigest() throws -> [UInt8] {
         let running = try RunningChecksum(command.algorithm)
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var lastData = Date()
+        var total: UInt64 = 0
+        let limit = session.storages.maxHashSize
         while true {
             let count = try buffer.withUnsafeMutableBytes { raw in try channel.read(into: raw, timeout: 1) }
             guard let count else { break }
@@ -143,6 +149,10 @@ struct SSHChecksumRun {
                 continue
             }
             lastData = Date()
+            total += UInt64(count)
+            guard total <= limit else {
+                throw Failure(message: "more than max_hash_size (\(limit) bytes) on standard input", logText: "standard input too long")
+            }
             try buffer.withUnsafeBytes { raw in try running.update(UnsafeRawBufferPointer(rebasing: raw[0..<count])) }
         }
         return try running.finish()

@@ -36,6 +36,11 @@ public final class SSHConnection: SSHChannelHost, @unchecked Sendable {
     private var channelsOpened = 0
     /// The user's sessions beyond the login's own slot: one per channel past the first open at once.
     private var extraSlots: [SessionSlot] = []
+    /// When a channel last started or ended (the idle timeout counts from it).
+    private var lastActivity = Date()
+
+    /// Channel threads get the same stack as connection threads (Server's spawn).
+    static let channelStackSize = 2 << 20
 
     /// Takes ownership of an accepted socket; `client` is the peer or the client a trusted balancer
     /// named in its PROXY header.
@@ -150,20 +155,18 @@ public final class SSHConnection: SSHChannelHost, @unchecked Sendable {
     /// they read; this thread covers the moments when none does.
     private func serveChannels(_ event: OpaquePointer) {
         transport.setBlocking(false)
-        var idleSince = Date()
+        lastActivity = Date()
         while transport.isConnected {
-            releaseUnusedChannels()
+            releaseUnusedChannels(ending: false)
             if running == 0 {
                 if context.shutdown.isRequested {
                     userLogger.info("SSH connection closed: the server is stopping")
                     break
                 }
-                if Date().timeIntervalSince(idleSince) > context.settings.idleTimeout {
+                if Date().timeIntervalSince(lastActivity) > context.settings.idleTimeout {
                     userLogger.info("SSH connection closed: idle timeout", metadata: ["seconds": "\(Int(context.settings.idleTimeout))"])
                     break
                 }
-            } else {
-                idleSince = Date()
             }
             transport.awaitSocket(writable: false, milliseconds: Self.pollInterval)
             if !transport.handleIncoming(event) { break }
@@ -172,8 +175,8 @@ public final class SSHConnection: SSHChannelHost, @unchecked Sendable {
             transport.packetsHandled()  // a channel thread waiting for data sees the connection gone
             transport.waitForPackets(until: Date().addingTimeInterval(1))
         }
-        releaseUnusedChannels()
-        // The disconnect message at the end goes out whole.
+        releaseUnusedChannels(ending: true)
+        // Back to blocking for what follows on this thread: the disconnect in deinit.
         transport.setBlocking(true)
     }
 
@@ -222,8 +225,15 @@ public final class SSHConnection: SSHChannelHost, @unchecked Sendable {
     /// A channel's service was chosen (lock held): its thread starts.
     func start(_ channel: SSHSessionChannel) {
         running += 1
-        let thread = Thread { [self] in serve(channel) }
+        lastActivity = Date()
+        // The logger is made here, under the lock: a channel may start inside the login's last
+        // packet batch, before `run` has named the user in `userLogger`.
+        var channelLogger = logger
+        channelLogger[metadataKey: "user"] = "\(state.user?.name ?? "")"
+        channelLogger[metadataKey: "channel"] = "\(channel.number)"
+        let thread = Thread { [self, channelLogger] in serve(channel, logger: channelLogger) }
         thread.name = "ssh-channel"
+        thread.stackSize = Self.channelStackSize
         thread.start()
     }
 
@@ -234,16 +244,15 @@ public final class SSHConnection: SSHChannelHost, @unchecked Sendable {
 
     /// A channel's thread: runs its service with a `Session` of its own, ends the channel, and
     /// gives back its place.
-    private func serve(_ entry: SSHSessionChannel) {
-        let stream = SSHChannelStream(transport: transport, channel: entry.channel)
-        var channelLogger = userLogger
-        channelLogger[metadataKey: "channel"] = "\(entry.number)"
+    private func serve(_ entry: SSHSessionChannel, logger channelLogger: Logger) {
+        let stream = SSHChannelStream(transport: transport, channel: entry.channel, writeTimeout: context.settings.idleTimeout)
         let exitStatus = run(entry.service, on: stream, logger: channelLogger)
         stream.close(exitStatus: exitStatus)
         transport.locked {
             channels.removeAll { $0 === entry }
             entry.release()
             running -= 1
+            lastActivity = Date()
             releaseSpareSlots()
             transport.packetsHandled()
         }
@@ -270,7 +279,8 @@ public final class SSHConnection: SSHChannelHost, @unchecked Sendable {
             return SSHChecksumRun(command: command, session: session, channel: stream,
                                   idleTimeout: context.settings.idleTimeout, logger: channelLogger).run()
         case .unavailable(let request, let detail):
-            refused(request, detail: detail)
+            channelLogger.info("SSH request refused: this server offers SFTP, scp and checksum commands only",
+                               metadata: ["request": "\(request)", "detail": "\(detail)"])
             try? stream.writeStandardError("This server offers SFTP, scp and the md5sum, sha1sum and sha256sum commands only.\n")
             return request == "exec" ? Self.commandNotFound : 1
         }
@@ -280,9 +290,9 @@ public final class SSHConnection: SSHChannelHost, @unchecked Sendable {
     static let commandNotFound: Int32 = 127
 
     /// Lock held: channels the client opened and closed without asking for a service, and, once
-    /// the connection ends, any left without one.
-    private func releaseUnusedChannels() {
-        let ending = !transport.isConnected || context.shutdown.isRequested
+    /// the connection ends (or the gateway stops), any left without one.
+    private func releaseUnusedChannels(ending connectionEnding: Bool) {
+        let ending = connectionEnding || !transport.isConnected || context.shutdown.isRequested
         channels.removeAll { entry in
             guard entry.service == nil, ending || entry.isClosed else { return false }
             entry.release()

@@ -51,7 +51,9 @@ final class SSHTransport: @unchecked Sendable {
 
     /// Lock held: hands everything libssh buffered for the client to the socket, waiting (without
     /// the lock) while the socket is full, so that output stays bounded by what one write adds.
-    func drainOutput() throws(ChannelError) {
+    /// Fails when the socket takes nothing for `timeout`.
+    func drainOutput(timeout: TimeInterval) throws(ChannelError) {
+        let deadline = Date().addingTimeInterval(timeout)
         while true {
             let status = ssh_blocking_flush(session, 0)  // one non-blocking round; also reads what came in
             condition.broadcast()
@@ -59,17 +61,28 @@ final class SSHTransport: @unchecked Sendable {
             if status == SSH_ERROR || ssh_is_connected(session) == 0 {
                 throw ChannelError("connection: \(SSHConnection.lastError(session))")
             }
+            if Date() > deadline { throw ChannelError("connection: the client read nothing for \(Int(timeout)) s") }
             awaitSocket(writable: true, milliseconds: 200)
         }
     }
 
     /// Lock held: handles whatever the client sent (packets for every channel, channel opens and
-    /// requests through their callbacks) without blocking; false once the connection is gone.
+    /// requests through their callbacks) without blocking, and sends what that produced (replies,
+    /// window adjustments); false once the connection is gone. Polls again while data keeps coming
+    /// (a bounded number of rounds), so that one wake-up of the waiting threads covers it all.
     func handleIncoming(_ event: OpaquePointer) -> Bool {
-        let status = ssh_event_dopoll(event, 0)
+        var rounds = 0
+        var status = ssh_event_dopoll(event, 0)
+        while status == SSH_OK && rounds < Self.pollRoundsPerWakeUp {
+            status = ssh_event_dopoll(event, 0)
+            rounds += 1
+        }
+        if status != SSH_ERROR { _ = ssh_blocking_flush(session, 0) }
         condition.broadcast()
         return status != SSH_ERROR && ssh_is_connected(session) != 0
     }
+
+    static let pollRoundsPerWakeUp = 16
 
     var isConnected: Bool { ssh_is_connected(session) != 0 }
 

@@ -63,11 +63,13 @@ public final class DirectoryLister {
             known.formUnion(page.objects.compactMap { Self.name(of: $0.key.key, below: prefix.key) }.map { Array($0.utf8) })
             names = known.count > DirectoryKnowledge.maxRememberedNames ? nil : known
         }
+        var objects = page.objects
+        location.driver.addStoredTimes(to: &objects)
         var entries: [FileInfo] = []
-        for object in page.objects {
+        for object in objects {
             guard let name = Self.name(of: object.key.key, below: prefix.key), Session.isListableName(name), !mounted.contains(name) else { continue }
             if object.size == 0 && directoryNames.contains(name) { continue }
-            entries.append(FileInfo(name: name, isDirectory: false, size: object.size, modified: object.modified,
+            entries.append(FileInfo(name: name, isDirectory: false, size: object.size, modified: object.effectiveModified,
                                     permissions: location.permissions))
         }
         for commonPrefix in page.commonPrefixes {

@@ -14,6 +14,9 @@ public final class Session {
     public private(set) var user: User
     /// The storages the user's bindings are looked up in (replaced with the user by a reload).
     private(set) var storages: StorageRegistry
+    /// The object this session published last (storage name and what the store's answer said), for
+    /// a time set on it right after (lftp's MFMT after STOR) without a HeadObject. Used once.
+    private var lastPublished: (storage: String, object: ObjectMetadata)?
     let logger: Logger
     /// Directories this session listed, made or checked (see `DirectoryKnowledge` for the rule).
     let directories: DirectoryKnowledge
@@ -188,11 +191,28 @@ public final class Session {
     /// Records `date` as a file's modification time (FTP MFMT, SFTP SETSTAT, scp -p), without
     /// rewriting its bytes; `stat` shows it afterwards, and the file as it now is comes back. Needs
     /// write access. Directories keep no time of their own in object storage (`isADirectory`).
-    /// Cost on S3: HEAD and CopyObject (the copy pinned to the ETag the HEAD saw).
+    /// Cost on S3: HEAD and CopyObject (the copy pinned to the ETag the HEAD saw); only the
+    /// CopyObject for the file this session published last (`lastPublished`).
     @discardableResult
     public func setModificationTime(_ path: VirtualPath, to date: Date) throws(SessionError) -> FileInfo {
         let location = try locate(path)
         try authorize(.setAttributes, location)
+        if let (storageName, published) = lastPublished, storageName == location.binding.storage,
+           published.key == location.objectKey, !location.isFixedDirectory {
+            lastPublished = nil
+            do throws(StorageError) {
+                // Pinned to the ETag the upload's answer gave: if anyone replaced the object since,
+                // the store refuses the copy and the time is set below, after a fresh HeadObject.
+                try location.driver.setModificationTime(of: published, to: date)
+                logger.info("modification time set", metadata: ["user": "\(user.name)", "path": "\(path)", "with": "published",
+                                                                "mtime": "\(StoredMetadata.modificationTimeValue(date))"])
+                return FileInfo(name: location.path.name, isDirectory: false, size: published.size, modified: date,
+                                permissions: location.permissions)
+            } catch {
+                logger.info("modification time: the upload's answer did not do (the file changed since?); reading the file again",
+                            metadata: ["path": "\(path)", "error": "\(error)"])
+            }
+        }
         guard !location.isFixedDirectory,
               let object = try storage({ () throws(StorageError) in try location.driver.metadata(location.objectKey) }) else {
             if location.isFixedDirectory { throw .isADirectory(path.description) }
@@ -369,7 +389,10 @@ public final class Session {
             // Whether or not it completes, the name may be taken: never "known free" again.
             directories.learnEntry(location.path.name, in: try locate(location.path.parent).directoryIdentity)
         }
-        return TrackedUpload(upload)
+        let storageName = location.binding.storage
+        return TrackedUpload(upload) { [weak self] published in
+            self?.lastPublished = (storageName, published)
+        }
     }
 
     /// Everything `beginUpload` checks, without starting an upload: the gate, not a directory, the

@@ -1,3 +1,4 @@
+import Foundation
 import Locking
 import MetricCatalog
 import Storage
@@ -7,9 +8,12 @@ import Storage
 final class TrackedUpload: ObjectUpload {
     private let upload: any ObjectUpload
     private let open = Locked(true)
+    /// Told what a successful commit published (`ObjectUpload.published`).
+    private let onPublished: (ObjectMetadata) -> Void
 
-    init(_ upload: any ObjectUpload) {
+    init(_ upload: any ObjectUpload, onPublished: @escaping (ObjectMetadata) -> Void = { _ in }) {
         self.upload = upload
+        self.onPublished = onPublished
         FerryMetric.uploadsInProgress.adjust(by: 1)
     }
 
@@ -27,13 +31,19 @@ final class TrackedUpload: ObjectUpload {
 
     @discardableResult func commit() throws(StorageError) -> UInt64 {
         defer { ended() }
-        return try upload.commit()
+        let size = try upload.commit()
+        if let published = upload.published { onPublished(published) }
+        return size
     }
+
+    var published: ObjectMetadata? { upload.published }
 
     func abort() {
         upload.abort()
         ended()
     }
+
+    func recordModificationTime(_ date: Date) -> Bool { upload.recordModificationTime(date) }
 
     private func ended() {
         if open.withLock({ was in defer { was = false }; return was }) {

@@ -31,6 +31,8 @@ public struct S3Settings: Sendable {
     public var transferMemory: TransferMemory
     /// The threads that send upload parts (shared by every driver of the process).
     public var partWorkers: WorkerPool
+    /// Where listings take a file's time from (`[[storage]] listing_times`).
+    public var listingTimes: S3ListingTimes = .stored
 
     public init(endpoint: String, region: String, accessKey: String, secretKey: String, sessionToken: String? = nil,
                 addressing: S3Addressing, caFile: String? = nil, partSize: UInt64 = 16 << 20, uploadConcurrency: Int = 4,

@@ -8,10 +8,12 @@ import Digests
 public final class S3Driver: StorageDriver {
     let client: S3Client
     public let capabilities: StorageCapabilities
+    let listingTimes: S3ListingTimeCache
 
     public init(settings: S3Settings, logger: Logger) throws(StorageError) {
         self.client = try S3Client(settings: settings, logger: logger)
         self.capabilities = StorageCapabilities(maxObjectSize: settings.maxObjectSize)
+        self.listingTimes = S3ListingTimeCache(source: settings.listingTimes)
     }
 
     /// `x-amz-copy-source`: `/bucket/key`, URL-encoded.
@@ -26,10 +28,12 @@ public final class S3Driver: StorageDriver {
         } catch .notFound {
             return nil
         }
-        return ObjectMetadata(key: key, size: UInt64(response.headers["content-length"] ?? "") ?? 0,
-                              modified: response.headers["last-modified"].flatMap(UTCTime.parseHTTPDate) ?? Date(),
-                              etag: response.headers["etag"], userMetadata: StoredMetadata.userMetadata(response.headers),
-                              etagMD5: Self.contentMD5(fromETagIn: response.headers))
+        var metadata = ObjectMetadata(key: key, size: UInt64(response.headers["content-length"] ?? "") ?? 0,
+                                      modified: response.headers["last-modified"].flatMap(UTCTime.parseHTTPDate) ?? Date(),
+                                      etag: response.headers["etag"], userMetadata: StoredMetadata.userMetadata(response.headers),
+                                      etagMD5: Self.contentMD5(fromETagIn: response.headers))
+        metadata.systemMetadata = StoredMetadata.systemMetadata(response.headers)
+        return metadata
     }
 
     /// The MD5 a single-part ETag (32 hex digits, no `-n`) is, unless the object is encrypted with
@@ -109,7 +113,7 @@ public final class S3Driver: StorageDriver {
         var kept = current.userMetadata
         kept[StoredMetadata.modificationTimeKey] = StoredMetadata.modificationTimeValue(modified)
         do throws(StorageError) {
-            try client.replaceMetadata(of: current.key, size: current.size, etag: etag, with: kept)
+            try client.replaceMetadata(of: current.key, size: current.size, etag: etag, with: kept, keeping: current.systemMetadata)
         } catch .notFound {
             throw .notFound(key: current.key.key)
         }
@@ -119,5 +123,11 @@ public final class S3Driver: StorageDriver {
     public func pendingUploads(bucket: String, prefix: String = "") throws(StorageError) -> [String] {
         let response = try client.send(S3Client.Request(operation: .listMultipartUploads, bucket: bucket, query: [("uploads", ""), ("prefix", prefix)]))
         return (S3XML.pendingUploads(response.body)?.uploads ?? []).map(\.key)
+    }
+}
+
+extension S3Driver {
+    public func addStoredTimes(to objects: inout [ObjectMetadata]) {
+        listingTimes.complete(&objects, client: client)
     }
 }

@@ -25,6 +25,9 @@ final class S3ObjectUpload: ObjectUpload {
     /// (`StoredMetadata`). Nil when some bytes never pass through here (a prefix kept by a
     /// server-side copy) or a digest failed: the object is then stored without them.
     private var wholeObjectDigests: (md5: RunningChecksum, sha256: RunningChecksum)?
+    /// A modification time the client set before the end (`recordModificationTime`).
+    private var modificationTime: Date?
+    private(set) var published: ObjectMetadata?
     /// ETags by part number and the first failure, shared with the worker threads.
     private final class PartResults: Sendable {
         let state = Locked<(etags: [Int: String], failure: StorageError?)>(([:], nil))
@@ -198,11 +201,23 @@ final class S3ObjectUpload: ObjectUpload {
         }
     }
 
-    /// The metadata to store with the object: its digests, when every byte passed here.
+    /// The metadata to store with the object: its digests, when every byte passed here, and the
+    /// modification time a client set.
     private func finalMetadata() -> [String: String] {
-        guard let digests = wholeObjectDigests, let md5 = try? digests.md5.finish(),
-              let sha256 = try? digests.sha256.finish() else { return [:] }
-        return StoredMetadata.checksums(md5: md5, sha256: sha256)
+        var metadata: [String: String] = [:]
+        if let digests = wholeObjectDigests, let md5 = try? digests.md5.finish(), let sha256 = try? digests.sha256.finish() {
+            metadata = StoredMetadata.checksums(md5: md5, sha256: sha256)
+        }
+        if let modificationTime {
+            metadata[StoredMetadata.modificationTimeKey] = StoredMetadata.modificationTimeValue(modificationTime)
+        }
+        return metadata
+    }
+
+    func recordModificationTime(_ date: Date) -> Bool {
+        guard !finished else { return false }
+        modificationTime = date
+        return true
     }
 
     /// Sends the full buffer: on a worker (waiting for one of the upload's `concurrency` slots) while
@@ -270,9 +285,13 @@ final class S3ObjectUpload: ObjectUpload {
                 // One part or less: a single PutObject.
                 let body = buffer.map { UnsafeRawBufferPointer(rebasing: $0.bytes[0..<filled]) }
                     ?? UnsafeRawBufferPointer(start: nil, count: 0)
-                _ = try client.send(S3Client.Request(operation: .putObject, bucket: key.bucket, key: key.key,
-                                                     headers: StoredMetadata.headers(finalMetadata()), body: body,
-                                                     payloadHash: Digest.hex(try digesting { () throws(DigestError) in try Digest.sha256(body) })))
+                let metadata = finalMetadata()
+                let response = try client.send(S3Client.Request(operation: .putObject, bucket: key.bucket, key: key.key,
+                                                                headers: StoredMetadata.headers(metadata), body: body,
+                                                                payloadHash: Digest.hex(try digesting { () throws(DigestError) in try Digest.sha256(body) })))
+                published = response.headers["etag"].map {
+                    ObjectMetadata(key: key, size: total, modified: Date(), etag: $0, userMetadata: metadata)
+                }
                 finished = true
                 releaseBuffers()
                 return total
@@ -297,21 +316,21 @@ final class S3ObjectUpload: ObjectUpload {
         }
     }
 
-    /// A multipart upload's metadata must be given when it starts, before its digests exist: they
-    /// are written afterwards by a server-side copy onto itself, pinned to this upload's ETag. The
-    /// object is already published: a failure here only leaves it without stored digests (logged),
-    /// and checksums are then computed by reading.
+    /// A multipart upload's metadata must be given when it starts, before its digests (and perhaps
+    /// its modification time) exist: they are written afterwards by a server-side copy onto itself,
+    /// pinned to this upload's ETag. The object is already published: a failure here only leaves it
+    /// without stored digests (logged; checksums are then computed by reading) or time.
     private func storeMetadataAfterMultipart(etag: String?) {
         let metadata = finalMetadata()
         guard !metadata.isEmpty else { return }
         guard let etag else {
-            client.logger.warning("checksums not stored: CompleteMultipartUpload gave no ETag", metadata: ["key": "\(key)"])
+            client.logger.warning("checksums and time not stored: CompleteMultipartUpload gave no ETag", metadata: ["key": "\(key)"])
             return
         }
         do throws(StorageError) {
             try client.replaceMetadata(of: key, size: total, etag: etag, with: metadata)
         } catch {
-            client.logger.warning("checksums not stored in the object's metadata", metadata: ["key": "\(key)", "error": "\(error)"])
+            client.logger.warning("checksums and time not stored in the object's metadata", metadata: ["key": "\(key)", "error": "\(error)"])
         }
     }
 

@@ -20,9 +20,10 @@ extension S3Client {
     /// itself: `metadata` goes to CreateMultipartUpload. `completeIfMatch` pins the completion to
     /// the target's version (when the target is the source). Aborted on any failure.
     func multipartCopy(_ source: ObjectKey, etag: String, length: UInt64, to target: ObjectKey,
-                       metadata: [String: String], completeIfMatch: String? = nil) throws(StorageError) {
+                       metadata: [String: String], headers system: [(String, String)] = [],
+                       completeIfMatch: String? = nil) throws(StorageError) {
         let created = try send(Request(operation: .createMultipartUpload, bucket: target.bucket, key: target.key,
-                                       query: [("uploads", "")], headers: StoredMetadata.headers(metadata),
+                                       query: [("uploads", "")], headers: system + StoredMetadata.headers(metadata),
                                        body: UnsafeRawBufferPointer(start: nil, count: 0)))
         guard let uploadID = S3XML.uploadID(created.body) else { throw .io(detail: "CreateMultipartUpload: no UploadId") }
         // A copy of gigabytes takes minutes of UploadPartCopy: a stop that cannot wait aborts it.

@@ -1,0 +1,137 @@
+import Foundation
+import Locking
+import Logging
+
+/// Where listings take a file's time from (`[[storage]] listing_times`).
+public enum S3ListingTimes: String, Sendable, CaseIterable {
+    /// The time a client set when there is one (a HeadObject per file not yet known, see
+    /// `S3ListingTimeCache`), else LastModified: what sync tools compare.
+    case stored
+    /// S3's LastModified (when the object was written): no request beyond the listing.
+    case lastModified = "last_modified"
+}
+
+/// The modification times clients set (`x-amz-meta-mtime`, rclone's form), for listings: S3's
+/// ListObjectsV2 returns no user metadata, so each file's is read by HeadObject, up to
+/// `headsInFlight` at once per listing page, and remembered process-wide until the object changes.
+///
+/// The rule that keeps a remembered time from going stale: an entry is used only while the listed
+/// ETag, size and LastModified are the ones it was read with. Every write of an object (a new
+/// upload, and the CopyObject that records a new time) gives it a new LastModified, so a changed
+/// object is always read again; nothing needs invalidating. What other gateways sharing the bucket
+/// write is covered by the same rule. Entries are compact (the key and ETag by their 64-bit hashes:
+/// about 50 bytes each, so the 200,000 of `capacity` take some 10 MB); the cache starts over when
+/// full. A hash collision could only matter if two objects also had the same size and LastModified.
+final class S3ListingTimeCache: Sendable {
+    static let headsInFlight = 32
+    static let capacity = 200_000
+
+    private struct Entry {
+        var etag: Int
+        var size: UInt64
+        var lastModified: Double
+        /// Seconds since 1970 of the stored time; nan when the object has none.
+        var storedTime: Double
+    }
+
+    let source: S3ListingTimes
+    private let entries = Locked<[Int: Entry]>([:])
+
+    init(source: S3ListingTimes) {
+        self.source = source
+    }
+
+    private static func hash(_ key: ObjectKey) -> Int {
+        var hasher = Hasher()
+        hasher.combine(key.bucket)
+        hasher.combine(key.key)
+        return hasher.finalize()
+    }
+
+    private static func hash(etag: String?) -> Int {
+        var hasher = Hasher()
+        hasher.combine(etag.map { $0.utf8.filter { $0 != UInt8(ascii: "\"") } })
+        return hasher.finalize()
+    }
+
+    /// Sets `userMetadata["mtime"]` on every object that has one, from the cache or by HeadObject.
+    func complete(_ objects: inout [ObjectMetadata], client: S3Client) {
+        guard source == .stored, !objects.isEmpty else { return }
+        var missing: [Int] = []
+        entries.withLock { known in
+            for index in objects.indices {
+                let object = objects[index]
+                // A directory marker (`dir/`) is listed as a directory, whose time is not stored.
+                if object.key.key.utf8.last == UInt8(ascii: "/") { continue }
+                if let entry = known[Self.hash(object.key)], entry.etag == Self.hash(etag: object.etag),
+                   entry.size == object.size, entry.lastModified == object.modified.timeIntervalSince1970 {
+                    if !entry.storedTime.isNaN {
+                        objects[index].userMetadata[StoredMetadata.modificationTimeKey] =
+                            StoredMetadata.modificationTimeValue(Date(timeIntervalSince1970: entry.storedTime))
+                    }
+                } else {
+                    missing.append(index)
+                }
+            }
+        }
+        guard !missing.isEmpty else { return }
+        let listed = missing.map { objects[$0] }
+        let found = Self.readStoredTimes(of: listed, client: client)
+        entries.withLock { known in
+            if known.count + found.count > Self.capacity { known.removeAll(keepingCapacity: true) }
+            for (position, time) in found {
+                let object = listed[position]
+                let seconds = time.flatMap { StoredMetadata.modificationTime(in: [StoredMetadata.modificationTimeKey: $0]) }
+                known[Self.hash(object.key)] = Entry(etag: Self.hash(etag: object.etag), size: object.size,
+                                                     lastModified: object.modified.timeIntervalSince1970,
+                                                     storedTime: seconds?.timeIntervalSince1970 ?? .nan)
+            }
+        }
+        for (position, time) in found {
+            if let time { objects[missing[position]].userMetadata[StoredMetadata.modificationTimeKey] = time }
+        }
+        client.logger.debug("listing times read", metadata: ["objects": "\(objects.count)", "read": "\(missing.count)"])
+    }
+
+    /// HeadObject for each of `objects`, `headsInFlight` at a time, on threads of their own (the
+    /// listing's thread waits). Returns, by position, the `mtime` value of each object that is still
+    /// the one listed (same ETag and size); objects that changed, vanished or failed are left out.
+    private static func readStoredTimes(of objects: [ObjectMetadata], client: S3Client) -> [Int: String?] {
+        let results = Locked<[Int: String?]>([:])
+        let next = Locked(0)
+        let group = DispatchGroup()
+        for _ in 0..<min(headsInFlight, objects.count) {
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
+                while true {
+                    let position = next.withLock { value -> Int in
+                        defer { value += 1 }
+                        return value
+                    }
+                    guard position < objects.count else { return }
+                    let listed = objects[position]
+                    do {
+                        let response = try client.send(S3Client.Request(operation: .headObject, bucket: listed.key.bucket, key: listed.key.key))
+                        let size = UInt64(response.headers["content-length"] ?? "")
+                        guard Self.sameETag(response.headers["etag"], listed.etag), size == listed.size else { continue }
+                        let time = StoredMetadata.userMetadata(response.headers)["mtime"]
+                        results.withLock { $0[position] = .some(time) }
+                    } catch {
+                        client.logger.debug("listing time not read", metadata: ["key": "\(listed.key)", "error": "\(error)"])
+                    }
+                }
+            }
+            thread.name = "s3-listing-times"
+            thread.start()
+        }
+        group.wait()
+        return results.withLock { $0 }
+    }
+
+    /// ETags compared without their quotes (some stores quote them in one answer and not the other).
+    static func sameETag(_ one: String?, _ other: String?) -> Bool {
+        func bare(_ etag: String?) -> [UInt8]? { etag.map { $0.utf8.filter { $0 != UInt8(ascii: "\"") } } }
+        return bare(one) == bare(other)
+    }
+}
