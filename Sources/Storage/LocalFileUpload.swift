@@ -63,12 +63,12 @@ final class LocalFileUpload: ObjectUpload {
         guard !finished else { throw .aborted }
         return try abortingOnFailure { () throws(StorageError) -> UInt64 in
             guard fchmod(fd, 0o644) == 0 else { throw POSIX.storageError(errno, temporaryDescription) }
+            if let modificationTime {  // before the fsync, which makes it durable; kept by the rename
+                try POSIX.setModificationTime(temporaryDirectory.fd, temporaryName, to: modificationTime, what: temporaryDescription)
+            }
             try POSIX.fsync(fd, temporaryDescription)
             POSIX.close(fd)
             fd = -1
-            if let modificationTime {  // kept by the rename
-                try POSIX.setModificationTime(temporaryDirectory.fd, temporaryName, to: modificationTime, what: temporaryDescription)
-            }
             // Object-store semantics: a key's "directories" need not exist before it (the session
             // decides whether a client may create a file in a missing directory; it may not).
             guard let name = components.last,

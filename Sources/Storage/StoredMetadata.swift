@@ -83,7 +83,6 @@ public enum StoredMetadata {
         metadata.sorted { $0.key < $1.key }.map { (headerPrefix + $0.key, $0.value) }
     }
 
-    /// The user metadata of a response's headers (names are lower-case already).
     /// The HeadObject headers an object keeps through a CopyObject onto itself only when they are
     /// sent again (REPLACE keeps none of them; S3 CopyObject documentation). Tags are copied by
     /// default; ACLs cannot be read from HeadObject and are not carried.
@@ -97,6 +96,7 @@ public enum StoredMetadata {
         headersKeptByRewrite.compactMap { name in headers[name].map { (name, $0) } }
     }
 
+    /// The user metadata of a response's headers (names are lower-case already).
     static func userMetadata(_ headers: [String: String]) -> [String: String] {
         var found: [String: String] = [:]
         for (name, value) in headers where name.hasPrefix(headerPrefix) {

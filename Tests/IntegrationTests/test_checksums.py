@@ -8,6 +8,7 @@ import base64
 import ftplib
 import hashlib
 import io
+import time
 import zlib
 
 import pytest
@@ -54,7 +55,7 @@ def test_hash_and_x_commands_on_local_storage(ferry, area):
     f.quit()
 
 
-def test_s3_md5_from_etag_and_multipart_hashed_by_reading(ferry_factory, s3_target, s3_bucket):
+def test_s3_md5_from_etag_and_multipart_hashed_by_reading(ferry_factory, s3_target, s3_bucket, capsys):
     prefix = unique_prefix("hash")
     server = ferry_factory(sftp=False, limits_toml='max_hash_size = "14MiB"',
                            extra_toml=s3_storage_toml("s3", s3_target),
@@ -88,7 +89,9 @@ def test_s3_md5_from_etag_and_multipart_hashed_by_reading(ferry_factory, s3_targ
         assert "-" in etag or etag == hashlib.md5(parted).hexdigest(), etag
         assert s3_bucket.get(f"{prefix}/parted.bin") == parted
         mark = server.log_size()
+        started = time.monotonic()
         assert f.sendcmd("HASH parted.bin").split()[3] == hashlib.sha256(parted).hexdigest()
+        stored_seconds = time.monotonic() - started
         assert "operation=GetObject" not in server.log_text(mark)
         # A rename keeps them (CopyObject copies the metadata).
         f.rename("parted.bin", "renamed.bin")
@@ -105,7 +108,12 @@ def test_s3_md5_from_etag_and_multipart_hashed_by_reading(ferry_factory, s3_targ
         s3_bucket.client.complete_multipart_upload(Bucket=s3_target.bucket, Key=f"{prefix}/multi.bin",
                                                    UploadId=upload["UploadId"], MultipartUpload={"Parts": parts})
         assert "-" in s3_bucket.head(f"{prefix}/multi.bin")["ETag"]
+        started = time.monotonic()
         assert f.sendcmd("XMD5 multi.bin") == f"250 {hashlib.md5(big).hexdigest()}"
+        read_seconds = time.monotonic() - started
+        with capsys.disabled():
+            print(f"\nchecksum: {len(parted) >> 20} MiB uploaded by Ferry (stored) {stored_seconds * 1000:.1f} ms; "
+                  f"{len(big) >> 20} MiB written by boto3 (read through Ferry) {read_seconds * 1000:.1f} ms")
         assert f.sendcmd("XCRC multi.bin") == f"250 {zlib.crc32(big) & 0xFFFFFFFF:08x}"
 
         # Above max_hash_size: a clear refusal, nothing read.

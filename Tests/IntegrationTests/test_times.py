@@ -104,6 +104,13 @@ def test_listings_show_stored_times_on_s3(s3_site, s3_bucket):
         # rclone's form with a fraction, written by another tool: shown to the second.
         s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=f"{prefix}/listed/rclone.txt", Body=b"r",
                                     Metadata={"mtime": f"{WHEN}.123456789"})
+        # Names only (NLST): no time is read.
+        mark = server.log_size()
+        assert len(f.nlst()) == len(stamps) + 2
+        assert "operation=HeadObject" not in server.log_text(mark)
+        # Only objects written at least 2 s before are remembered (S3 gives LastModified to the
+        # second, and a time rewrite may keep the ETag and size).
+        time.sleep(3)
         mark = server.log_size()
         listed = {name: facts["modify"] for name, facts in f.mlsd() if facts.get("type") == "file"}
         first_heads = server.log_text(mark).count("operation=HeadObject")
@@ -123,10 +130,20 @@ def test_listings_show_stored_times_on_s3(s3_site, s3_bucket):
         # Replaced by another tool: the listing sees the new object (new ETag and LastModified) and
         # reads it again.
         s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=f"{prefix}/listed/l1.txt", Body=b"new bytes")
+        # A listing within the same second as a write reads the time but does not remember it.
+        mark = server.log_size()
+        list(f.mlsd())
+        assert server.log_text(mark).count("operation=HeadObject") == 1
+        f.storbinary("STOR l2.txt", io.BytesIO(b"l2.txt"))  # same size, same bytes: same ETag as before
+        assert f.sendcmd("MFMT 20300101000000 l2.txt").startswith("213")
+        assert {name: facts["modify"] for name, facts in f.mlsd()}["l2.txt"].startswith("20300101000000")
+        time.sleep(3)
         mark = server.log_size()
         listed = {name: facts["modify"] for name, facts in f.mlsd() if facts.get("type") == "file"}
-        assert server.log_text(mark).count("operation=HeadObject") == 1
+        assert server.log_text(mark).count("operation=HeadObject") == 2  # l1 and l2, now settled
         assert not listed["l1.txt"].startswith(time.strftime("%Y%m%d", time.gmtime(stamps["l1.txt"])))
+        assert listed["l2.txt"].startswith("20300101000000")
+        stamps["l2.txt"] = 1893456000
     with paramiko_sftp(server.sftp_port, "viewer", password=PASSWORD) as client:
         attrs = {entry.filename: entry.st_mtime for entry in client.listdir_attr("listed")}
         assert attrs["l0.txt"] == WHEN and attrs["l19.txt"] == stamps["l19.txt"] and attrs["rclone.txt"] == WHEN

@@ -84,4 +84,11 @@ import Digests
     @Test func nothingToCopy() {
         #expect(S3Client.copyRanges(length: 0, maxPartSize: 1 << 30).isEmpty)
     }
+
+    /// SigV4 Trimall (AWS's canonical request rules): spaces around a value go, runs inside become one.
+    @Test func headerValuesAreTrimmedAsSigV4Says() {
+        #expect(S3Signer.trimAll("  attachment;  filename=\"a  b.html\"\t ") == "attachment; filename=\"a b.html\"")
+        #expect(S3Signer.trimAll("text/html") == "text/html")
+        #expect(S3Signer.trimAll("   ") == "")
+    }
 }

@@ -184,7 +184,7 @@ extension FTPConnection {
             }
             var interruption: FTPTransferFailure?
             do throws(SessionError) {
-                try forEachListed(path, request: request, session: session) { info in
+                try forEachListed(path, request: request, session: session, withTimes: command != "NLST") { info in
                     let prefix = info.name == path.name && !info.isDirectory && request.pattern == nil ? "" : directoryPart
                     buffer.append(contentsOf: line(info, prefix).utf8)
                     buffer.append(contentsOf: [0x0D, 0x0A])

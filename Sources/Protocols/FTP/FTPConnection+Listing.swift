@@ -2,10 +2,12 @@ import Foundation
 
 extension FTPConnection {
     /// Visits what a LIST-like argument names (`path` is `request.path` resolved): a directory's
-    /// entries (filtered by the request's pattern), or the one file it names.
-    func forEachListed(_ path: VirtualPath, request: FTPListRequest, session: Session, _ visit: (FileInfo) throws -> Bool) throws(SessionError) {
+    /// entries (filtered by the request's pattern), or the one file it names. `withTimes: false`
+    /// for a listing that shows names only (NLST): no stored time is read for it.
+    func forEachListed(_ path: VirtualPath, request: FTPListRequest, session: Session, withTimes: Bool = true,
+                       _ visit: (FileInfo) throws -> Bool) throws(SessionError) {
         do {
-            try session.listDirectory(path) { info in
+            try session.listDirectory(path, withTimes: withTimes) { info in
                 guard request.matches(info.name) else { return true }
                 return try visit(info)
             }

@@ -84,12 +84,14 @@ extension SFTPEngine {
         }
         let stream = upload.upload
         upload.upload = nil
-        if let date = upload.modificationTime, stream?.recordModificationTime(date) == true {
-            upload.modificationTime = nil  // stored with the object: nothing to rewrite after it
+        let storedWithUpload = upload.modificationTime.map { stream?.recordModificationTime($0) == true } ?? false
+        let date = upload.modificationTime
+        if storedWithUpload { upload.modificationTime = nil }  // nothing to rewrite after the commit
+        try storageCall { () throws(StorageError) in _ = try stream?.commit() }
+        if storedWithUpload, let date {
             logger.info("modification time set", metadata: ["path": "\(upload.path)", "with": "upload",
                                                             "mtime": "\(StoredMetadata.modificationTimeValue(date))"])
         }
-        try storageCall { () throws(StorageError) in _ = try stream?.commit() }
     }
 
     private func isReplace(_ start: SFTPWriteHandle.Start) -> Bool {

@@ -20,10 +20,14 @@ public final class DirectoryLister {
     /// Object stores keep no time for implicit directories; they show the time of the listing.
     private let listedAt = Date()
 
-    init(session: Session, location: Session.Location, mounted: Set<String>) {
+    /// Whether entries show the times clients set (read by the driver when its listings lack them).
+    private let withTimes: Bool
+
+    init(session: Session, location: Session.Location, mounted: Set<String>, withTimes: Bool = true) {
         self.session = session
         self.location = location
         self.mounted = mounted
+        self.withTimes = withTimes
     }
 
     /// The next entries (never an empty array), or nil when the listing is complete. Listing a file
@@ -64,7 +68,7 @@ public final class DirectoryLister {
             names = known.count > DirectoryKnowledge.maxRememberedNames ? nil : known
         }
         var objects = page.objects
-        location.driver.addStoredTimes(to: &objects)
+        if withTimes { location.driver.addStoredTimes(to: &objects) }
         var entries: [FileInfo] = []
         for object in objects {
             guard let name = Self.name(of: object.key.key, below: prefix.key), Session.isListableName(name), !mounted.contains(name) else { continue }

@@ -14,9 +14,11 @@ public final class Session {
     public private(set) var user: User
     /// The storages the user's bindings are looked up in (replaced with the user by a reload).
     private(set) var storages: StorageRegistry
-    /// The object this session published last (storage name and what the store's answer said), for
-    /// a time set on it right after (lftp's MFMT after STOR) without a HeadObject. Used once.
-    private var lastPublished: (storage: String, object: ObjectMetadata)?
+    /// The object this session published last (storage name, what the store's answer said, when),
+    /// for a time set on it right after (lftp's MFMT after STOR) without a HeadObject. Used once,
+    /// within `publishedAnswerLifetime`, and forgotten at the next upload, delete or rename.
+    private var lastPublished: (storage: String, object: ObjectMetadata, at: Date)?
+    static let publishedAnswerLifetime: TimeInterval = 10
     let logger: Logger
     /// Directories this session listed, made or checked (see `DirectoryKnowledge` for the rule).
     let directories: DirectoryKnowledge
@@ -197,8 +199,9 @@ public final class Session {
     public func setModificationTime(_ path: VirtualPath, to date: Date) throws(SessionError) -> FileInfo {
         let location = try locate(path)
         try authorize(.setAttributes, location)
-        if let (storageName, published) = lastPublished, storageName == location.binding.storage,
-           published.key == location.objectKey, !location.isFixedDirectory {
+        if let (storageName, published, at) = lastPublished, storageName == location.binding.storage,
+           published.key == location.objectKey, !location.isFixedDirectory,
+           Date().timeIntervalSince(at) < Self.publishedAnswerLifetime {
             lastPublished = nil
             do throws(StorageError) {
                 // Pinned to the ETag the upload's answer gave: if anyone replaced the object since,
@@ -296,9 +299,10 @@ public final class Session {
     // MARK: Listing
 
     /// Streams the entries of a directory, one storage page at a time, to `visit` (return false to
-    /// stop). Every page is read: a listing is never silently cut off.
-    public func listDirectory(_ path: VirtualPath, _ visit: (FileInfo) throws -> Bool) throws(SessionError) {
-        let lister = try openDirectory(path)
+    /// stop). Every page is read: a listing is never silently cut off. `withTimes: false` when only
+    /// names are shown (the times clients set are then not read: `StorageDriver.addStoredTimes`).
+    public func listDirectory(_ path: VirtualPath, withTimes: Bool = true, _ visit: (FileInfo) throws -> Bool) throws(SessionError) {
+        let lister = try openDirectory(path, withTimes: withTimes)
         while let batch = try lister.nextBatch() {
             for info in batch {
                 guard try deliver(info, visit) else { return }
@@ -308,10 +312,10 @@ public final class Session {
 
     /// A pull-style listing of `path` (for protocols that page their replies, like SFTP READDIR):
     /// each `nextBatch()` reads one storage page, so memory stays bounded by one page.
-    public func openDirectory(_ path: VirtualPath) throws(SessionError) -> DirectoryLister {
+    public func openDirectory(_ path: VirtualPath, withTimes: Bool = true) throws(SessionError) -> DirectoryLister {
         let location = try locate(path)
         try authorize(.listDirectory, location)
-        return DirectoryLister(session: self, location: location, mounted: mountedNames(below: path))
+        return DirectoryLister(session: self, location: location, mounted: mountedNames(below: path), withTimes: withTimes)
     }
 
     /// The children of `location` that folder bindings add, as directory entries.
@@ -368,6 +372,7 @@ public final class Session {
     /// Starts an upload. Nothing is visible until the returned upload commits; if it is aborted or
     /// dropped, the previous file (if any) is untouched.
     public func beginUpload(_ path: VirtualPath, mode: UploadMode) throws(SessionError) -> any ObjectUpload {
+        lastPublished = nil
         let location = try locate(path)
         let existing = try checkUpload(location)
         let keep: UInt64
@@ -391,7 +396,7 @@ public final class Session {
         }
         let storageName = location.binding.storage
         return TrackedUpload(upload) { [weak self] published in
-            self?.lastPublished = (storageName, published)
+            self?.lastPublished = (storageName, published, Date())
         }
     }
 
@@ -479,6 +484,7 @@ public final class Session {
     /// Removes an empty directory. Emptiness is checked with a listing without delimiter (a delimiter
     /// listing can show prefixes of deleted keys for a while on some stores).
     public func removeDirectory(_ path: VirtualPath) throws(SessionError) {
+        lastPublished = nil
         let location = try locate(path)
         try authorize(.removeDirectory, location)
         if location.isFixedDirectory { throw .bindingRoot(path.description) }
@@ -496,6 +502,7 @@ public final class Session {
 
     /// Deletes a file.
     public func deleteFile(_ path: VirtualPath) throws(SessionError) {
+        lastPublished = nil
         let location = try locate(path)
         try authorize(.deleteFile, location)
         let info = try stat(location)
@@ -511,6 +518,7 @@ public final class Session {
     /// overwrite rule (`authorizeOverwrite`) and is only done when `replacing` is true; directories
     /// are never merged.
     public func rename(_ source: VirtualPath, to target: VirtualPath, replacing: Bool) throws(SessionError) {
+        lastPublished = nil
         let from = try locate(source)
         let to = try locate(target)
         try authorize(.renameSource, from)

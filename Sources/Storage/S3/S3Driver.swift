@@ -75,7 +75,8 @@ public final class S3Driver: StorageDriver {
             try client.copyObject(source, to: target, headers: [("x-amz-metadata-directive", "COPY")])
             return
         }
-        try client.multipartCopy(source, etag: info.etag ?? "", length: info.size, to: target, metadata: info.userMetadata)
+        try client.multipartCopy(source, etag: info.etag ?? "", length: info.size, to: target, metadata: info.userMetadata,
+                                 headers: info.systemMetadata)
     }
 
     /// DeleteObjects in batches of 1,000 (one key: DeleteObject). Missing keys are not an error.

@@ -1,6 +1,7 @@
 import Foundation
 import Locking
 import Logging
+import Timestamps
 
 /// Where listings take a file's time from (`[[storage]] listing_times`).
 public enum S3ListingTimes: String, Sendable, CaseIterable {
@@ -16,15 +17,23 @@ public enum S3ListingTimes: String, Sendable, CaseIterable {
 /// `headsInFlight` at once per listing page, and remembered process-wide until the object changes.
 ///
 /// The rule that keeps a remembered time from going stale: an entry is used only while the listed
-/// ETag, size and LastModified are the ones it was read with. Every write of an object (a new
-/// upload, and the CopyObject that records a new time) gives it a new LastModified, so a changed
-/// object is always read again; nothing needs invalidating. What other gateways sharing the bucket
-/// write is covered by the same rule. Entries are compact (the key and ETag by their 64-bit hashes:
+/// ETag, size and LastModified are the ones it was read with, and only objects last written at
+/// least `settledAge` before the store's clock (the HeadObject's Date) are remembered. Every write
+/// of an object (a new upload, and the CopyObject that records a new time, which may keep the ETag
+/// and size) gives it a later LastModified; S3 gives LastModified to the second, so a write within
+/// the same second as the one remembered could go unseen, and that is what the age rules out.
+/// Nothing needs invalidating, and what other gateways sharing the bucket write is covered by the
+/// same rule. An object that cannot be read (access denied) is remembered as having no time;
+/// objects listed without an ETag are not read at all (they show LastModified). Entries are compact (the key and ETag by their 64-bit hashes:
 /// about 50 bytes each, so the 200,000 of `capacity` take some 10 MB); the cache starts over when
 /// full. A hash collision could only matter if two objects also had the same size and LastModified.
 final class S3ListingTimeCache: Sendable {
-    static let headsInFlight = 32
+    /// HeadObjects per listing page at once (S3Client keeps as many connections idle for reuse).
+    static let headsInFlight = 16
+    /// HeadObjects at once in the whole process, whatever the number of listings.
+    private static let processWideHeads = DispatchSemaphore(value: 64)
     static let capacity = 200_000
+    static let settledAge: TimeInterval = 2
 
     private struct Entry {
         var etag: Int
@@ -62,7 +71,7 @@ final class S3ListingTimeCache: Sendable {
             for index in objects.indices {
                 let object = objects[index]
                 // A directory marker (`dir/`) is listed as a directory, whose time is not stored.
-                if object.key.key.utf8.last == UInt8(ascii: "/") { continue }
+                if object.key.key.utf8.last == UInt8(ascii: "/") || object.etag == nil { continue }
                 if let entry = known[Self.hash(object.key)], entry.etag == Self.hash(etag: object.etag),
                    entry.size == object.size, entry.lastModified == object.modified.timeIntervalSince1970 {
                     if !entry.storedTime.isNaN {
@@ -79,7 +88,7 @@ final class S3ListingTimeCache: Sendable {
         let found = Self.readStoredTimes(of: listed, client: client)
         entries.withLock { known in
             if known.count + found.count > Self.capacity { known.removeAll(keepingCapacity: true) }
-            for (position, time) in found {
+            for (position, (time, settled)) in found where settled {
                 let object = listed[position]
                 let seconds = time.flatMap { StoredMetadata.modificationTime(in: [StoredMetadata.modificationTimeKey: $0]) }
                 known[Self.hash(object.key)] = Entry(etag: Self.hash(etag: object.etag), size: object.size,
@@ -87,7 +96,7 @@ final class S3ListingTimeCache: Sendable {
                                                      storedTime: seconds?.timeIntervalSince1970 ?? .nan)
             }
         }
-        for (position, time) in found {
+        for (position, (time, _)) in found {
             if let time { objects[missing[position]].userMetadata[StoredMetadata.modificationTimeKey] = time }
         }
         client.logger.debug("listing times read", metadata: ["objects": "\(objects.count)", "read": "\(missing.count)"])
@@ -95,9 +104,10 @@ final class S3ListingTimeCache: Sendable {
 
     /// HeadObject for each of `objects`, `headsInFlight` at a time, on threads of their own (the
     /// listing's thread waits). Returns, by position, the `mtime` value of each object that is still
-    /// the one listed (same ETag and size); objects that changed, vanished or failed are left out.
-    private static func readStoredTimes(of objects: [ObjectMetadata], client: S3Client) -> [Int: String?] {
-        let results = Locked<[Int: String?]>([:])
+    /// the one listed (same ETag and size), and whether it may be remembered (`settledAge`); objects
+    /// that changed, vanished or failed are left out, except access denied: no time, remembered.
+    private static func readStoredTimes(of objects: [ObjectMetadata], client: S3Client) -> [Int: (String?, Bool)] {
+        let results = Locked<[Int: (String?, Bool)]>([:])
         let next = Locked(0)
         let group = DispatchGroup()
         for _ in 0..<min(headsInFlight, objects.count) {
@@ -111,12 +121,18 @@ final class S3ListingTimeCache: Sendable {
                     }
                     guard position < objects.count else { return }
                     let listed = objects[position]
-                    do {
+                    processWideHeads.wait()
+                    defer { processWideHeads.signal() }
+                    do throws(StorageError) {
                         let response = try client.send(S3Client.Request(operation: .headObject, bucket: listed.key.bucket, key: listed.key.key))
                         let size = UInt64(response.headers["content-length"] ?? "")
                         guard Self.sameETag(response.headers["etag"], listed.etag), size == listed.size else { continue }
                         let time = StoredMetadata.userMetadata(response.headers)["mtime"]
-                        results.withLock { $0[position] = .some(time) }
+                        let storeNow = response.headers["date"].flatMap(UTCTime.parseHTTPDate) ?? Date()
+                        let settled = listed.modified < storeNow.addingTimeInterval(-settledAge)
+                        results.withLock { $0[position] = (time, settled) }
+                    } catch .accessDenied {
+                        results.withLock { $0[position] = (nil, true) }  // readable never, by these credentials
                     } catch {
                         client.logger.debug("listing time not read", metadata: ["key": "\(listed.key)", "error": "\(error)"])
                     }

@@ -40,13 +40,28 @@ struct S3Signer: Sendable {
         return encoded.map { pair in pair.name + "=" + pair.value }.joined(separator: "&")
     }
 
+    /// SigV4's Trimall: no spaces around a header value, and each run of spaces inside it one space
+    /// (a Content-Type or Content-Disposition re-sent from a HEAD may hold a double space).
+    static func trimAll(_ value: String) -> String {
+        var out: [UInt8] = []
+        for byte in value.utf8 {
+            if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") {
+                if let last = out.last, last != UInt8(ascii: " ") { out.append(UInt8(ascii: " ")) }
+            } else {
+                out.append(byte)
+            }
+        }
+        if out.last == UInt8(ascii: " ") { out.removeLast() }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// Signs a request. `headers` must include `host`; `x-amz-date`, `x-amz-content-sha256` and the
     /// session token are added here. Returns every header to send, Authorization included.
     func sign(method: String, encodedPath: String, query: [(String, String)], headers: [(String, String)],
               payloadHash: String, date: Date) throws(StorageError) -> [(String, String)] {
         let amzDate = UTCTime(date).signatureTimestamp
         let day = String(amzDate.prefix(8))
-        var all = headers.map { ($0.0.lowercased(), $0.1.trimmingCharacters(in: .whitespaces)) }
+        var all = headers.map { ($0.0.lowercased(), Self.trimAll($0.1)) }
         all.append(("x-amz-date", amzDate))
         all.append(("x-amz-content-sha256", payloadHash))
         if let sessionToken { all.append(("x-amz-security-token", sessionToken)) }
