@@ -26,10 +26,11 @@ BUDGET = BUDGET_MIB * MiB
 # handles, the ChunkQueue's chunk arrays, malloc's per-thread arenas.
 MARGIN = 96 * MiB
 # What an SFTP client may send ahead on each session channel: libssh's receive window (WINDOWBASE,
-# 1,280,000 bytes). Since one connection serves several channels, its thread reads the socket for
-# all of them, so a channel whose upload waits for transfer memory holds its window in Ferry's
-# memory rather than in the kernel's socket buffer (OpenSSH's sshd holds 2 MiB per channel the same way).
-SSH_CHANNEL_WINDOW = 1_280_000
+# 1,280,000 bytes), held in a channel buffer that grows by powers of two (2 MiB). Since one
+# connection serves several channels, whichever thread waits reads the socket for all of them, so a
+# channel whose upload waits for transfer memory holds its window in Ferry's memory rather than in
+# the kernel's socket buffer (OpenSSH's sshd holds 2 MiB per channel the same way).
+SSH_CHANNEL_WINDOW = 2 * MiB
 SIZE = 24 * MiB
 # Per protocol. Under a sanitizer (several times slower, only correctness judged) 8 each: still
 # more part buffers wanted than the budget holds.

@@ -283,8 +283,21 @@ extension SFTPEngine {
     /// SETSTAT: a file's modification time is kept (`Session.setModificationTime`; WinSCP, FileZilla
     /// and `sftp -p` set it after an upload); size 0 empties the file, another size that differs from
     /// the file's is refused. Permissions, owners, access times and directories' times cannot be kept
-    /// by object storage and are accepted without effect.
+    /// by object storage and are accepted without effect. A time alone (what clients send after an
+    /// upload) goes straight to `setModificationTime`, which finds out itself whether a file is there:
+    /// one HeadObject fewer than a stat first.
     func setstat(_ path: VirtualPath, _ attributes: SFTPAttributes) throws(SFTPFailure) {
+        if attributes.size == nil, let date = attributes.modificationDate {
+            do throws(SessionError) {
+                try session.setModificationTime(path, to: date)
+                logIgnored(attributes, path: path, timesKept: true)
+            } catch .isADirectory {
+                logIgnored(attributes, path: path, timesKept: false)
+            } catch {
+                throw .session(error)
+            }
+            return
+        }
         let info = try sessionCall { () throws(SessionError) in try session.stat(path) }
         try applySize(attributes.size, currentSize: info.size, isDirectory: info.isDirectory, path: path)
         if let date = attributes.modificationDate, !info.isDirectory {

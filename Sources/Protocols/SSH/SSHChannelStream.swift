@@ -30,7 +30,7 @@ final class SSHChannelStream: ChannelIO {
             if n == SSH_EOF || ssh_channel_is_eof(channel) != 0 || ssh_channel_is_closed(channel) != 0 { return nil }
             if n == SSH_ERROR { throw ChannelError("channel read: \(SSHConnection.lastError(transport.session))") }
             if Date() >= deadline { return 0 }
-            transport.waitForPackets(until: deadline)
+            transport.awaitIncoming(until: deadline)
         }
     }
 

@@ -152,9 +152,12 @@ public final class SSHConnection: SSHChannelHost, @unchecked Sendable {
     /// After login (lock held): handles incoming packets whenever the socket has some, until the
     /// client leaves, or no channel has run for `idle_timeout`, or the gateway stops and no channel
     /// runs; then waits for the channels' threads to finish. Channel threads handle packets too, as
-    /// they read; this thread covers the moments when none does.
+    /// they wait for their data (`SSHTransport.awaitIncoming`); this thread covers the moments when
+    /// none does.
     private func serveChannels(_ event: OpaquePointer) {
         transport.setBlocking(false)
+        transport.event = event
+        defer { transport.event = nil }  // every channel thread has ended by then
         lastActivity = Date()
         while transport.isConnected {
             releaseUnusedChannels(ending: false)
@@ -168,8 +171,7 @@ public final class SSHConnection: SSHChannelHost, @unchecked Sendable {
                     break
                 }
             }
-            transport.awaitSocket(writable: false, milliseconds: Self.pollInterval)
-            if !transport.handleIncoming(event) { break }
+            if !transport.awaitIncoming(until: Date().addingTimeInterval(TimeInterval(Self.pollInterval) / 1000)) { break }
         }
         while running > 0 {
             transport.packetsHandled()  // a channel thread waiting for data sees the connection gone

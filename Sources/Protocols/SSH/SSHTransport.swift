@@ -11,12 +11,20 @@ import Glibc
 /// window, for the socket to take buffered output) waits without the lock: on the condition, which
 /// every thread that handled incoming packets broadcasts, or on the socket with `poll(2)`.
 ///
+/// Whoever waits for input first polls the socket itself (`awaitIncoming`: one poller at a time,
+/// the others wait on the condition), so that a single busy channel reads its own data without a
+/// hand-off to another thread; the connection's thread takes the role when no channel waits.
+///
 /// Incoming data cannot pile up without bound while its channel's thread is busy: the client may
 /// send at most the channel's window (libssh's 1.25 MB), which grows only as that thread reads.
 final class SSHTransport: @unchecked Sendable {
     let session: OpaquePointer
     private let condition = NSCondition()
     private let descriptor: Int32
+    /// The libssh event the session is polled through once logged in (set by the connection).
+    var event: OpaquePointer?
+    /// Guarded by the lock: a thread is in `poll(2)` on the socket for incoming data.
+    private var pollerActive = false
 
     init(session: OpaquePointer) {
         self.session = session
@@ -39,6 +47,25 @@ final class SSHTransport: @unchecked Sendable {
 
     /// Lock held: waits until another thread handled packets, or `deadline`.
     func waitForPackets(until deadline: Date) { _ = condition.wait(until: deadline) }
+
+    /// Lock held: waits for incoming packets until `deadline` (at most `pollSlice`): polls the socket
+    /// and handles what came when no other thread is doing so, else waits for that thread's
+    /// broadcast. False once the connection is gone.
+    @discardableResult
+    func awaitIncoming(until deadline: Date) -> Bool {
+        let now = Date()
+        let until = min(deadline, now.addingTimeInterval(Self.pollSlice))
+        guard let event, !pollerActive else {
+            waitForPackets(until: until)
+            return isConnected
+        }
+        pollerActive = true
+        awaitSocket(writable: false, milliseconds: Int32(max(0, until.timeIntervalSince(now)) * 1000))
+        pollerActive = false
+        return handleIncoming(event)
+    }
+
+    static let pollSlice: TimeInterval = 0.2
 
     /// Lock held: releases it while the socket is not readable (or, with `writable`, not
     /// writable), up to `milliseconds`.
