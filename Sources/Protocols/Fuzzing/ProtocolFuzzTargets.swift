@@ -89,12 +89,20 @@ public enum ProtocolFuzzTargets {
         return decoded
     }
 
-    /// scp: the command line of an exec request, and the C/D lines of the rcp protocol, whose names
-    /// must come out as single plain names or be refused.
+    /// scp: the command line of an exec request (scp, or a checksum command, whose output line must
+    /// hold exactly one line feed), and the C/D lines of the rcp protocol, whose names must come out
+    /// as single plain names or be refused.
     public static func scp(_ data: [UInt8]) {
         let text = String(decoding: data, as: UTF8.self)
         if let command = SCPCommand.parse(text) {
             for path in command.paths { _ = try? VirtualPath.resolve(path) }
+        }
+        if let checksum = SSHChecksumCommand.parse(text) {
+            for path in checksum.paths {
+                _ = try? VirtualPath.resolve(path)
+                let line = SSHChecksumCommand.line(digest: [0xAB], name: path)
+                precondition(line.filter { $0 == UInt8(ascii: "\n") }.count == 1, "checksum line for \(path.debugDescription) is not one line")
+            }
         }
         // Control lines are bytes up to "\n", as `SCPSession.readLine` reads them; the kind byte
         // comes first and the rest is decoded the way the receive loop does.
