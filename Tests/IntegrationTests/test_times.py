@@ -221,3 +221,19 @@ def test_mfmt_right_after_stor_needs_no_head_and_never_trusts_a_stale_answer(s3_
     head = s3_bucket.head(f"{prefix}/raced.bin")
     assert head["Metadata"] == {"origin": "elsewhere", "mtime": str(WHEN)}, head["Metadata"]
     assert s3_bucket.get(f"{prefix}/raced.bin") == b"replaced by another tool"
+
+
+def test_sftp_setstat_time_answers_as_before_for_read_only_users(s3_site):
+    """A time alone goes straight to the time setting; without write access the answers stay what a
+    stat tells: a directory's time accepted without effect, a missing path "no such file", a file
+    refused."""
+    server, _ = s3_site
+    with server.ftp("timer") as f:
+        f.mkd("ro-dir")
+        f.storbinary("STOR ro-file.txt", io.BytesIO(b"x"))
+    with paramiko_sftp(server.sftp_port, "viewer", password=PASSWORD) as client:
+        client.utime("ro-dir", (WHEN, WHEN))
+        with pytest.raises(FileNotFoundError):
+            client.utime("nothing-here.txt", (WHEN, WHEN))
+        with pytest.raises(PermissionError):
+            client.utime("ro-file.txt", (WHEN, WHEN))

@@ -291,12 +291,16 @@ extension SFTPEngine {
             do throws(SessionError) {
                 try session.setModificationTime(path, to: date)
                 logIgnored(attributes, path: path, timesKept: true)
+                return
             } catch .isADirectory {
                 logIgnored(attributes, path: path, timesKept: false)
+                return
+            } catch .permissionDenied {
+                // No write access: a directory's time is still accepted without effect and a missing
+                // path still answers "no such file", as the stat below tells.
             } catch {
                 throw .session(error)
             }
-            return
         }
         let info = try sessionCall { () throws(SessionError) in try session.stat(path) }
         try applySize(attributes.size, currentSize: info.size, isDirectory: info.isDirectory, path: path)

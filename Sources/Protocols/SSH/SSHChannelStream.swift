@@ -23,9 +23,12 @@ final class SSHChannelStream: ChannelIO {
         transport.lock()
         defer { transport.unlock() }
         while true {
-            // Takes what is buffered for this channel, else handles what the socket holds.
+            // Takes what is buffered for this channel, else handles what the socket holds; only then
+            // may other channels have data to wake up for (an empty read wakes no one: two idle
+            // readers would otherwise keep waking each other).
+            let incoming = transport.socketHasInput
             let n = ssh_channel_read_nonblocking(channel, buffer.baseAddress, count, 0)
-            transport.packetsHandled()
+            if incoming { transport.packetsHandled() }
             if n > 0 { return Int(n) }
             if n == SSH_EOF || ssh_channel_is_eof(channel) != 0 || ssh_channel_is_closed(channel) != 0 { return nil }
             if n == SSH_ERROR { throw ChannelError("channel read: \(SSHConnection.lastError(transport.session))") }

@@ -45,6 +45,14 @@ final class SSHTransport: @unchecked Sendable {
     /// theirs).
     func packetsHandled() { condition.broadcast() }
 
+    /// Whether the socket holds bytes not read yet (FIONREAD): a non-blocking libssh call made now
+    /// will handle packets, which may be other channels' (libssh handles every complete packet it
+    /// reads, so nothing complete waits inside it otherwise).
+    var socketHasInput: Bool {
+        var count: Int32 = 0
+        return ioctl(descriptor, UInt(FIONREAD), &count) == 0 && count > 0
+    }
+
     /// Lock held: waits until another thread handled packets, or `deadline`.
     func waitForPackets(until deadline: Date) { _ = condition.wait(until: deadline) }
 
