@@ -139,12 +139,7 @@ extension SCPSession {
             try upload.commit()
             record(path, .upload, bytes: received, started: started, outcome: .complete)
             if let modificationTime {
-                if timeStored {
-                    logger.info("modification time set", metadata: [
-                        "path": "\(path)", "with": "upload", "mtime": "\(StoredMetadata.modificationTimeValue(modificationTime))"])
-                } else {
-                    session.setModificationTimeAfterUpload(path, to: modificationTime)
-                }
+                session.setModificationTimeAfterUpload(path, to: modificationTime, storedWithUpload: timeStored)
             }
             try sendOK()
         } catch let error as StorageError {

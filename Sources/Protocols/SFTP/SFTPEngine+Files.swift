@@ -59,7 +59,9 @@ extension SFTPEngine {
             do {
                 try finishUpload(upload)
                 record(upload, .complete)
-                if let date = upload.modificationTime { session.setModificationTimeAfterUpload(upload.path, to: date) }
+                if let date = upload.modificationTime {
+                    session.setModificationTimeAfterUpload(upload.path, to: date, storedWithUpload: upload.modificationTimeStored)
+                }
             } catch {
                 upload.abort()
                 record(upload, .failed)
@@ -84,14 +86,8 @@ extension SFTPEngine {
         }
         let stream = upload.upload
         upload.upload = nil
-        let storedWithUpload = upload.modificationTime.map { stream?.recordModificationTime($0) == true } ?? false
-        let date = upload.modificationTime
-        if storedWithUpload { upload.modificationTime = nil }  // nothing to rewrite after the commit
+        upload.modificationTimeStored = upload.modificationTime.map { stream?.recordModificationTime($0) == true } ?? false
         try storageCall { () throws(StorageError) in _ = try stream?.commit() }
-        if storedWithUpload, let date {
-            logger.info("modification time set", metadata: ["path": "\(upload.path)", "with": "upload",
-                                                            "mtime": "\(StoredMetadata.modificationTimeValue(date))"])
-        }
     }
 
     private func isReplace(_ start: SFTPWriteHandle.Start) -> Bool {

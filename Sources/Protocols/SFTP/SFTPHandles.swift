@@ -49,6 +49,8 @@ final class SFTPWriteHandle {
     /// A modification time FSETSTAT gave before CLOSE: stored with the object when the storage can
     /// (`ObjectUpload.recordModificationTime`), else set once the upload is published.
     var modificationTime: Date?
+    /// The upload took `modificationTime` with its object (set just before the commit).
+    var modificationTimeStored = false
     var bytesReceived: UInt64 = 0
     let opened = Date()
 

@@ -240,8 +240,12 @@ public final class SSHConnection: SSHChannelHost, @unchecked Sendable {
     }
 
     func refused(_ request: String, detail: String) {
-        userLogger.info("SSH request refused: this server offers SFTP, scp and checksum commands only",
-                        metadata: ["request": "\(request)", "detail": "\(detail)"])
+        Self.logRefused(request, detail: detail, to: userLogger)
+    }
+
+    private static func logRefused(_ request: String, detail: String, to logger: Logger) {
+        logger.info("SSH request refused: this server offers SFTP, scp and checksum commands only",
+                    metadata: ["request": "\(request)", "detail": "\(detail)"])
     }
 
     /// A channel's thread: runs its service with a `Session` of its own, ends the channel, and
@@ -281,8 +285,7 @@ public final class SSHConnection: SSHChannelHost, @unchecked Sendable {
             return SSHChecksumRun(command: command, session: session, channel: stream,
                                   idleTimeout: context.settings.idleTimeout, logger: channelLogger).run()
         case .unavailable(let request, let detail):
-            channelLogger.info("SSH request refused: this server offers SFTP, scp and checksum commands only",
-                               metadata: ["request": "\(request)", "detail": "\(detail)"])
+            Self.logRefused(request, detail: detail, to: channelLogger)
             try? stream.writeStandardError("This server offers SFTP, scp and the md5sum, sha1sum and sha256sum commands only.\n")
             return request == "exec" ? Self.commandNotFound : 1
         }

@@ -229,10 +229,16 @@ public final class Session {
                         permissions: location.permissions)
     }
 
-    /// `setModificationTime` for a file an upload has just published (a time SFTP FSETSTAT or an
-    /// scp `T` line gave before the end): the upload is complete either way, so a failure here is
-    /// logged, not reported.
-    public func setModificationTimeAfterUpload(_ path: VirtualPath, to date: Date) {
+    /// The time a client gave before its upload ended (SFTP FSETSTAT, an scp `T` line), once the
+    /// upload is published: logged when the upload stored it (`storedWithUpload`, the answer of
+    /// `ObjectUpload.recordModificationTime`), else set now with `setModificationTime`. The upload
+    /// is complete either way, so a failure here is logged, not reported.
+    public func setModificationTimeAfterUpload(_ path: VirtualPath, to date: Date, storedWithUpload: Bool) {
+        if storedWithUpload {
+            logger.info("modification time set", metadata: ["user": "\(user.name)", "path": "\(path)", "with": "upload",
+                                                            "mtime": "\(StoredMetadata.modificationTimeValue(date))"])
+            return
+        }
         do throws(SessionError) {
             try setModificationTime(path, to: date)
         } catch {

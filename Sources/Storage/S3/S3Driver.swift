@@ -42,10 +42,13 @@ public final class S3Driver: StorageDriver {
         guard let etag = headers["etag"] else { return nil }
         if let encryption = headers["x-amz-server-side-encryption"], encryption.hasPrefix("aws:kms") { return nil }
         if headers["x-amz-server-side-encryption-customer-algorithm"] != nil { return nil }
-        let hex = String(decoding: etag.utf8.filter { $0 != UInt8(ascii: "\"") }, as: UTF8.self)
+        let hex = String(decoding: bareETag(etag), as: UTF8.self)
         guard hex.utf8.count == 32 else { return nil }
         return StoredMetadata.bytes(hex: hex)
     }
+
+    /// An ETag without its quotes (stores quote them in some answers and not in others).
+    static func bareETag(_ etag: String) -> [UInt8] { etag.utf8.filter { $0 != UInt8(ascii: "\"") } }
 
     public func list(_ prefix: ObjectKey, delimiter: Character?, after: ListCursor?, limit: Int) throws(StorageError) -> ListPage {
         var query = [("list-type", "2"), ("prefix", prefix.key), ("max-keys", "\(max(1, min(limit, 1000)))")]

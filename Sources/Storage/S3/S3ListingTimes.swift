@@ -14,7 +14,7 @@ public enum S3ListingTimes: String, Sendable, CaseIterable {
 
 /// The modification times clients set (`x-amz-meta-mtime`, rclone's form), for listings: S3's
 /// ListObjectsV2 returns no user metadata, so each file's is read by HeadObject, up to
-/// `headsInFlight` at once per listing page, and remembered process-wide until the object changes.
+/// `headsInFlight` at once per listing page, and remembered (per storage) until the object changes.
 ///
 /// The rule that keeps a remembered time from going stale: an entry is used only while the listed
 /// ETag, size and LastModified are the ones it was read with, and only objects last written at
@@ -24,9 +24,9 @@ public enum S3ListingTimes: String, Sendable, CaseIterable {
 /// the same second as the one remembered could go unseen, and that is what the age rules out.
 /// Nothing needs invalidating, and what other gateways sharing the bucket write is covered by the
 /// same rule. An object that cannot be read (access denied) is remembered as having no time;
-/// objects listed without an ETag are not read at all (they show LastModified). Entries are compact (the key and ETag by their 64-bit hashes:
-/// about 50 bytes each, so the 200,000 of `capacity` take some 10 MB); the cache starts over when
-/// full. A hash collision could only matter if two objects also had the same size and LastModified.
+/// objects listed without an ETag are not read at all (they show LastModified). Entries are compact
+/// (the key and ETag by their 64-bit hashes: about 50 bytes each, so the 200,000 of `capacity`
+/// take some 10 MB); the cache starts over when full. A hash collision could only matter if two objects also had the same size and LastModified.
 final class S3ListingTimeCache: Sendable {
     /// HeadObjects per listing page at once (S3Client keeps as many connections idle for reuse).
     static let headsInFlight = 16
@@ -59,7 +59,7 @@ final class S3ListingTimeCache: Sendable {
 
     private static func hash(etag: String?) -> Int {
         var hasher = Hasher()
-        hasher.combine(etag.map { $0.utf8.filter { $0 != UInt8(ascii: "\"") } })
+        hasher.combine(etag.map(S3Driver.bareETag))
         return hasher.finalize()
     }
 
@@ -145,9 +145,8 @@ final class S3ListingTimeCache: Sendable {
         return results.withLock { $0 }
     }
 
-    /// ETags compared without their quotes (some stores quote them in one answer and not the other).
+    /// ETags compared without their quotes.
     static func sameETag(_ one: String?, _ other: String?) -> Bool {
-        func bare(_ etag: String?) -> [UInt8]? { etag.map { $0.utf8.filter { $0 != UInt8(ascii: "\"") } } }
-        return bare(one) == bare(other)
+        one.map(S3Driver.bareETag) == other.map(S3Driver.bareETag)
     }
 }
