@@ -74,7 +74,7 @@ enum ConfigPrinter {
                 if let token = s3.sessionToken { out.append("session_token = \(token.masked)") }
                 out += ["addressing = \(quote(s3.addressing.rawValue))", "part_size = \(s3.partSize)",
                         "upload_concurrency = \(s3.uploadConcurrency)", "max_object_size = \(s3.maxObjectSize)",
-                        "listing_times = \(quote(s3.listingTimes.rawValue))"]
+                        "listing_times = \(quote(s3.listingTimes.rawValue))", "conditional_writes = \(s3.conditionalWrites)"]
                 if let ca = s3.caFile { out.append("ca_file = \(quote(ca))") }
             }
             out.append("abandoned_upload_age = \(seconds(storage.abandonedUploadAge))")

@@ -133,6 +133,7 @@ final class Server: Sendable {
                                           uploadConcurrency: s3.uploadConcurrency, maxObjectSize: s3.maxObjectSize,
                                           transferMemory: memory, partWorkers: workers)
                 settings.listingTimes = s3.listingTimes
+                settings.conditionalWrites = s3.conditionalWrites
                 var storageLogger = logger
                 storageLogger[metadataKey: "storage"] = "\(storage.name)"
                 do {

@@ -13,11 +13,11 @@ public final class InMemoryDriver: StorageDriver {
     private let buckets: Locked<[String: [String: StoredObject]]>
     public let capabilities: StorageCapabilities
 
-    public init(buckets names: [String], maxObjectSize: UInt64? = nil) {
+    public init(buckets names: [String], maxObjectSize: UInt64? = nil, createsOnlyIfAbsent: Bool = true) {
         var initial: [String: [String: StoredObject]] = [:]
         for name in names { initial[name] = [:] }
         buckets = Locked(initial)
-        capabilities = StorageCapabilities(maxObjectSize: maxObjectSize)
+        capabilities = StorageCapabilities(maxObjectSize: maxObjectSize, createsOnlyIfAbsent: createsOnlyIfAbsent)
     }
 
     private func withBucket<R>(_ name: String, _ body: (inout [String: StoredObject]) throws(StorageError) -> R) throws(StorageError) -> R {
@@ -71,11 +71,13 @@ public final class InMemoryDriver: StorageDriver {
             }
             return Array(existing.bytes[0..<Int(options.keepingPrefix)])
         }
-        return MemoryUpload(driver: self, key: key, initial: kept, limit: capabilities.maxObjectSize)
+        return MemoryUpload(driver: self, key: key, initial: kept, limit: capabilities.maxObjectSize,
+                            onlyIfAbsent: options.onlyIfAbsent && capabilities.createsOnlyIfAbsent)
     }
 
-    fileprivate func publish(_ key: ObjectKey, bytes: [UInt8]) throws(StorageError) {
-        try withBucket(key.bucket) { objects in
+    fileprivate func publish(_ key: ObjectKey, bytes: [UInt8], onlyIfAbsent: Bool) throws(StorageError) {
+        try withBucket(key.bucket) { (objects) throws(StorageError) in
+            if onlyIfAbsent, objects[key.key] != nil { throw .objectExists(key: key.key) }
             objects[key.key] = StoredObject(bytes: bytes, modified: Date())
         }
     }
@@ -132,13 +134,15 @@ private final class MemoryUpload: ObjectUpload {
     private let key: ObjectKey
     private var buffer: [UInt8]
     private let limit: UInt64?
+    private var onlyIfAbsent: Bool
     private var finished = false
 
-    init(driver: InMemoryDriver, key: ObjectKey, initial: [UInt8], limit: UInt64?) {
+    init(driver: InMemoryDriver, key: ObjectKey, initial: [UInt8], limit: UInt64?, onlyIfAbsent: Bool) {
         self.driver = driver
         self.key = key
         self.buffer = initial
         self.limit = limit
+        self.onlyIfAbsent = onlyIfAbsent
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
@@ -152,9 +156,21 @@ private final class MemoryUpload: ObjectUpload {
 
     func commit() throws(StorageError) -> UInt64 {
         guard !finished else { throw .aborted }
+        do throws(StorageError) {
+            try driver.publish(key, bytes: buffer, onlyIfAbsent: onlyIfAbsent)
+        } catch .objectExists(let key) {
+            throw .objectExists(key: key)  // not aborted: the caller decides
+        } catch {
+            abort()
+            throw error
+        }
         finished = true
-        try driver.publish(key, bytes: buffer)
         return UInt64(buffer.count)
+    }
+
+    func commitReplacing() throws(StorageError) -> UInt64 {
+        onlyIfAbsent = false
+        return try commit()
     }
 
     func abort() {

@@ -96,6 +96,9 @@ public protocol ObjectUpload: AnyObject {
     func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError)
     /// Publishes the object atomically and returns its size. On failure nothing is published.
     @discardableResult func commit() throws(StorageError) -> UInt64
+    /// After `commit` threw `.objectExists` (an upload begun with `UploadOptions.onlyIfAbsent`, which
+    /// that refusal did not abort): publishes over the object now there, as `commit` does otherwise.
+    @discardableResult func commitReplacing() throws(StorageError) -> UInt64
     /// Discards everything written; the previous object under the key (if any) is untouched. Idempotent.
     func abort()
     /// Gives the object `date` as its modification time when it is committed, for a time a client
@@ -113,6 +116,7 @@ public protocol ObjectUpload: AnyObject {
 public extension ObjectUpload {
     func recordModificationTime(_ date: Date) -> Bool { false }
     var published: ObjectMetadata? { nil }
+    @discardableResult func commitReplacing() throws(StorageError) -> UInt64 { try commit() }
 
     /// Runs the work of a `commit` or `write`: any failure aborts the upload before it is rethrown,
     /// so that nothing half-written is ever published or left behind.

@@ -9,6 +9,9 @@ public enum StorageError: Error, Sendable, Equatable {
     case accessDenied(detail: String)
     /// The key cannot be stored because of what is already there (a file where a directory is needed).
     case conflict(detail: String)
+    /// An upload begun with `UploadOptions.onlyIfAbsent` found an object under its key when it
+    /// was to be published (S3 412 to `If-None-Match: *`); nothing was published.
+    case objectExists(key: String)
     /// The object would exceed the configured maximum object size.
     case objectTooLarge(limit: UInt64)
     /// The store is out of space or over a quota (ENOSPC, EDQUOT, S3 EntityTooLarge).
@@ -34,6 +37,7 @@ extension StorageError: CustomStringConvertible {
         case .bucketNotFound(let bucket): "no such bucket: \(bucket)"
         case .accessDenied(let detail): "access denied: \(detail)"
         case .conflict(let detail): "conflict: \(detail)"
+        case .objectExists(let key): "an object appeared under \(key)"
         case .objectTooLarge(let limit): "object larger than the limit of \(limit) bytes"
         case .insufficientSpace(let detail): "insufficient space: \(detail)"
         case .invalidKey(let detail): "invalid key: \(detail)"

@@ -81,9 +81,14 @@ public struct ListPage: Sendable {
 public struct StorageCapabilities: Sendable, Equatable {
     /// Largest object the driver accepts, if it has a limit (`max_object_size`).
     public var maxObjectSize: UInt64?
+    /// Whether the store itself refuses to publish an upload begun with `UploadOptions.onlyIfAbsent`
+    /// when an object is under its key by then (S3 `If-None-Match: *`, `[[storage]]
+    /// conditional_writes`), so that a caller may skip asking first.
+    public var createsOnlyIfAbsent: Bool
 
-    public init(maxObjectSize: UInt64? = nil) {
+    public init(maxObjectSize: UInt64? = nil, createsOnlyIfAbsent: Bool = false) {
         self.maxObjectSize = maxObjectSize
+        self.createsOnlyIfAbsent = createsOnlyIfAbsent
     }
 }
 
@@ -92,8 +97,13 @@ public struct UploadOptions: Sendable, Equatable {
     /// Number of leading bytes of the existing object to keep before the newly written bytes
     /// (REST+STOR resume, APPE). 0 = a fresh object. The existing object must be at least that long.
     public var keepingPrefix: UInt64
+    /// Publish only if no object is under the key at commit (needs
+    /// `StorageCapabilities.createsOnlyIfAbsent`; ignored otherwise). When one is, `commit` throws
+    /// `.objectExists` and leaves the upload as it was: the caller may `commitReplacing()` or `abort()`.
+    public var onlyIfAbsent: Bool
 
-    public init(keepingPrefix: UInt64 = 0) {
+    public init(keepingPrefix: UInt64 = 0, onlyIfAbsent: Bool = false) {
         self.keepingPrefix = keepingPrefix
+        self.onlyIfAbsent = onlyIfAbsent
     }
 }

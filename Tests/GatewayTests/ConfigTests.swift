@@ -290,6 +290,20 @@ import Testing
         #expect(s3.addressing == .path)  // an IP endpoint
         #expect(Self.issues(text).contains { $0.hasPrefix("storage[2].access_key: missing") })
     }
+
+    @Test func conditionalWritesAreOnUnlessTurnedOff() throws {
+        let storage = "[[storage]]\nname = \"s3\"\ndriver = \"s3\"\nendpoint = \"http://127.0.0.1:9000\"\naccess_key = \"a\"\nsecret_key = \"b\"\n"
+        for (line, expected) in [("", true), ("conditional_writes = false\n", false), ("conditional_writes = true\n", true)] {
+            let config = try Self.load(Self.base + storage + line + Self.user())
+            guard case .s3(let s3) = config.storages[1].driver else {
+                Issue.record("not an S3 storage")
+                return
+            }
+            #expect(s3.conditionalWrites == expected, "\(line)")
+        }
+        #expect(Self.issues(Self.base + storage + "conditional_writes = \"no\"\n" + Self.user())
+            .contains { $0.hasPrefix("storage[2].conditional_writes") })
+    }
 }
 
 @Suite struct TLSConfigTests {

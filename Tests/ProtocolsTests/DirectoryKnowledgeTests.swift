@@ -41,8 +41,8 @@ final class CountingDriver: StorageDriver {
 @Suite struct DirectoryKnowledgeTests {
     typealias F = SessionFixture
 
-    static func session(lifetime: TimeInterval, mayDelete: Bool = true) -> (Session, CountingDriver) {
-        let driver = CountingDriver(InMemoryDriver(buckets: ["home"]))
+    static func session(lifetime: TimeInterval, mayDelete: Bool = true, conditional: Bool = true) -> (Session, CountingDriver) {
+        let driver = CountingDriver(InMemoryDriver(buckets: ["home"], createsOnlyIfAbsent: conditional))
         let user = User(name: "tester", passwordHash: nil, sshKeys: [],
                         home: StorageBinding(storage: "mem", bucket: "home", prefix: "users/tester"),
                         authority: .readWrite, mayDelete: mayDelete, folders: [])
@@ -81,7 +81,7 @@ final class CountingDriver: StorageDriver {
         #expect(driver.calls == ["head": 1, "list": 1, "put": 1], "the root's names are not known: both checks")
         driver.reset()
         for index in 1...5 { try F.write(session, "/d/f\(index).txt", "x") }
-        #expect(driver.calls == ["head": 5, "put": 5], "one HEAD per file (the overwrite check), no LIST")
+        #expect(driver.calls == ["put": 5], "nothing asked: each PUT is conditional")
         driver.reset()
         try session.makeDirectory(F.path("/d/sub"))
         #expect(driver.calls == ["put": 1])
@@ -90,6 +90,12 @@ final class CountingDriver: StorageDriver {
         coldDriver.reset()
         try F.write(cold, "/e/f.txt", "x")
         #expect(coldDriver.calls == ["head": 1, "list": 2, "put": 1], "without the cache: HEAD, is-a-directory LIST, parent LIST")
+        // A store that does not refuse conditional writes: the overwrite check is asked first.
+        let (asking, askingDriver) = Self.session(lifetime: 30, conditional: false)
+        try asking.makeDirectory(F.path("/d"))
+        askingDriver.reset()
+        for index in 1...5 { try F.write(asking, "/d/f\(index).txt", "x") }
+        #expect(askingDriver.calls == ["head": 5, "put": 5], "one HEAD per file (the overwrite check), no LIST")
     }
 
     @Test func aListingTeachesWhichNamesAreFree() throws {
@@ -99,7 +105,7 @@ final class CountingDriver: StorageDriver {
         _ = try F.names(session, "/d")
         driver.reset()
         try F.write(session, "/d/new.txt", "x")
-        #expect(driver.calls == ["head": 1, "put": 1])
+        #expect(driver.calls == ["put": 1])
         driver.reset()
         #expect(throws: SessionError.isADirectory("/d/sub")) { try F.write(session, "/d/sub", "x") }
         #expect(driver.calls["list"] == 1, "a name the listing showed is checked")
@@ -114,14 +120,21 @@ final class CountingDriver: StorageDriver {
         #expect(try F.read(session, "/d/taken.txt") == "theirs")
     }
 
-    @Test func staleBeliefsNeverPublishOverAnObject() throws {
+    @Test(arguments: [true, false])
+    func staleBeliefsNeverPublishOverAnObject(conditional: Bool) throws {
         // The session learns /d is empty; then another client stores d/f.txt. An upload of the same
-        // name still finds it (fresh HEAD): without the delete flag it is refused, nothing replaced.
-        let (session, driver) = Self.session(lifetime: 30, mayDelete: false)
+        // name still finds it (a fresh HEAD first, or the store refusing the conditional PUT and a
+        // HEAD then): without the delete flag it is refused, nothing replaced.
+        let (session, driver) = Self.session(lifetime: 30, mayDelete: false, conditional: conditional)
         try session.makeDirectory(F.path("/d"))
         F.put(driver.inner, "users/tester/d/f.txt", "theirs")
-        #expect(throws: SessionError.self) { try F.write(session, "/d/f.txt", "mine") }
+        #expect(throws: (any Error).self) { try F.write(session, "/d/f.txt", "mine") }
         #expect(try F.read(session, "/d/f.txt") == "theirs")
+        // An object that appeared empty destroys nothing: replaced, as when asked first.
+        try session.makeDirectory(F.path("/d2"))
+        F.put(driver.inner, "users/tester/d2/empty.txt", "")
+        try F.write(session, "/d2/empty.txt", "mine")
+        #expect(try F.read(session, "/d2/empty.txt") == "mine")
         // Another client made a directory of the same name: accepted race (a file beside it), as
         // stated in DirectoryKnowledge; the directory and its content are untouched.
         F.put(driver.inner, "users/tester/d/g/inside.txt", "kept")
@@ -131,6 +144,25 @@ final class CountingDriver: StorageDriver {
         F.put(driver.inner, "users/tester/d/h", "file bytes")
         try session.makeDirectory(F.path("/d/h"))
         #expect(try F.read(session, "/d/h") == "file bytes")
+    }
+
+    @Test func aConditionalUploadReplacesWhatAppearedWhenTheUserMayDelete() throws {
+        let (session, driver) = Self.session(lifetime: 30, mayDelete: true)
+        try session.makeDirectory(F.path("/d"))
+        F.put(driver.inner, "users/tester/d/f.txt", "theirs")
+        driver.reset()
+        try F.write(session, "/d/f.txt", "mine")
+        #expect(driver.calls == ["put": 1, "head": 1], "the refused PUT, then the HEAD the overwrite rule needs")
+        #expect(try F.read(session, "/d/f.txt") == "mine")
+        // A refused conditional upload publishes nothing and stays refused after commit.
+        let (strict, strictDriver) = Self.session(lifetime: 30, mayDelete: false)
+        try strict.makeDirectory(F.path("/d"))
+        F.put(strictDriver.inner, "users/tester/d/f.txt", "theirs")
+        let upload = try strict.beginUpload(F.path("/d/f.txt"), mode: .replace)
+        try upload.write(Array("mine".utf8))
+        #expect(throws: StorageError.self) { try upload.commit() }
+        #expect(throws: StorageError.aborted) { try upload.commit() }
+        #expect(try F.read(strict, "/d/f.txt") == "theirs")
     }
 
     @Test func directoryRenameAsksFreshForTheTarget() throws {

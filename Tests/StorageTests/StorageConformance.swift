@@ -58,6 +58,36 @@ enum StorageConformance {
         try directoryMarkers(make())
         try emptyObjects(make())
         try modificationTimes(make())
+        try conditionalCreate(make())
+    }
+
+    /// Drivers that can (`createsOnlyIfAbsent`): an upload begun with `onlyIfAbsent` publishes a new
+    /// key; over an existing object its commit throws `.objectExists`, publishes nothing and leaves
+    /// the upload open, to be published with `commitReplacing` or aborted. A multipart upload (more
+    /// than the 5 MiB part size of the S3 fixture) is refused the same way at completion.
+    static func conditionalCreate(_ f: Fixture) throws {
+        guard f.driver.capabilities.createsOnlyIfAbsent else { return }
+        let onlyIfAbsent = UploadOptions(onlyIfAbsent: true)
+        let fresh = try f.driver.beginUpload(f.key("new.txt"), options: onlyIfAbsent)
+        try fresh.write(Array("first".utf8))
+        try fresh.commit()
+        #expect(try get(f, "new.txt") == Array("first".utf8))
+        for size in [6, 6 << 20] {
+            let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            let refused = try f.driver.beginUpload(f.key("new.txt"), options: onlyIfAbsent)
+            try refused.write(bytes)
+            #expect(throws: StorageError.objectExists(key: f.key("new.txt").key)) { try refused.commit() }
+            #expect(try get(f, "new.txt") == Array("first".utf8), "nothing published")
+            try refused.commitReplacing()
+            #expect(try get(f, "new.txt") == bytes)
+            try put(f, "new.txt", Array("first".utf8))
+        }
+        let abandoned = try f.driver.beginUpload(f.key("new.txt"), options: onlyIfAbsent)
+        try abandoned.write(Array("never".utf8))
+        #expect(throws: StorageError.objectExists(key: f.key("new.txt").key)) { try abandoned.commit() }
+        abandoned.abort()
+        #expect(throws: StorageError.aborted) { try abandoned.commitReplacing() }
+        #expect(try get(f, "new.txt") == Array("first".utf8))
     }
 
     /// A set modification time is what the object's metadata shows afterwards (to the microsecond),

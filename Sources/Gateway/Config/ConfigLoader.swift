@@ -456,6 +456,7 @@ struct ConfigLoader {
                                             sessionToken: sessionToken, addressing: addressing ?? .virtualHosted,
                                             partSize: partSize, uploadConcurrency: concurrency, maxObjectSize: maxObject, caFile: caFile)
         storage.listingTimes = enumValue(table, "listing_times", default: storage.listingTimes)
+        storage.conditionalWrites = table.bool("conditional_writes") ?? storage.conditionalWrites
         return storage
     }
 

@@ -101,6 +101,8 @@ struct FerryConfig: Sendable {
         var maxObjectSize: UInt64
         var caFile: String?
         var listingTimes: S3ListingTimes = .stored
+        /// The store honours `If-None-Match: *` on uploads (`S3Settings.conditionalWrites`).
+        var conditionalWrites = true
     }
 
     struct Storage: Sendable {

@@ -31,6 +31,7 @@ enum FTPErrorMapping {
         case .bucketNotFound: (.fileUnavailable, "Storage bucket not available.")
         case .accessDenied: (.fileUnavailable, "Permission denied by storage.")
         case .conflict: (.fileUnavailable, "Conflicts with an existing file or directory.")
+        case .objectExists: (.fileUnavailable, "A file of that name appeared meanwhile.")
         case .objectTooLarge: (.exceededStorageAllocation, "File exceeds the maximum allowed size.")
         case .insufficientSpace: (.insufficientStorageSpace, "Insufficient storage space.")
         case .invalidKey: (.fileNameNotAllowed, "File name not allowed by storage.")

@@ -26,7 +26,12 @@ extension SFTPEngine {
             }
         }
         let truncates = flags.contains(.truncate)
-        let existingSize = try sessionCall { () throws(SessionError) in try session.checkUpload(path, replacing: truncates) }
+        // CREAT without EXCL: a file this session knows is new is not asked for (its upload is
+        // published only if still absent then; `Session.beginUpload`).
+        let mayCreate = flags.contains(.create) && !flags.contains(.exclusive)
+        let existingSize = try sessionCall { () throws(SessionError) in
+            try session.checkUpload(path, replacing: truncates, mayCreate: mayCreate)
+        }
         if existingSize == nil && !flags.contains(.create) { throw .session(.notFound(path.description)) }
         if existingSize != nil && flags.contains(.create) && flags.contains(.exclusive) {
             throw .session(.alreadyExists(path.description))

@@ -30,6 +30,7 @@ enum SFTPErrorMapping {
         case .bucketNotFound: (.noSuchFile, "Storage bucket not available")
         case .accessDenied: (.permissionDenied, "Permission denied by storage")
         case .conflict: (.failure, "Conflicts with an existing file or directory")
+        case .objectExists: (.failure, "A file of that name appeared meanwhile")
         case .objectTooLarge: (.failure, "File exceeds the maximum allowed size")
         case .insufficientSpace: (.failure, "Insufficient storage space")
         case .invalidKey: (.badMessage, "File name not allowed by storage")

@@ -10,8 +10,10 @@ import Foundation
 /// They spare the checks that only keep the tree tidy: "is the parent a directory", "is there a
 /// directory of this name" before an upload, and "is there a file or directory of this name"
 /// before MKD. They never decide whether stored bytes are replaced: before an upload, whether an
-/// object exists under the key (which needs the delete flag to replace) is always asked fresh, one
-/// HEAD right before the PUT. So a stale belief can at worst let an upload land in a directory
+/// object exists under the key (which needs the delete flag to replace) is asked fresh, one HEAD
+/// right before the PUT, or, on a store that honours conditional writes, the PUT itself is
+/// conditional (`If-None-Match: *`) and the store refuses it over an object that appeared since
+/// (`Session.beginUpload`). So a stale belief can at worst let an upload land in a directory
 /// another client removed meanwhile (S3 then shows it again, implied by the new key), or put a
 /// file or marker beside a directory or file of the same name another client made within the
 /// lifetime: never over an existing object, and never outside the home. `lifetime` 0 turns it off

@@ -377,10 +377,17 @@ public final class Session {
 
     /// Starts an upload. Nothing is visible until the returned upload commits; if it is aborted or
     /// dropped, the previous file (if any) is untouched.
+    ///
+    /// A new file in a directory this session knows (`createsBlind`) asks storage nothing first: it
+    /// is published with a conditional write (`UploadOptions.onlyIfAbsent`), which the store refuses
+    /// if an object appeared under the key meanwhile. The overwrite rule is then applied to that
+    /// object (one HeadObject) and the upload published over it, or refused, as if it had been
+    /// asked first (`TrackedUpload`). So a stale belief never publishes over an existing object.
     public func beginUpload(_ path: VirtualPath, mode: UploadMode) throws(SessionError) -> any ObjectUpload {
         lastPublished = nil
         let location = try locate(path)
-        let existing = try checkUpload(location)
+        let blind = mode == .replace ? try createsBlind(location) : false
+        let existing = try checkUpload(location, askingForObject: !blind)
         let keep: UInt64
         switch mode {
         case .replace:
@@ -394,25 +401,51 @@ public final class Session {
         }
         if let existing { try authorizeOverwrite(existingSize: existing.size, keeping: keep, location) }
         let upload = try storage { () throws(StorageError) in
-            try location.driver.beginUpload(location.objectKey, options: UploadOptions(keepingPrefix: keep))
+            try location.driver.beginUpload(location.objectKey, options: UploadOptions(keepingPrefix: keep, onlyIfAbsent: blind))
         }
         if existing == nil, !location.path.isRoot {
             // Whether or not it completes, the name may be taken: never "known free" again.
             directories.learnEntry(location.path.name, in: try locate(location.path.parent).directoryIdentity)
         }
         let storageName = location.binding.storage
-        return TrackedUpload(upload) { [weak self] published in
+        let whenObjectExists: TrackedUpload.ObjectExistsCheck? = blind ? { [weak self] () throws(StorageError) in
+            guard let self else { throw .aborted }
+            try self.allowReplacingAppeared(location)
+        } : nil
+        return TrackedUpload(upload, whenObjectExists: whenObjectExists) { [weak self] published in
             self?.lastPublished = (storageName, published, Date())
+        }
+    }
+
+    /// Whether an upload to `location` may be created without asking first: the store refuses a
+    /// conditional write over an object (`StorageCapabilities.createsOnlyIfAbsent`), and this
+    /// session knows the parent has no entry of that name (`DirectoryKnowledge`).
+    private func createsBlind(_ location: Location) throws(SessionError) -> Bool {
+        guard location.driver.capabilities.createsOnlyIfAbsent, !location.isFixedDirectory else { return false }
+        return try knowsNoEntry(location)
+    }
+
+    /// A conditional upload found an object under its key at commit (another client wrote it since
+    /// this session looked): the overwrite rule decides, on the object now there, whether the upload
+    /// may replace it. Thrown as a storage error, which reaches the client as a refusal.
+    private func allowReplacingAppeared(_ location: Location) throws(StorageError) {
+        let existing = try location.driver.metadata(location.objectKey)
+        logger.info("upload: a file appeared under its name meanwhile; the overwrite rule applies to it",
+                    metadata: ["user": "\(user.name)", "path": "\(location.path)", "size": "\(existing?.size ?? 0)"])
+        if let existing, existing.size > 0, !location.allows(.replaceExisting) {
+            throw .accessDenied(detail: "\(location.path) appeared meanwhile; replacing it needs the delete permission")
         }
     }
 
     /// Everything `beginUpload` checks, without starting an upload: the gate, not a directory, the
     /// parent exists, and with `replacing` the overwrite rule. Returns the existing file's size, nil
     /// for a new file. (SFTP opens a file for writing before it knows where the first write lands;
-    /// an open that truncates knows it replaces.)
-    public func checkUpload(_ path: VirtualPath, replacing: Bool = false) throws(SessionError) -> UInt64? {
+    /// an open that truncates knows it replaces.) With `mayCreate`, a file this session knows is
+    /// new is not asked for (`createsBlind`; its upload is then published conditionally).
+    public func checkUpload(_ path: VirtualPath, replacing: Bool = false, mayCreate: Bool = false) throws(SessionError) -> UInt64? {
         let location = try locate(path)
-        let existing = try checkUpload(location)
+        let blind = mayCreate ? try createsBlind(location) : false
+        let existing = try checkUpload(location, askingForObject: !blind)
         if replacing, let existing { try authorizeOverwrite(existingSize: existing.size, keeping: 0, location) }
         return existing?.size
     }
@@ -426,11 +459,14 @@ public final class Session {
         if existingSize > kept { try authorize(.replaceExisting, location) }
     }
 
-    private func checkUpload(_ location: Location) throws(SessionError) -> ObjectMetadata? {
+    /// The checks before an upload. Whether an object is under the key is asked fresh
+    /// (`askingForObject`), since it decides whether bytes would be replaced, unless the upload is
+    /// published conditionally (`createsBlind`).
+    private func checkUpload(_ location: Location, askingForObject: Bool) throws(SessionError) -> ObjectMetadata? {
         try authorize(.upload, location)
         if location.isFixedDirectory { throw .isADirectory(location.path.description) }
-        // Always asked fresh: whether an object is there decides whether bytes would be replaced.
-        let existing = try storage { () throws(StorageError) in try location.driver.metadata(location.objectKey) }
+        let existing = askingForObject
+            ? try storage { () throws(StorageError) in try location.driver.metadata(location.objectKey) } : nil
         if existing == nil {
             if try !knowsNoEntry(location), try directoryModified(location) != nil {
                 throw .isADirectory(location.path.description)

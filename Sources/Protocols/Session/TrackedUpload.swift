@@ -10,9 +10,15 @@ final class TrackedUpload: ObjectUpload {
     private let open = Locked(true)
     /// Told what a successful commit published (`ObjectUpload.published`).
     private let onPublished: (ObjectMetadata) -> Void
+    /// Decides, for an upload begun with `UploadOptions.onlyIfAbsent` whose commit found an object
+    /// under its key, whether it may replace that object (returns) or not (throws).
+    typealias ObjectExistsCheck = () throws(StorageError) -> Void
+    private let whenObjectExists: ObjectExistsCheck?
 
-    init(_ upload: any ObjectUpload, onPublished: @escaping (ObjectMetadata) -> Void = { _ in }) {
+    init(_ upload: any ObjectUpload, whenObjectExists: ObjectExistsCheck? = nil,
+         onPublished: @escaping (ObjectMetadata) -> Void = { _ in }) {
         self.upload = upload
+        self.whenObjectExists = whenObjectExists
         self.onPublished = onPublished
         FerryMetric.uploadsInProgress.adjust(by: 1)
     }
@@ -31,10 +37,27 @@ final class TrackedUpload: ObjectUpload {
 
     @discardableResult func commit() throws(StorageError) -> UInt64 {
         defer { ended() }
-        let size = try upload.commit()
+        let size: UInt64
+        do throws(StorageError) {
+            size = try upload.commit()
+        } catch .objectExists(let key) {
+            guard let whenObjectExists else {
+                upload.abort()
+                throw .objectExists(key: key)
+            }
+            do throws(StorageError) {
+                try whenObjectExists()
+            } catch {
+                upload.abort()
+                throw error
+            }
+            size = try upload.commitReplacing()
+        }
         if let published = upload.published { onPublished(published) }
         return size
     }
+
+    func commitReplacing() throws(StorageError) -> UInt64 { try commit() }
 
     var published: ObjectMetadata? { upload.published }
 

@@ -33,6 +33,10 @@ public struct S3Settings: Sendable {
     public var partWorkers: WorkerPool
     /// Where listings take a file's time from (`[[storage]] listing_times`).
     public var listingTimes: S3ListingTimes = .stored
+    /// Whether the store honours `If-None-Match: *` on PutObject and CompleteMultipartUpload
+    /// (`[[storage]] conditional_writes`): an upload of a file the session believes new then
+    /// asks nothing first (`StorageCapabilities.createsOnlyIfAbsent`).
+    public var conditionalWrites = true
 
     public init(endpoint: String, region: String, accessKey: String, secretKey: String, sessionToken: String? = nil,
                 addressing: S3Addressing, caFile: String? = nil, partSize: UInt64 = 16 << 20, uploadConcurrency: Int = 4,

@@ -12,7 +12,7 @@ public final class S3Driver: StorageDriver {
 
     public init(settings: S3Settings, logger: Logger) throws(StorageError) {
         self.client = try S3Client(settings: settings, logger: logger)
-        self.capabilities = StorageCapabilities(maxObjectSize: settings.maxObjectSize)
+        self.capabilities = StorageCapabilities(maxObjectSize: settings.maxObjectSize, createsOnlyIfAbsent: settings.conditionalWrites)
         self.listingTimes = S3ListingTimeCache(source: settings.listingTimes)
     }
 
@@ -67,7 +67,8 @@ public final class S3Driver: StorageDriver {
     }
 
     public func beginUpload(_ key: ObjectKey, options: UploadOptions) throws(StorageError) -> any ObjectUpload {
-        try S3ObjectUpload(client: client, key: key, keepingPrefix: options.keepingPrefix)
+        try S3ObjectUpload(client: client, key: key, keepingPrefix: options.keepingPrefix,
+                           onlyIfAbsent: options.onlyIfAbsent && capabilities.createsOnlyIfAbsent)
     }
 
     /// CopyObject up to 5 GiB; above, a multipart upload of UploadPartCopy ranges carrying the

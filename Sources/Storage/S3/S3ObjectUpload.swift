@@ -28,6 +28,8 @@ final class S3ObjectUpload: ObjectUpload {
     /// A modification time the client set before the end (`recordModificationTime`).
     private var modificationTime: Date?
     private(set) var published: ObjectMetadata?
+    /// Publish with `If-None-Match: *` (`UploadOptions.onlyIfAbsent`); cleared by `commitReplacing`.
+    private var onlyIfAbsent: Bool
     /// ETags by part number and the first failure, shared with the worker threads.
     private final class PartResults: Sendable {
         let state = Locked<(etags: [Int: String], failure: StorageError?)>(([:], nil))
@@ -59,8 +61,9 @@ final class S3ObjectUpload: ObjectUpload {
     private let slots: DispatchSemaphore
     private let inFlight = DispatchGroup()
 
-    init(client: S3Client, key: ObjectKey, keepingPrefix: UInt64) throws(StorageError) {
+    init(client: S3Client, key: ObjectKey, keepingPrefix: UInt64, onlyIfAbsent: Bool = false) throws(StorageError) {
         self.client = client
+        self.onlyIfAbsent = onlyIfAbsent
         self.key = key
         self.partSize = Int(client.settings.effectivePartSize)
         self.maxObjectSize = client.settings.maxObjectSize
@@ -280,40 +283,73 @@ final class S3ObjectUpload: ObjectUpload {
 
     func commit() throws(StorageError) -> UInt64 {
         guard !finished else { throw .aborted }
-        return try abortingOnFailure { () throws(StorageError) -> UInt64 in
-            if uploadID == nil {
-                // One part or less: a single PutObject.
-                let body = buffer.map { UnsafeRawBufferPointer(rebasing: $0.bytes[0..<filled]) }
-                    ?? UnsafeRawBufferPointer(start: nil, count: 0)
-                let metadata = finalMetadata()
-                let response = try client.send(S3Client.Request(operation: .putObject, bucket: key.bucket, key: key.key,
-                                                                headers: StoredMetadata.headers(metadata), body: body,
-                                                                payloadHash: Digest.hex(try digesting { () throws(DigestError) in try Digest.sha256(body) })))
-                published = response.headers["etag"].map {
-                    ObjectMetadata(key: key, size: total, modified: Date(), etag: $0, userMetadata: metadata)
-                }
-                finished = true
-                releaseBuffers()
-                return total
-            }
-            if filled > 0 || nextPartNumber == 1 { try sendPart() }
-            inFlight.wait()
-            if let failure { throw failure }
-            let parts = results.withLock { $0.etags }.sorted { $0.key < $1.key }.map { (number: $0.key, etag: $0.value) }
-            let response = try client.send(S3Client.Request(operation: .completeMultipartUpload, bucket: key.bucket, key: key.key,
-                                                            query: [("uploadId", uploadID!)]),
-                                           document: S3XML.completeMultipart(parts))
-            // CompleteMultipartUpload can fail inside a 200 answer.
-            if let error = S3XML.error(response.body) {
-                throw StorageError.unavailable(detail: "CompleteMultipartUpload: \(error.code)")
+        do throws(StorageError) {
+            return try publish()
+        } catch .objectExists(let key) {
+            throw .objectExists(key: key)  // not aborted: the caller may commitReplacing()
+        } catch {
+            abort()
+            throw error
+        }
+    }
+
+    func commitReplacing() throws(StorageError) -> UInt64 {
+        onlyIfAbsent = false
+        return try commit()
+    }
+
+    /// `If-None-Match: *` while `onlyIfAbsent`: the store then refuses to publish over an object
+    /// under the key (412, or 409 for a conditional write racing another).
+    private var publishConditions: [(String, String)] { onlyIfAbsent ? [("if-none-match", "*")] : [] }
+
+    /// Sends what a refused condition answers as `.objectExists`, leaving the upload as it was.
+    private func sendPublishing(_ request: S3Client.Request, document: String? = nil) throws(StorageError) -> S3Response {
+        do throws(StorageError) {
+            if let document { return try client.send(request, document: document) }
+            return try client.send(request)
+        } catch .conflict(let detail) where onlyIfAbsent {
+            client.logger.debug("s3 upload refused: an object is under the key", metadata: ["key": "\(key)", "detail": "\(detail)"])
+            throw .objectExists(key: key.key)
+        }
+    }
+
+    private func publish() throws(StorageError) -> UInt64 {
+        if uploadID == nil {
+            // One part or less: a single PutObject.
+            let body = buffer.map { UnsafeRawBufferPointer(rebasing: $0.bytes[0..<filled]) }
+                ?? UnsafeRawBufferPointer(start: nil, count: 0)
+            let metadata = finalMetadata()
+            let response = try sendPublishing(S3Client.Request(
+                operation: .putObject, bucket: key.bucket, key: key.key,
+                headers: StoredMetadata.headers(metadata) + publishConditions, body: body,
+                payloadHash: Digest.hex(try digesting { () throws(DigestError) in try Digest.sha256(body) })))
+            published = response.headers["etag"].map {
+                ObjectMetadata(key: key, size: total, modified: Date(), etag: $0, userMetadata: metadata)
             }
             finished = true
-            S3UploadsInProgress.ended(uploadID!)
             releaseBuffers()
-            client.logger.debug("s3 multipart upload completed", metadata: ["key": "\(key)", "parts": "\(parts.count)", "bytes": "\(total)"])
-            storeMetadataAfterMultipart(etag: S3XML.etag(response.body))
             return total
         }
+        if filled > 0 || nextPartNumber == 1 { try sendPart() }
+        inFlight.wait()
+        if let failure { throw failure }
+        let parts = results.withLock { $0.etags }.sorted { $0.key < $1.key }.map { (number: $0.key, etag: $0.value) }
+        let response = try sendPublishing(S3Client.Request(operation: .completeMultipartUpload, bucket: key.bucket, key: key.key,
+                                                           query: [("uploadId", uploadID!)], headers: publishConditions),
+                                          document: S3XML.completeMultipart(parts))
+        // CompleteMultipartUpload can fail inside a 200 answer.
+        if let error = S3XML.error(response.body) {
+            if onlyIfAbsent, error.code == "PreconditionFailed" || error.code == "ConditionalRequestConflict" {
+                throw .objectExists(key: key.key)
+            }
+            throw StorageError.unavailable(detail: "CompleteMultipartUpload: \(error.code)")
+        }
+        finished = true
+        S3UploadsInProgress.ended(uploadID!)
+        releaseBuffers()
+        client.logger.debug("s3 multipart upload completed", metadata: ["key": "\(key)", "parts": "\(parts.count)", "bytes": "\(total)"])
+        storeMetadataAfterMultipart(etag: S3XML.etag(response.body))
+        return total
     }
 
     /// A multipart upload's metadata must be given when it starts, before its digests (and perhaps
