@@ -100,6 +100,17 @@ public final class InMemoryDriver: StorageDriver {
         }
     }
 
+    /// A marker object (`dir/`) carrying the time, as S3 keeps it; the bucket's root keeps none.
+    public func setDirectoryModificationTime(_ marker: ObjectKey, to modified: Date) throws(StorageError) {
+        guard !marker.key.isEmpty else { throw .unsupported(detail: "the root of bucket \(marker.bucket) keeps no time") }
+        try withBucket(marker.bucket) { (objects) throws(StorageError) in
+            if let existing = objects[marker.key], !existing.bytes.isEmpty {
+                throw .conflict(detail: "\(marker.key) holds data: not a directory marker")
+            }
+            objects[marker.key] = StoredObject(bytes: [], modified: modified)
+        }
+    }
+
     /// Uploads live in the process's memory: none outlives it.
     public func abortAbandonedUploads(in scope: ObjectKey, idleSince cutoff: Date) throws(StorageError) -> [AbandonedUpload] { [] }
 
@@ -168,8 +179,9 @@ private final class MemoryUpload: ObjectUpload {
         return UInt64(buffer.count)
     }
 
-    func commitReplacing() throws(StorageError) -> UInt64 {
-        onlyIfAbsent = false
+    /// The in-memory store keeps no ETags: an expected object is replaced whatever is there.
+    func commitAgain(expecting expected: ObjectMetadata?) throws(StorageError) -> UInt64 {
+        onlyIfAbsent = expected == nil
         return try commit()
     }
 

@@ -126,6 +126,14 @@ public final class LocalDirectoryDriver: StorageDriver {
         try POSIX.setModificationTime(place.directory.fd, place.name, to: modified, what: place.description)
     }
 
+    /// The directory's own mtime (as `touch -d` would set it); the bucket's root too.
+    public func setDirectoryModificationTime(_ marker: ObjectKey, to modified: Date) throws(StorageError) {
+        guard let place = try place(of: marker), let info = try stat(place), POSIX.isDirectory(info) else {
+            throw .notFound(key: marker.key)
+        }
+        try POSIX.setModificationTime(place.directory.fd, place.name, to: modified, what: place.description)
+    }
+
     public func list(_ prefix: ObjectKey, delimiter: Character?, after: ListCursor?, limit: Int) throws(StorageError) -> ListPage {
         let bucket = try bucketDirectory(prefix.bucket)  // throws bucketNotFound for a missing bucket
         var builder = ListPageBuilder(prefix: prefix.key, delimiter: delimiter, cursor: after, limit: limit)

@@ -104,7 +104,8 @@ enum POSIX {
     static func setModificationTime(_ directory: Int32, _ name: String, to date: Date, what: String) throws(StorageError) {
         let (seconds, fraction) = StoredMetadata.split(date)
         var times = [timespec(tv_sec: 0, tv_nsec: timeOmitted), timespec(tv_sec: Int(seconds), tv_nsec: Int(fraction))]
-        _ = try retrying(what) { utimensat(directory, name, &times, AT_SYMLINK_NOFOLLOW) }
+        // An empty name: the directory `directory` itself (a bucket's root).
+        _ = try retrying(what) { name.isEmpty ? futimens(directory, &times) : utimensat(directory, name, &times, AT_SYMLINK_NOFOLLOW) }
     }
 
     static func renameAt(_ fromDirectory: Int32, _ from: String, _ toDirectory: Int32, _ to: String,

@@ -39,6 +39,14 @@ public protocol StorageDriver: Sendable {
     /// Throws `.notFound` for a missing object.
     func setModificationTime(of current: ObjectMetadata, to modified: Date) throws(StorageError)
 
+    /// Records `modified` as the time of the directory whose marker key is `marker` (`dir/`, or the
+    /// bucket's root ""): S3 stores it in the marker's metadata (writing the marker if the directory
+    /// had none) and reads it back; local storage sets the directory's mtime. Throws `.unsupported`
+    /// when the store cannot keep it: a bucket's root on S3, or a store that drops a marker's
+    /// metadata (SeaweedFS makes a marker a directory of its own). A listing of the directory then
+    /// shows the marker with that time (`addStoredTimes`).
+    func setDirectoryModificationTime(_ marker: ObjectKey, to modified: Date) throws(StorageError)
+
     /// Ends uploads that a process left unfinished (killed, or its abort failed) under `scope`
     /// (bucket and key prefix) and that have shown no activity since `cutoff`; returns the ones this
     /// call ended. Safe when several processes do it at once: an upload another one ended first is
@@ -53,10 +61,23 @@ public protocol StorageDriver: Sendable {
     /// it until the object changes (`S3ListingTimes`). Never fails: an object it cannot read shows
     /// the store's own time.
     func addStoredTimes(to objects: inout [ObjectMetadata])
+
+    /// The modification times of directories, by their marker keys (`dir/`): the time a client set
+    /// (`setDirectoryModificationTime`), or local storage's directory mtime; nil for a directory
+    /// without one (listings then show the time of listing). `forListing`: for the subdirectories
+    /// of a listing, which `listing_times = "last_modified"` spares. S3 reads each marker by
+    /// HeadObject and trusts it for a minute (`S3ListingTimeCache.directoryTimeLifetime`). Never
+    /// fails: a marker that cannot be read gives nil.
+    func directoryTimes(of markers: [ObjectKey], forListing: Bool) -> [Date?]
 }
 
 extension StorageDriver {
     public func addStoredTimes(to objects: inout [ObjectMetadata]) {}
+
+    /// The marker's own metadata, one lookup each (local storage, memory: no request).
+    public func directoryTimes(of markers: [ObjectKey], forListing: Bool) -> [Date?] {
+        markers.map { marker in (try? metadata(marker))?.effectiveModified }
+    }
 }
 
 /// An upload `abortAbandonedUploads` ended.
@@ -97,8 +118,14 @@ public protocol ObjectUpload: AnyObject {
     /// Publishes the object atomically and returns its size. On failure nothing is published.
     @discardableResult func commit() throws(StorageError) -> UInt64
     /// After `commit` threw `.objectExists` (an upload begun with `UploadOptions.onlyIfAbsent`, which
-    /// that refusal did not abort): publishes over the object now there, as `commit` does otherwise.
-    @discardableResult func commitReplacing() throws(StorageError) -> UInt64
+    /// that refusal did not abort): publishes again, only if the key still holds `expected` (S3
+    /// `If-Match` its ETag) or, for nil, still holds nothing. Throws `.objectExists` again, the
+    /// upload still open, when it changed meanwhile.
+    @discardableResult func commitAgain(expecting expected: ObjectMetadata?) throws(StorageError) -> UInt64
+    /// After `commit` threw `.objectExists`: whether `found`, the object now under the key, is this
+    /// upload itself (stored by a first attempt whose answer was lost); if so the upload is
+    /// published and over.
+    func isPublished(as found: ObjectMetadata) -> Bool
     /// Discards everything written; the previous object under the key (if any) is untouched. Idempotent.
     func abort()
     /// Gives the object `date` as its modification time when it is committed, for a time a client
@@ -116,7 +143,8 @@ public protocol ObjectUpload: AnyObject {
 public extension ObjectUpload {
     func recordModificationTime(_ date: Date) -> Bool { false }
     var published: ObjectMetadata? { nil }
-    @discardableResult func commitReplacing() throws(StorageError) -> UInt64 { try commit() }
+    @discardableResult func commitAgain(expecting expected: ObjectMetadata?) throws(StorageError) -> UInt64 { try commit() }
+    func isPublished(as found: ObjectMetadata) -> Bool { false }
 
     /// Runs the work of a `commit` or `write`: any failure aborts the upload before it is rethrown,
     /// so that nothing half-written is ever published or left behind.

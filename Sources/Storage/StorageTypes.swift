@@ -99,7 +99,7 @@ public struct UploadOptions: Sendable, Equatable {
     public var keepingPrefix: UInt64
     /// Publish only if no object is under the key at commit (needs
     /// `StorageCapabilities.createsOnlyIfAbsent`; ignored otherwise). When one is, `commit` throws
-    /// `.objectExists` and leaves the upload as it was: the caller may `commitReplacing()` or `abort()`.
+    /// `.objectExists` and leaves the upload as it was: the caller may `commitAgain(expecting:)` or `abort()`.
     public var onlyIfAbsent: Bool
 
     public init(keepingPrefix: UInt64 = 0, onlyIfAbsent: Bool = false) {

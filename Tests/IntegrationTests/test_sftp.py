@@ -297,6 +297,13 @@ def test_paramiko_setstat_times_kept_truncate_honoured(ferry, area):
         client.utime(f"{area.vpath}/t.txt", (1000000, 1354040105))  # the modification time is kept
         assert client.stat(f"{area.vpath}/t.txt").st_mtime == 1354040105
         assert area.p("t.txt").stat().st_mtime == 1354040105  # local storage: the file's own mtime
+        # A directory's time too (rclone sync, sftp put -rp): local storage sets its own mtime.
+        client.mkdir(f"{area.vpath}/timed")
+        client.utime(f"{area.vpath}/timed", (1000000, 1354040106))
+        assert client.stat(f"{area.vpath}/timed").st_mtime == 1354040106
+        assert area.p("timed").stat().st_mtime == 1354040106
+        listed = {entry.filename: entry for entry in client.listdir_attr(area.vpath)}
+        assert listed["timed"].st_mtime == 1354040106
         client.chmod(f"{area.vpath}/t.txt", 0o600)  # accepted, no effect
         client.truncate(f"{area.vpath}/t.txt", 0)
         assert client.stat(f"{area.vpath}/t.txt").st_size == 0
@@ -617,7 +624,7 @@ def test_legacy_scp_files_and_trees(ferry, area, tmp_path):
         os.utime(path, (1354040105 + index, 1354040105 + index))
     assert_ok(scp(ferry.sftp_port, str(src), f"rw@{HOST}:{area.vpath}/", extra=["-O", "-r", "-p"]))
     assert tree_snapshot(area.p("tree")) == tree_snapshot(src)
-    for path in (p for p in src.rglob("*") if p.is_file()):
+    for path in src.rglob("*"):  # files and directories (set when scp leaves them)
         stored = area.p("tree") / path.relative_to(src)
         assert int(stored.stat().st_mtime) == int(path.stat().st_mtime), stored
     back = tmp_path / "back"

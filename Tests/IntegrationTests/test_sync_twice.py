@@ -74,15 +74,18 @@ def test_rclone_sync_twice_transfers_nothing(site, tmp_path, protocol):
     port = site.sftp_port if protocol == "sftp" else site.port
     remote = f":{protocol},host={HOST},port={port},user={USER},pass={obscured}:/rclone-{protocol}"
     env = dict(os.environ, RCLONE_CONFIG="/dev/null")
+    # SeaweedFS keeps no metadata on directory markers, so Ferry refuses directory times there
+    # (test_times.py): rclone is told not to set them, as the README says for such a store. (On a
+    # store that keeps them, listings show the times the first run set, and rclone sets none again.)
+    sync = ("sync", "--no-update-dir-modtime") if protocol == "sftp" else ("sync",)
     mark = site.log_size()
-    r = rclone("sync", str(src), remote, env=env)
+    r = rclone(*sync, str(src), remote, env=env)
     assert r.returncode == 0, r.stderr
     assert len(uploads_since(site, mark)) == files
     mark = site.log_size()
-    r = rclone("sync", str(src), remote, "-v", env=env)
+    r = rclone(*sync, str(src), remote, "-v", env=env)
     assert r.returncode == 0, r.stderr
     assert uploads_since(site, mark) == [], r.stderr
     assert "Copied" not in r.stderr, r.stderr
-    # No file time to fix either: the listing already shows the times the first run set (directory
-    # times are not kept, so rclone sets those again each time).
+    # No file time to fix either: the listing already shows the times the first run set.
     assert "Updated modification time" not in r.stderr, r.stderr

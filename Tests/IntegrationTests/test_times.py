@@ -88,6 +88,35 @@ def test_local_storage_times(ferry, area):
         assert f.sendcmd(f"MDTM {area.vpath}/local.txt") == "213 20121127181505"
     assert area.p("local.txt").stat().st_mtime == WHEN
     assert area.p("local.txt").read_bytes() == b"local bytes"
+    # A directory's time: MFMT on it, MLST shows it, the directory's own mtime holds it.
+    area.p("local-dir").mkdir()
+    with ferry.ftp("rw") as f:
+        assert f.sendcmd(f"MFMT 20121127181505 {area.vpath}/local-dir").startswith("213 Modify=20121127181505")
+        assert "modify=20121127181505;" in f.sendcmd(f"MLST {area.vpath}/local-dir")
+    assert area.p("local-dir").stat().st_mtime == WHEN
+
+
+def test_directory_times_on_a_store_that_cannot_keep_them_are_refused(s3_site, s3_bucket):
+    """SeaweedFS turns a directory marker into a directory of its own, which keeps no metadata: a
+    directory's time is refused (SFTP OP_UNSUPPORTED, FTP 550), never answered OK without effect,
+    and the directory and its files are untouched. (A store that keeps markers' metadata, like AWS
+    S3, gets the time on the marker: the storage conformance suite checks both behaviours.)"""
+    server, prefix = s3_site
+    with server.ftp("timer") as f:
+        f.mkd("dated")
+        f.storbinary("STOR dated/inside.txt", io.BytesIO(b"inside"))
+        with pytest.raises(Exception) as refused:
+            f.sendcmd("MFMT 20121127181505 dated")
+        assert str(refused.value).startswith("550"), refused.value
+        assert "modify=20121127181505;" not in f.sendcmd("MLST dated")
+    with paramiko_sftp(server.sftp_port, "timer", password=PASSWORD) as client:
+        with pytest.raises(IOError) as refused:
+            client.utime("dated", (WHEN, WHEN))
+        assert "not supported" in str(refused.value).lower(), refused.value
+        assert client.stat("dated").st_mtime != WHEN
+        assert client.listdir("dated") == ["inside.txt"]
+    assert s3_bucket.get(f"{prefix}/dated/inside.txt") == b"inside"
+    assert "keeps no metadata on directory markers" in server.log_text()
 
 
 def test_listings_show_stored_times_on_s3(s3_site, s3_bucket):
@@ -225,14 +254,15 @@ def test_mfmt_right_after_stor_needs_no_head_and_never_trusts_a_stale_answer(s3_
 
 def test_sftp_setstat_time_answers_as_before_for_read_only_users(s3_site):
     """A time alone goes straight to the time setting; without write access the answers stay what a
-    stat tells: a directory's time accepted without effect, a missing path "no such file", a file
-    refused."""
+    stat tells: a missing path "no such file", a file or directory refused (a directory's time is
+    no longer accepted without effect)."""
     server, _ = s3_site
     with server.ftp("timer") as f:
         f.mkd("ro-dir")
         f.storbinary("STOR ro-file.txt", io.BytesIO(b"x"))
     with paramiko_sftp(server.sftp_port, "viewer", password=PASSWORD) as client:
-        client.utime("ro-dir", (WHEN, WHEN))
+        with pytest.raises(PermissionError):
+            client.utime("ro-dir", (WHEN, WHEN))
         with pytest.raises(FileNotFoundError):
             client.utime("nothing-here.txt", (WHEN, WHEN))
         with pytest.raises(PermissionError):

@@ -33,6 +33,9 @@ final class CountingDriver: StorageDriver {
     func setModificationTime(of current: ObjectMetadata, to modified: Date) throws(StorageError) {
         try inner.setModificationTime(of: current, to: modified)
     }
+    func setDirectoryModificationTime(_ marker: ObjectKey, to modified: Date) throws(StorageError) {
+        try inner.setDirectoryModificationTime(marker, to: modified)
+    }
     func abortAbandonedUploads(in scope: ObjectKey, idleSince cutoff: Date) throws(StorageError) -> [AbandonedUpload] {
         try inner.abortAbandonedUploads(in: scope, idleSince: cutoff)
     }

@@ -198,7 +198,8 @@ final class FTPTestClient {
         #expect(try client.command("MFMT 19600101000000 g.txt").0 == 501)  // before the epoch
         #expect(try client.command("MFMT 99991231235959 g.txt") == (213, "213 Modify=99991231235959; g.txt"))  // no trap
         #expect(try client.command("SITE UTIME 99991231235959 g.txt").0 == 200)
-        #expect(try client.command("MFMT 20201231235958 d").0 == 550)
+        #expect(try client.command("MFMT 20201231235958 d") == (213, "213 Modify=20201231235958; d"))  // a directory's time, on its marker
+        #expect(try client.command("MLST d").1.contains("modify=20201231235958;"))
         #expect(try client.command("MFMT 20201231235958 missing.txt").0 == 550)
         #expect(try client.command("SITE UTIME soon g.txt").0 == 501)
         #expect(try client.command("SITE WHO").0 == 504)

@@ -141,6 +141,36 @@ enum SessionFixture {
         #expect(throws: SessionError.alreadyExists("/dst")) { try session.rename(F.path("/b"), to: F.path("/dst"), replacing: true) }
     }
 
+    @Test func directoriesKeepTheTimeAClientSets() throws {
+        let when = Date(timeIntervalSince1970: 1_354_040_105.5)
+        let rw = FolderBinding(path: "/bucket", target: StorageBinding(storage: "mem", bucket: "shared", prefix: ""),
+                               authority: .readWrite, mayDelete: true)
+        let (session, driver) = F.session(folders: [rw])
+        try session.makeDirectory(F.path("/made"))
+        F.put(driver, "users/tester/implied/file.txt", "inside")
+        for path in ["/made", "/implied", "/"] {
+            let set = try session.setModificationTime(F.path(path), to: when)
+            #expect(set.isDirectory && set.modified == when)
+            let info = try session.stat(F.path(path))
+            #expect(info.isDirectory && info.modified == when, "\(path)")
+        }
+        #expect(try F.read(session, "/implied/file.txt") == "inside")
+        #expect(try F.names(session, "/") == ["bucket/", "implied/", "made/"])
+        var listed: [String: Date] = [:]
+        try session.listDirectory(F.path("/")) { listed[$0.name] = $0.modified; return true }
+        #expect(listed["made"] == when && listed["implied"] == when, "listings show the directories' times")
+        #expect(try F.names(session, "/implied") == ["file.txt"])
+        // A bucket's own root has no marker to hold it: refused, not accepted without effect.
+        #expect(throws: SessionError.storage(.unsupported(detail: "the root of bucket shared keeps no time"))) {
+            try session.setModificationTime(F.path("/bucket"), to: when)
+        }
+        #expect(throws: SessionError.notFound("/nothing")) { try session.setModificationTime(F.path("/nothing"), to: when) }
+        let (reader, _) = F.session(authority: .readOnly, driver: driver)
+        #expect(throws: SessionError.permissionDenied(.setAttributes, "/made")) {
+            try reader.setModificationTime(F.path("/made"), to: when)
+        }
+    }
+
     @Test func foldersAreMountedWithTheirOwnAuthority() throws {
         let driver = InMemoryDriver(buckets: ["home", "shared"])
         let folder = FolderBinding(path: "/team/shared", target: StorageBinding(storage: "mem", bucket: "shared", prefix: ""),

@@ -46,7 +46,9 @@ struct S3DriverConformance {
 
     @Test func passesTheConformanceSuite() throws {
         try StorageConformance.run {
-            StorageConformance.Fixture(driver: try S3TestServer.driver(), bucket: S3TestServer.bucket, root: S3TestServer.freshRoot())
+            // SeaweedFS turns a marker into a directory of its own, which keeps no metadata.
+            StorageConformance.Fixture(driver: try S3TestServer.driver(), bucket: S3TestServer.bucket, root: S3TestServer.freshRoot(),
+                                       keepsDirectoryTimes: false)
         }
     }
 

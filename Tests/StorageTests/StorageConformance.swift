@@ -1,3 +1,4 @@
+import Digests
 import Foundation
 import Storage
 import Testing
@@ -11,6 +12,8 @@ enum StorageConformance {
         /// Every key of one run lives below this prefix ("" for a fresh, empty bucket), so the suite can
         /// share a bucket on a real S3 server.
         var root: String = ""
+        /// Whether the store keeps directories' times (SeaweedFS drops a marker's metadata).
+        var keepsDirectoryTimes = true
         func key(_ name: String) -> ObjectKey { ObjectKey(bucket: bucket, key: root + name) }
     }
 
@@ -59,11 +62,42 @@ enum StorageConformance {
         try emptyObjects(make())
         try modificationTimes(make())
         try conditionalCreate(make())
+        try directoryTimes(make())
+    }
+
+    /// A directory's time is kept (the marker a listing of the directory shows first carries it,
+    /// with `addStoredTimes`), its files untouched, or refused with `.unsupported` (a store that
+    /// drops markers' metadata): never accepted without effect. A directory with no marker (implied
+    /// by its keys) gets one.
+    static func directoryTimes(_ f: Fixture) throws {
+        let wanted = Date(timeIntervalSince1970: 1_354_040_105.25)
+        try put(f, "dirs/implied/file.txt", Array("inside".utf8))
+        try put(f, "dirs/marked/", [])
+        for directory in ["dirs/implied/", "dirs/marked/"] {
+            guard f.keepsDirectoryTimes else {
+                do throws(StorageError) {
+                    try f.driver.setDirectoryModificationTime(f.key(directory), to: wanted)
+                    Issue.record("\(directory): accepted by a store that keeps no directory times")
+                } catch .unsupported {
+                } catch {
+                    Issue.record("\(directory): \(error)")
+                }
+                continue
+            }
+            try f.driver.setDirectoryModificationTime(f.key(directory), to: wanted)
+            var listed = try f.driver.list(f.key(directory), delimiter: "/", after: nil, limit: 1).objects
+            f.driver.addStoredTimes(to: &listed)
+            let marker = try #require(listed.first)
+            #expect(marker.key == f.key(directory))
+            #expect(abs(marker.effectiveModified.timeIntervalSince(wanted)) < 0.001, "\(directory)")
+        }
+        #expect(try get(f, "dirs/implied/file.txt") == Array("inside".utf8))
     }
 
     /// Drivers that can (`createsOnlyIfAbsent`): an upload begun with `onlyIfAbsent` publishes a new
     /// key; over an existing object its commit throws `.objectExists`, publishes nothing and leaves
-    /// the upload open, to be published with `commitReplacing` or aborted. A multipart upload (more
+    /// the upload open, to be published with `commitAgain` over what is there (S3: If-Match its
+    /// ETag, so a stale expectation is refused again) or aborted. A multipart upload (more
     /// than the 5 MiB part size of the S3 fixture) is refused the same way at completion.
     static func conditionalCreate(_ f: Fixture) throws {
         guard f.driver.capabilities.createsOnlyIfAbsent else { return }
@@ -78,15 +112,25 @@ enum StorageConformance {
             try refused.write(bytes)
             #expect(throws: StorageError.objectExists(key: f.key("new.txt").key)) { try refused.commit() }
             #expect(try get(f, "new.txt") == Array("first".utf8), "nothing published")
-            try refused.commitReplacing()
+            let found = try #require(try f.driver.metadata(f.key("new.txt")))
+            if found.etag != nil {
+                // Replaced meanwhile: the ETag expected is stale, refused again.
+                try put(f, "new.txt", Array("second".utf8))
+                #expect(throws: StorageError.objectExists(key: f.key("new.txt").key)) { try refused.commitAgain(expecting: found) }
+                #expect(try get(f, "new.txt") == Array("second".utf8))
+            }
+            try refused.commitAgain(expecting: try f.driver.metadata(f.key("new.txt")))
             #expect(try get(f, "new.txt") == bytes)
+            if let stored = try f.driver.metadata(f.key("new.txt"))?.userMetadata[StoredMetadata.sha256Key] {
+                #expect(stored == Digest.hex(try Digest.sha256(bytes)), "the digest stored after a refusal is the bytes' own")
+            }
             try put(f, "new.txt", Array("first".utf8))
         }
         let abandoned = try f.driver.beginUpload(f.key("new.txt"), options: onlyIfAbsent)
         try abandoned.write(Array("never".utf8))
         #expect(throws: StorageError.objectExists(key: f.key("new.txt").key)) { try abandoned.commit() }
         abandoned.abort()
-        #expect(throws: StorageError.aborted) { try abandoned.commitReplacing() }
+        #expect(throws: StorageError.aborted) { try abandoned.commitAgain(expecting: nil) }
         #expect(try get(f, "new.txt") == Array("first".utf8))
     }
 

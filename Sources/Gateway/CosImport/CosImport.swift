@@ -153,10 +153,10 @@ extension CosImport {
                 out += ["access_key = \(q("env:COS_SECRET_ID" + storage.variableSuffix))",
                         "secret_key = \(q("env:COS_SECRET_KEY" + storage.variableSuffix))"]
             }
-            if options.endpointOverride == nil {
-                // COS does not document If-None-Match on uploads: ask before each new file instead.
-                out += ["addressing = \"virtual-hosted\"", "conditional_writes = false"]
-            }
+            if options.endpointOverride == nil { out.append("addressing = \"virtual-hosted\"") }
+            // COS does not document If-None-Match on uploads (nor may a private COS deployment
+            // behind --endpoint honour it): ask before each new file instead.
+            out.append("conditional_writes = false")
             if let partSize = general.partSize { out.append("part_size = \(q(String(partSize)))") }
             if let concurrency = general.uploadConcurrency { out.append("upload_concurrency = \(concurrency)") }
             if let maxObjectSize = general.maxObjectSize { out.append("max_object_size = \(q(String(maxObjectSize)))") }

@@ -90,8 +90,8 @@ extension FTPConnection {
         }
     }
 
-    /// MFMT (draft-somers-ftp-mfxx §3): sets a file's modification time; FileZilla sends it after
-    /// an upload when "preserve timestamps" is on. The reply names the time now in force.
+    /// MFMT (draft-somers-ftp-mfxx §3): sets a file's (or directory's) modification time; FileZilla
+    /// sends it after an upload when "preserve timestamps" is on. The reply names the time now in force.
     func handleMFMT(_ argument: String) {
         let (timeText, pathText) = FTPCommandTable.parse(argument)
         guard let date = FTPArguments.modificationTime(timeText), !pathText.isEmpty else {

@@ -19,14 +19,15 @@ extension SCPSession {
         try sendOK()
         /// The time of a `T` line, for the file of the next `C` line.
         var pendingModificationTime: Date?
-        // Directories entered with D lines; empty = at the target.
-        var stack: [VirtualPath] = []
+        /// The directories entered (D lines; empty = at the target), each with the time its T line gave, set at its E line
+        /// (as OpenSSH's scp sets a directory's time once its content is written).
+        var stack: [(path: VirtualPath, modificationTime: Date?)] = []
         /// A C or D line names one entry: a plain name (checked bytewise by `appending`), never a path,
         /// and valid UTF-8 (`isUTF8`: the line was decoded with replacement, which would store "�").
         func destination(_ name: String, isUTF8: Bool) throws(SessionError) -> VirtualPath {
             guard isUTF8 else { throw .invalidPath(.invalidUTF8) }
             do throws(PathError) {
-                if let current = stack.last { return try current.appending(name) }
+                if let current = stack.last { return try current.path.appending(name) }
                 return targetIsDirectory ? try target.appending(name) : target
             } catch {
                 throw .invalidPath(error)
@@ -58,7 +59,8 @@ extension SCPSession {
                 }
             case UInt8(ascii: "D"):
                 try checkUserStanding()
-                pendingModificationTime = nil  // a T line before D is the directory's: not kept
+                let modificationTime = pendingModificationTime  // a T line before D is the directory's
+                pendingModificationTime = nil
                 guard command.recursive else { throw Stop.protocolError("D without -r") }
                 guard let (_, name) = Self.parseEntry(rest) else { throw Stop.protocolError("bad D line") }
                 do {
@@ -66,18 +68,34 @@ extension SCPSession {
                     if (try? session.stat(directory))?.isDirectory != true {
                         try session.makeDirectory(directory)
                     }
-                    stack.append(directory)
+                    stack.append((directory, modificationTime))
                     try sendOK()
                 } catch let error as SessionError {
                     try sendError(.fatal, "\(name): \(reason(error))")
                     return
                 }
             case UInt8(ascii: "E"):
-                guard stack.popLast() != nil else { throw Stop.protocolError("E outside a directory") }
-                try sendOK()
+                guard let left = stack.popLast() else { throw Stop.protocolError("E outside a directory") }
+                if let failure = setTime(of: left.path, to: left.modificationTime) {
+                    // As OpenSSH's scp: a warning, and the copy goes on.
+                    try sendError(.warning, failure)
+                } else {
+                    try sendOK()
+                }
             default:
                 throw Stop.protocolError("unknown control line")
             }
+        }
+    }
+
+    /// Sets a directory's time when its T line gave one; the warning to send when that failed.
+    private func setTime(of directory: VirtualPath, to modificationTime: Date?) -> String? {
+        guard let modificationTime else { return nil }
+        do throws(SessionError) {
+            try session.setModificationTime(directory, to: modificationTime)
+            return nil
+        } catch {
+            return "\(directory): set times: \(reason(error))"
         }
     }
 

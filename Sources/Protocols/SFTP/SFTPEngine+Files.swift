@@ -281,34 +281,34 @@ extension SFTPEngine {
         }
     }
 
-    /// SETSTAT: a file's modification time is kept (`Session.setModificationTime`; WinSCP, FileZilla
-    /// and `sftp -p` set it after an upload); size 0 empties the file, another size that differs from
-    /// the file's is refused. Permissions, owners, access times and directories' times cannot be kept
-    /// by object storage and are accepted without effect. A time alone (what clients send after an
-    /// upload) goes straight to `setModificationTime`, which finds out itself whether a file is there:
-    /// one HeadObject fewer than a stat first.
+    /// SETSTAT: a file's or directory's modification time is kept (`Session.setModificationTime`;
+    /// WinSCP, FileZilla and `sftp -p` set it after an upload, rclone and `sftp put -rp` on
+    /// directories too), or refused when the storage cannot keep it: never answered OK without
+    /// effect. Size 0 empties the file, another size that differs from the file's is refused.
+    /// Permissions, owners and access times cannot be kept by object storage and are accepted
+    /// without effect. A time alone (what clients send after an upload) goes straight to
+    /// `setModificationTime`, which finds out itself what is there: one HeadObject fewer than a
+    /// stat first.
     func setstat(_ path: VirtualPath, _ attributes: SFTPAttributes) throws(SFTPFailure) {
         if attributes.size == nil, let date = attributes.modificationDate {
             do throws(SessionError) {
                 try session.setModificationTime(path, to: date)
-                logIgnored(attributes, path: path, timesKept: true)
+                logIgnored(attributes, path: path)
                 return
-            } catch .isADirectory {
-                logIgnored(attributes, path: path, timesKept: false)
-                return
-            } catch .permissionDenied {
-                // No write access: a directory's time is still accepted without effect and a missing
-                // path still answers "no such file", as the stat below tells.
+            } catch .permissionDenied(let operation, let denied) {
+                // A missing path answers "no such file" before "permission denied", as a stat tells.
+                _ = try sessionCall { () throws(SessionError) in try session.stat(path) }
+                throw .session(.permissionDenied(operation, denied))
             } catch {
                 throw .session(error)
             }
         }
         let info = try sessionCall { () throws(SessionError) in try session.stat(path) }
         try applySize(attributes.size, currentSize: info.size, isDirectory: info.isDirectory, path: path)
-        if let date = attributes.modificationDate, !info.isDirectory {
+        if let date = attributes.modificationDate {
             _ = try sessionCall { () throws(SessionError) in try session.setModificationTime(path, to: date) }
         }
-        logIgnored(attributes, path: path, timesKept: !info.isDirectory)
+        logIgnored(attributes, path: path)
     }
 
     func fsetstat(_ handle: [UInt8], _ attributes: SFTPAttributes) throws(SFTPFailure) {
@@ -318,10 +318,13 @@ extension SFTPEngine {
             if let date = attributes.modificationDate {
                 _ = try sessionCall { () throws(SessionError) in try session.setModificationTime(file.path, to: date) }
             }
-            logIgnored(attributes, path: file.path, timesKept: true)
+            logIgnored(attributes, path: file.path)
         case .directory(let directory):
             if attributes.size != nil { throw .session(.isADirectory(directory.path.description)) }
-            logIgnored(attributes, path: directory.path, timesKept: false)
+            if let date = attributes.modificationDate {
+                _ = try sessionCall { () throws(SessionError) in try session.setModificationTime(directory.path, to: date) }
+            }
+            logIgnored(attributes, path: directory.path)
         case .upload(let upload):
             if let size = attributes.size, size != upload.size {
                 // Truncating an upload that has not streamed anything yet: it simply starts over.
@@ -335,7 +338,7 @@ extension SFTPEngine {
                 // checked at OPEN).
                 upload.modificationTime = date
             }
-            logIgnored(attributes, path: upload.path, timesKept: true)
+            logIgnored(attributes, path: upload.path)
         }
     }
 
@@ -350,9 +353,9 @@ extension SFTPEngine {
         logger.info("file truncated to 0 bytes", metadata: ["user": "\(session.user.name)", "path": "\(path)"])
     }
 
-    private func logIgnored(_ attributes: SFTPAttributes, path: VirtualPath, timesKept: Bool) {
-        if attributes.permissions != nil || (attributes.times != nil && !timesKept) || attributes.ownerGroup != nil {
-            logger.debug("SETSTAT of permissions, owner or a directory's times ignored: object storage does not keep them",
+    private func logIgnored(_ attributes: SFTPAttributes, path: VirtualPath) {
+        if attributes.permissions != nil || attributes.ownerGroup != nil {
+            logger.debug("SETSTAT of permissions or owner ignored: object storage does not keep them",
                          metadata: ["path": "\(path)"])
         }
     }

@@ -13,7 +13,8 @@ import Foundation
 /// object exists under the key (which needs the delete flag to replace) is asked fresh, one HEAD
 /// right before the PUT, or, on a store that honours conditional writes, the PUT itself is
 /// conditional (`If-None-Match: *`) and the store refuses it over an object that appeared since
-/// (`Session.beginUpload`). So a stale belief can at worst let an upload land in a directory
+/// (`Session.beginUpload`; the operator's `conditional_writes` vouches that the store honours it).
+/// So a stale belief can at worst let an upload land in a directory
 /// another client removed meanwhile (S3 then shows it again, implied by the new key), or put a
 /// file or marker beside a directory or file of the same name another client made within the
 /// lifetime: never over an existing object, and never outside the home. `lifetime` 0 turns it off

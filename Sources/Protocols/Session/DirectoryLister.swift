@@ -67,7 +67,8 @@ public final class DirectoryLister {
             known.formUnion(page.objects.compactMap { Self.name(of: $0.key.key, below: prefix.key) }.map { Array($0.utf8) })
             names = known.count > DirectoryKnowledge.maxRememberedNames ? nil : known
         }
-        var objects = page.objects
+        // The directory's own marker is not an entry (its time is read by `stat` when asked for).
+        var objects = page.objects.filter { $0.key.key != prefix.key }
         if withTimes { location.driver.addStoredTimes(to: &objects) }
         var entries: [FileInfo] = []
         for object in objects {
@@ -76,9 +77,16 @@ public final class DirectoryLister {
             entries.append(FileInfo(name: name, isDirectory: false, size: object.size, modified: object.effectiveModified,
                                     permissions: location.permissions))
         }
-        for commonPrefix in page.commonPrefixes {
-            guard let name = Self.name(of: commonPrefix, below: prefix.key), Session.isListableName(name), !mounted.contains(name) else { continue }
-            entries.append(FileInfo(name: name, isDirectory: true, size: 0, modified: listedAt,
+        let shown = page.commonPrefixes.compactMap { commonPrefix -> (String, String)? in
+            guard let name = Self.name(of: commonPrefix, below: prefix.key), Session.isListableName(name), !mounted.contains(name) else { return nil }
+            return (name, commonPrefix)
+        }
+        // Subdirectories show the time stored on their markers, if any, else the time of listing.
+        let times = withTimes
+            ? location.driver.directoryTimes(of: shown.map { ObjectKey(bucket: prefix.bucket, key: $0.1) }, forListing: true)
+            : []
+        for (index, (name, _)) in shown.enumerated() {
+            entries.append(FileInfo(name: name, isDirectory: true, size: 0, modified: (index < times.count ? times[index] : nil) ?? listedAt,
                                     permissions: location.permissions))
         }
         return entries

@@ -190,11 +190,13 @@ public final class Session {
         return try stat(location)
     }
 
-    /// Records `date` as a file's modification time (FTP MFMT, SFTP SETSTAT, scp -p), without
-    /// rewriting its bytes; `stat` shows it afterwards, and the file as it now is comes back. Needs
-    /// write access. Directories keep no time of their own in object storage (`isADirectory`).
-    /// Cost on S3: HEAD and CopyObject (the copy pinned to the ETag the HEAD saw); only the
-    /// CopyObject for the file this session published last (`lastPublished`).
+    /// Records `date` as a file's or directory's modification time (FTP MFMT, SFTP SETSTAT, scp -p),
+    /// without rewriting its bytes; `stat` shows it afterwards, and the entry as it now is comes
+    /// back. Needs write access. Cost on S3 for a file: HEAD and CopyObject (the copy pinned to the
+    /// ETag the HEAD saw); only the CopyObject for the file this session published last
+    /// (`lastPublished`). A directory's time goes on its marker
+    /// (`StorageDriver.setDirectoryModificationTime`); a store that cannot keep it refuses
+    /// (`.unsupported`), never an answer of success for a time not kept.
     @discardableResult
     public func setModificationTime(_ path: VirtualPath, to date: Date) throws(SessionError) -> FileInfo {
         let location = try locate(path)
@@ -218,9 +220,11 @@ public final class Session {
         }
         guard !location.isFixedDirectory,
               let object = try storage({ () throws(StorageError) in try location.driver.metadata(location.objectKey) }) else {
-            if location.isFixedDirectory { throw .isADirectory(path.description) }
-            let directory = try directoryModified(location)
-            throw directory != nil ? .isADirectory(path.description) : .notFound(path.description)
+            if !location.isFixedDirectory, try directoryModified(location) == nil { throw .notFound(path.description) }
+            try storage { () throws(StorageError) in try location.driver.setDirectoryModificationTime(location.directoryKey, to: date) }
+            logger.info("modification time set", metadata: ["user": "\(user.name)", "path": "\(path)", "directory": "true",
+                                                            "mtime": "\(StoredMetadata.modificationTimeValue(date))"])
+            return FileInfo(name: location.path.name, isDirectory: true, size: 0, modified: date, permissions: location.permissions)
         }
         try storage { () throws(StorageError) in try location.driver.setModificationTime(of: object, to: date) }
         logger.info("modification time set", metadata: ["user": "\(user.name)", "path": "\(path)",
@@ -264,7 +268,7 @@ public final class Session {
     public func statExpectingDirectory(_ path: VirtualPath) throws(SessionError) -> FileInfo {
         let location = try locate(path)
         try authorize(.readMetadata, location)
-        if directories.knowsExists(location.directoryIdentity) {
+        if location.isFixedDirectory || directories.knowsExists(location.directoryIdentity) {
             return FileInfo(name: location.path.name, isDirectory: true, size: 0, modified: Date(),
                             permissions: location.permissions)
         }
@@ -273,19 +277,23 @@ public final class Session {
 
     private func stat(_ location: Location) throws(SessionError) -> FileInfo {
         if location.isFixedDirectory {
-            return FileInfo(name: location.path.name, isDirectory: true, size: 0, modified: Date(),
+            // A home or folder below a prefix may have a marker holding the time a client set
+            // (one HeadObject, trusted for a minute); without one, or on failure, now.
+            let modified = location.directoryKey.key.isEmpty ? nil
+                : location.driver.directoryTimes(of: [location.directoryKey], forListing: false).first ?? nil
+            return FileInfo(name: location.path.name, isDirectory: true, size: 0, modified: modified ?? Date(),
                             permissions: location.permissions)
         }
         if let object = try storage({ () throws(StorageError) in try location.driver.metadata(location.objectKey) }) {
             // Some stores drop the trailing slash of a marker: an empty `dir` beside `dir/…` keys is the directory.
-            if object.size == 0, let modified = try directoryModified(location) {
+            if object.size == 0, let modified = try directoryModified(location, withStoredTime: true) {
                 return FileInfo(name: location.path.name, isDirectory: true, size: 0, modified: modified,
                                 permissions: location.permissions)
             }
             return FileInfo(name: location.path.name, isDirectory: false, size: object.size, modified: object.effectiveModified,
                             permissions: location.permissions)
         }
-        if let modified = try directoryModified(location) {
+        if let modified = try directoryModified(location, withStoredTime: true) {
             return FileInfo(name: location.path.name, isDirectory: true, size: 0, modified: modified,
                             permissions: location.permissions)
         }
@@ -293,12 +301,18 @@ public final class Session {
     }
 
     /// A directory exists if its marker or any key below it exists: one listing of at most one key
-    /// (the marker `dir/` sorts first). Returns its modification time (the marker's, if any).
-    private func directoryModified(_ location: Location) throws(SessionError) -> Date? {
+    /// (the marker `dir/` sorts first). Returns its modification time: with `withStoredTime`, the
+    /// time stored on its marker (`StorageDriver.directoryTimes`: on S3 one HeadObject, trusted for
+    /// a minute), else the marker's, else now.
+    private func directoryModified(_ location: Location, withStoredTime: Bool = false) throws(SessionError) -> Date? {
         let page = try storage { () throws(StorageError) in
             try location.driver.list(location.directoryKey, delimiter: nil, after: nil, limit: 1)
         }
-        if let first = page.objects.first { return first.key == location.directoryKey ? first.modified : Date() }
+        if let marker = page.objects.first {
+            guard marker.key == location.directoryKey else { return Date() }
+            let stored = withStoredTime ? location.driver.directoryTimes(of: [marker.key], forListing: false).first ?? nil : nil
+            return stored ?? marker.effectiveModified
+        }
         return page.commonPrefixes.isEmpty ? nil : Date()
     }
 
@@ -408,9 +422,9 @@ public final class Session {
             directories.learnEntry(location.path.name, in: try locate(location.path.parent).directoryIdentity)
         }
         let storageName = location.binding.storage
-        let whenObjectExists: TrackedUpload.ObjectExistsCheck? = blind ? { [weak self] () throws(StorageError) in
+        let whenObjectExists: TrackedUpload.ObjectExistsCheck? = blind ? { [weak self] () throws(StorageError) -> ObjectMetadata? in
             guard let self else { throw .aborted }
-            try self.allowReplacingAppeared(location)
+            return try self.allowReplacingAppeared(location)
         } : nil
         return TrackedUpload(upload, whenObjectExists: whenObjectExists) { [weak self] published in
             self?.lastPublished = (storageName, published, Date())
@@ -427,14 +441,20 @@ public final class Session {
 
     /// A conditional upload found an object under its key at commit (another client wrote it since
     /// this session looked): the overwrite rule decides, on the object now there, whether the upload
-    /// may replace it. Thrown as a storage error, which reaches the client as a refusal.
-    private func allowReplacingAppeared(_ location: Location) throws(StorageError) {
+    /// may replace it. Returns that object (nil: gone again); a refusal is logged by the gate and
+    /// thrown as a storage error, which reaches the client as a refusal.
+    private func allowReplacingAppeared(_ location: Location) throws(StorageError) -> ObjectMetadata? {
         let existing = try location.driver.metadata(location.objectKey)
         logger.info("upload: a file appeared under its name meanwhile; the overwrite rule applies to it",
                     metadata: ["user": "\(user.name)", "path": "\(location.path)", "size": "\(existing?.size ?? 0)"])
-        if let existing, existing.size > 0, !location.allows(.replaceExisting) {
-            throw .accessDenied(detail: "\(location.path) appeared meanwhile; replacing it needs the delete permission")
+        if let existing {
+            do throws(SessionError) {
+                try authorizeOverwrite(existingSize: existing.size, keeping: 0, location)
+            } catch {
+                throw .accessDenied(detail: "\(error) (the file appeared after this session looked)")
+            }
         }
+        return existing
     }
 
     /// Everything `beginUpload` checks, without starting an upload: the gate, not a directory, the

@@ -10,10 +10,13 @@ final class TrackedUpload: ObjectUpload {
     private let open = Locked(true)
     /// Told what a successful commit published (`ObjectUpload.published`).
     private let onPublished: (ObjectMetadata) -> Void
-    /// Decides, for an upload begun with `UploadOptions.onlyIfAbsent` whose commit found an object
-    /// under its key, whether it may replace that object (returns) or not (throws).
-    typealias ObjectExistsCheck = () throws(StorageError) -> Void
+    /// For an upload begun with `UploadOptions.onlyIfAbsent` whose commit found an object under its
+    /// key: returns the object found there when the upload may replace it (nil: nothing there any
+    /// more), or throws to refuse.
+    typealias ObjectExistsCheck = () throws(StorageError) -> ObjectMetadata?
     private let whenObjectExists: ObjectExistsCheck?
+    /// Rounds of "refused, checked, sent again" before giving up on a key other clients keep changing.
+    static let maxConditionalAttempts = 3
 
     init(_ upload: any ObjectUpload, whenObjectExists: ObjectExistsCheck? = nil,
          onPublished: @escaping (ObjectMetadata) -> Void = { _ in }) {
@@ -35,29 +38,44 @@ final class TrackedUpload: ObjectUpload {
         }
     }
 
+    /// Publishes the upload. A conditional one refused because an object appeared under its key is
+    /// checked (`whenObjectExists`) and sent again pinned to what the check saw: over that object
+    /// (If-Match its ETag), or, if it is gone again, still only if absent. Refused by the check,
+    /// or after `maxConditionalAttempts` rounds, it is aborted.
     @discardableResult func commit() throws(StorageError) -> UInt64 {
         defer { ended() }
-        let size: UInt64
-        do throws(StorageError) {
-            size = try upload.commit()
-        } catch .objectExists(let key) {
-            guard let whenObjectExists else {
-                upload.abort()
-                throw .objectExists(key: key)
-            }
+        var expected: ObjectMetadata??  // after a refusal: what the check found (nil: nothing)
+        for round in 1...Self.maxConditionalAttempts {
             do throws(StorageError) {
-                try whenObjectExists()
-            } catch {
-                upload.abort()
-                throw error
+                let size = if let expected { try upload.commitAgain(expecting: expected) } else { try upload.commit() }
+                if let published = upload.published { onPublished(published) }
+                return size
+            } catch .objectExists(let key) {
+                guard let whenObjectExists, round < Self.maxConditionalAttempts else {
+                    upload.abort()
+                    throw .objectExists(key: key)
+                }
+                let found: ObjectMetadata?
+                do throws(StorageError) {
+                    found = try whenObjectExists()
+                } catch {
+                    upload.abort()
+                    throw error
+                }
+                if let found, upload.isPublished(as: found) {
+                    onPublished(found)
+                    return found.size
+                }
+                expected = .some(found)
             }
-            size = try upload.commitReplacing()
         }
-        if let published = upload.published { onPublished(published) }
-        return size
+        upload.abort()
+        throw .aborted
     }
 
-    func commitReplacing() throws(StorageError) -> UInt64 { try commit() }
+    func commitAgain(expecting expected: ObjectMetadata?) throws(StorageError) -> UInt64 { try commit() }
+
+    func isPublished(as found: ObjectMetadata) -> Bool { upload.isPublished(as: found) }
 
     var published: ObjectMetadata? { upload.published }
 

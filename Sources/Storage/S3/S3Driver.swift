@@ -124,6 +124,35 @@ public final class S3Driver: StorageDriver {
         }
     }
 
+    /// HeadObject of the marker, then a metadata rewrite of it (or a PutObject of a new one carrying
+    /// the time, only if still absent), then a HeadObject to see that the store kept it: 3
+    /// requests, for what clients do once per directory (rclone sync, `sftp put -rp`). A `dir/`
+    /// object holding bytes is not a marker: refused, never overwritten.
+    public func setDirectoryModificationTime(_ marker: ObjectKey, to modified: Date) throws(StorageError) {
+        guard !marker.key.isEmpty else { throw .unsupported(detail: "the root of bucket \(marker.bucket) keeps no time") }
+        let value = StoredMetadata.modificationTimeValue(modified)
+        let notKept = StorageError.unsupported(detail: "\(marker): this store keeps no metadata on directory markers")
+        if let existing = try metadata(marker) {
+            guard existing.size == 0 else { throw .conflict(detail: "\(marker) holds data: not a directory marker") }
+            do throws(StorageError) {
+                try setModificationTime(of: existing, to: modified)
+            } catch .notFound {
+                throw notKept  // SeaweedFS answers HEAD for its directories but cannot copy them
+            }
+        } else {
+            let upload = try beginUpload(marker, options: UploadOptions(onlyIfAbsent: true))
+            _ = upload.recordModificationTime(modified)
+            do throws(StorageError) {
+                try upload.commit()
+            } catch .objectExists {
+                upload.abort()
+                throw .conflict(detail: "\(marker) appeared meanwhile")
+            }
+        }
+        guard try metadata(marker)?.userMetadata[StoredMetadata.modificationTimeKey] == value else { throw notKept }
+        listingTimes.rememberDirectoryTime(marker, modified)
+    }
+
     /// Pending multipart uploads under a prefix (ListMultipartUploads): for tests and operators.
     public func pendingUploads(bucket: String, prefix: String = "") throws(StorageError) -> [String] {
         let response = try client.send(S3Client.Request(operation: .listMultipartUploads, bucket: bucket, query: [("uploads", ""), ("prefix", prefix)]))
@@ -134,5 +163,9 @@ public final class S3Driver: StorageDriver {
 extension S3Driver {
     public func addStoredTimes(to objects: inout [ObjectMetadata]) {
         listingTimes.complete(&objects, client: client)
+    }
+
+    public func directoryTimes(of markers: [ObjectKey], forListing: Bool) -> [Date?] {
+        listingTimes.directoryTimes(markers, forListing: forListing, client: client)
     }
 }

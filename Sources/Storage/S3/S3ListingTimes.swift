@@ -45,6 +45,14 @@ final class S3ListingTimeCache: Sendable {
 
     let source: S3ListingTimes
     private let entries = Locked<[Int: Entry]>([:])
+    /// Directories' times (stored on their markers) by marker key hash: seconds since 1970 (nan:
+    /// none) and until when they are trusted (`directoryTimeLifetime`).
+    private let directories = Locked<[Int: (time: Double, until: Date)]>([:])
+    /// How long a directory's time read from its marker is shown without reading it again. A
+    /// listing of the parent carries nothing about a subdirectory's marker (only its common
+    /// prefix), so unlike files' times these cannot be checked against the listing: another
+    /// gateway's change shows here at most this late (this process's own changes at once).
+    static let directoryTimeLifetime: TimeInterval = 60
 
     init(source: S3ListingTimes) {
         self.source = source
@@ -70,8 +78,8 @@ final class S3ListingTimeCache: Sendable {
         entries.withLock { known in
             for index in objects.indices {
                 let object = objects[index]
-                // A directory marker (`dir/`) is listed as a directory, whose time is not stored.
-                if object.key.key.utf8.last == UInt8(ascii: "/") || object.etag == nil { continue }
+                // A directory marker (`dir/`) is read too: a directory's time is stored on it.
+                if object.etag == nil { continue }
                 if let entry = known[Self.hash(object.key)], entry.etag == Self.hash(etag: object.etag),
                    entry.size == object.size, entry.lastModified == object.modified.timeIntervalSince1970 {
                     if !entry.storedTime.isNaN {
@@ -106,7 +114,8 @@ final class S3ListingTimeCache: Sendable {
     /// listing's thread waits). Returns, by position, the `mtime` value of each object that is still
     /// the one listed (same ETag and size), and whether it may be remembered (`settledAge`); objects
     /// that changed, vanished or failed are left out, except access denied: no time, remembered.
-    private static func readStoredTimes(of objects: [ObjectMetadata], client: S3Client) -> [Int: (String?, Bool)] {
+    private static func readStoredTimes(of objects: [ObjectMetadata], client: S3Client,
+                                        checkingListed: Bool = true) -> [Int: (String?, Bool)] {
         let results = Locked<[Int: (String?, Bool)]>([:])
         let next = Locked(0)
         let group = DispatchGroup()
@@ -126,13 +135,15 @@ final class S3ListingTimeCache: Sendable {
                     do throws(StorageError) {
                         let response = try client.send(S3Client.Request(operation: .headObject, bucket: listed.key.bucket, key: listed.key.key))
                         let size = UInt64(response.headers["content-length"] ?? "")
-                        guard Self.sameETag(response.headers["etag"], listed.etag), size == listed.size else { continue }
+                        guard !checkingListed || (Self.sameETag(response.headers["etag"], listed.etag) && size == listed.size) else { continue }
                         let time = StoredMetadata.userMetadata(response.headers)["mtime"]
                         let storeNow = response.headers["date"].flatMap(UTCTime.parseHTTPDate) ?? Date()
                         let settled = listed.modified < storeNow.addingTimeInterval(-settledAge)
                         results.withLock { $0[position] = (time, settled) }
                     } catch .accessDenied {
                         results.withLock { $0[position] = (nil, true) }  // readable never, by these credentials
+                    } catch .notFound where !checkingListed {
+                        results.withLock { $0[position] = (nil, true) }  // a directory without a marker
                     } catch {
                         client.logger.debug("listing time not read", metadata: ["key": "\(listed.key)", "error": "\(error)"])
                     }
@@ -143,6 +154,44 @@ final class S3ListingTimeCache: Sendable {
         }
         group.wait()
         return results.withLock { $0 }
+    }
+
+    /// The times stored on the markers `markers` (`dir/`), by position; nil for a directory whose
+    /// marker has none or that has no marker. Each one not read in the last
+    /// `directoryTimeLifetime` costs one HeadObject (`headsInFlight` at once). With
+    /// `listing_times = "last_modified"` a listing (`forListing`) reads none.
+    func directoryTimes(_ markers: [ObjectKey], forListing: Bool, client: S3Client) -> [Date?] {
+        if markers.isEmpty || (forListing && source == .lastModified) { return markers.map { _ in nil } }
+        let now = Date()
+        var times: [Date?] = markers.map { _ in nil }
+        var missing: [Int] = []
+        directories.withLock { known in
+            for (index, marker) in markers.enumerated() {
+                if let entry = known[Self.hash(marker)], entry.until > now {
+                    times[index] = entry.time.isNaN ? nil : Date(timeIntervalSince1970: entry.time)
+                } else {
+                    missing.append(index)
+                }
+            }
+        }
+        guard !missing.isEmpty else { return times }
+        let asked = missing.map { ObjectMetadata(key: markers[$0], size: 0, modified: now) }
+        let found = Self.readStoredTimes(of: asked, client: client, checkingListed: false)
+        let until = now.addingTimeInterval(Self.directoryTimeLifetime)
+        directories.withLock { known in
+            if known.count + found.count > Self.capacity { known.removeAll(keepingCapacity: true) }
+            for (position, (value, _)) in found {
+                let time = value.flatMap { StoredMetadata.modificationTime(in: [StoredMetadata.modificationTimeKey: $0]) }
+                known[Self.hash(markers[missing[position]])] = (time?.timeIntervalSince1970 ?? .nan, until)
+                times[missing[position]] = time
+            }
+        }
+        return times
+    }
+
+    /// This process set a directory's time (read back from the store): shown at once.
+    func rememberDirectoryTime(_ marker: ObjectKey, _ time: Date) {
+        directories.withLock { $0[Self.hash(marker)] = (time.timeIntervalSince1970, Date().addingTimeInterval(Self.directoryTimeLifetime)) }
     }
 
     /// ETags compared without their quotes.

@@ -28,8 +28,11 @@ final class S3ObjectUpload: ObjectUpload {
     /// A modification time the client set before the end (`recordModificationTime`).
     private var modificationTime: Date?
     private(set) var published: ObjectMetadata?
-    /// Publish with `If-None-Match: *` (`UploadOptions.onlyIfAbsent`); cleared by `commitReplacing`.
-    private var onlyIfAbsent: Bool
+    /// The condition the object is published under: `If-None-Match: *` for `UploadOptions.onlyIfAbsent`,
+    /// then `If-Match` on the object found instead (`commitAgain`).
+    private var condition: PublishCondition
+    /// The digests' metadata, once the digests are finished (`finalMetadata`).
+    private var checksums: [String: String]?
     /// ETags by part number and the first failure, shared with the worker threads.
     private final class PartResults: Sendable {
         let state = Locked<(etags: [Int: String], failure: StorageError?)>(([:], nil))
@@ -63,7 +66,7 @@ final class S3ObjectUpload: ObjectUpload {
 
     init(client: S3Client, key: ObjectKey, keepingPrefix: UInt64, onlyIfAbsent: Bool = false) throws(StorageError) {
         self.client = client
-        self.onlyIfAbsent = onlyIfAbsent
+        self.condition = onlyIfAbsent ? .absent : .none
         self.key = key
         self.partSize = Int(client.settings.effectivePartSize)
         self.maxObjectSize = client.settings.maxObjectSize
@@ -207,10 +210,15 @@ final class S3ObjectUpload: ObjectUpload {
     /// The metadata to store with the object: its digests, when every byte passed here, and the
     /// modification time a client set.
     private func finalMetadata() -> [String: String] {
-        var metadata: [String: String] = [:]
-        if let digests = wholeObjectDigests, let md5 = try? digests.md5.finish(), let sha256 = try? digests.sha256.finish() {
-            metadata = StoredMetadata.checksums(md5: md5, sha256: sha256)
+        if checksums == nil {
+            // Finished once: a digest finished twice gives a wrong answer, and a commit refused by
+            // its condition is sent again.
+            checksums = [:]
+            if let digests = wholeObjectDigests, let md5 = try? digests.md5.finish(), let sha256 = try? digests.sha256.finish() {
+                checksums = StoredMetadata.checksums(md5: md5, sha256: sha256)
+            }
         }
+        var metadata = checksums ?? [:]
         if let modificationTime {
             metadata[StoredMetadata.modificationTimeKey] = StoredMetadata.modificationTimeValue(modificationTime)
         }
@@ -286,31 +294,65 @@ final class S3ObjectUpload: ObjectUpload {
         do throws(StorageError) {
             return try publish()
         } catch .objectExists(let key) {
-            throw .objectExists(key: key)  // not aborted: the caller may commitReplacing()
+            throw .objectExists(key: key)  // not aborted: the caller may commitAgain
         } catch {
             abort()
             throw error
         }
     }
 
-    func commitReplacing() throws(StorageError) -> UInt64 {
-        onlyIfAbsent = false
+    func commitAgain(expecting expected: ObjectMetadata?) throws(StorageError) -> UInt64 {
+        if let expected {
+            condition = expected.etag.map { .matching(etag: $0) } ?? .none
+        } else {
+            condition = .absent
+        }
         return try commit()
     }
 
-    /// `If-None-Match: *` while `onlyIfAbsent`: the store then refuses to publish over an object
-    /// under the key (412, or 409 for a conditional write racing another).
-    private var publishConditions: [(String, String)] { onlyIfAbsent ? [("if-none-match", "*")] : [] }
+    /// Whether `found` (the object under the key after a refused commit) is this upload itself: a
+    /// PutObject that was stored but whose answer was lost, so that its retry was refused by the
+    /// condition. Same size and the same SHA-256 in its metadata; the upload is then published.
+    func isPublished(as found: ObjectMetadata) -> Bool {
+        guard uploadID == nil, !finished, found.size == total,
+              let sha256 = finalMetadata()[StoredMetadata.sha256Key], found.userMetadata[StoredMetadata.sha256Key] == sha256
+        else { return false }
+        finished = true
+        published = found
+        releaseBuffers()
+        return true
+    }
 
-    /// Sends what a refused condition answers as `.objectExists`, leaving the upload as it was.
+    private enum PublishCondition {
+        case none, absent, matching(etag: String)
+        var headers: [(String, String)] {
+            switch self {
+            case .none: []
+            case .absent: [("if-none-match", "*")]
+            case .matching(let etag): [("if-match", etag)]
+            }
+        }
+    }
+
+    /// Sends a PutObject or CompleteMultipartUpload under `condition`; a refused condition is
+    /// `.objectExists`, leaving the upload as it was. Refused means 412 (PreconditionFailed), and
+    /// for PutObject also 409 ConditionalRequestConflict (a conditional write racing another); a
+    /// 409 on CompleteMultipartUpload ends that upload (AWS), and the other conflicts (NoSuchUpload,
+    /// InvalidPart) are failures.
     private func sendPublishing(_ request: S3Client.Request, document: String? = nil) throws(StorageError) -> S3Response {
+        var request = request
+        request.headers += condition.headers
         do throws(StorageError) {
             if let document { return try client.send(request, document: document) }
             return try client.send(request)
-        } catch .conflict(let detail) where onlyIfAbsent {
-            client.logger.debug("s3 upload refused: an object is under the key", metadata: ["key": "\(key)", "detail": "\(detail)"])
+        } catch .conflict(let detail) where !condition.headers.isEmpty && Self.refusedCondition(detail, completing: document != nil) {
+            client.logger.debug("s3 upload refused by its condition", metadata: ["key": "\(key)", "detail": "\(detail)"])
             throw .objectExists(key: key.key)
         }
+    }
+
+    private static func refusedCondition(_ detail: String, completing: Bool) -> Bool {
+        detail.contains("HTTP 412") || (!completing && detail.contains("ConditionalRequestConflict"))
     }
 
     private func publish() throws(StorageError) -> UInt64 {
@@ -321,7 +363,7 @@ final class S3ObjectUpload: ObjectUpload {
             let metadata = finalMetadata()
             let response = try sendPublishing(S3Client.Request(
                 operation: .putObject, bucket: key.bucket, key: key.key,
-                headers: StoredMetadata.headers(metadata) + publishConditions, body: body,
+                headers: StoredMetadata.headers(metadata), body: body,
                 payloadHash: Digest.hex(try digesting { () throws(DigestError) in try Digest.sha256(body) })))
             published = response.headers["etag"].map {
                 ObjectMetadata(key: key, size: total, modified: Date(), etag: $0, userMetadata: metadata)
@@ -335,11 +377,11 @@ final class S3ObjectUpload: ObjectUpload {
         if let failure { throw failure }
         let parts = results.withLock { $0.etags }.sorted { $0.key < $1.key }.map { (number: $0.key, etag: $0.value) }
         let response = try sendPublishing(S3Client.Request(operation: .completeMultipartUpload, bucket: key.bucket, key: key.key,
-                                                           query: [("uploadId", uploadID!)], headers: publishConditions),
+                                                           query: [("uploadId", uploadID!)]),
                                           document: S3XML.completeMultipart(parts))
         // CompleteMultipartUpload can fail inside a 200 answer.
         if let error = S3XML.error(response.body) {
-            if onlyIfAbsent, error.code == "PreconditionFailed" || error.code == "ConditionalRequestConflict" {
+            if error.code == "PreconditionFailed", !condition.headers.isEmpty {
                 throw .objectExists(key: key.key)
             }
             throw StorageError.unavailable(detail: "CompleteMultipartUpload: \(error.code)")
