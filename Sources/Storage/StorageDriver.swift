@@ -62,9 +62,10 @@ public protocol StorageDriver: Sendable {
     /// the store's own time.
     func addStoredTimes(to objects: inout [ObjectMetadata])
 
-    /// The modification times of directories, by their marker keys (`dir/`): the time a client set
-    /// (`setDirectoryModificationTime`), or local storage's directory mtime; nil for a directory
-    /// without one (listings then show the time of listing). `forListing`: for the subdirectories
+    /// The modification times of directories, by their marker keys (`dir/`): on S3 the time a client
+    /// set (`setDirectoryModificationTime`), nil for a directory whose marker holds none or that
+    /// has no marker (listings then show the time of listing); elsewhere the marker's own time
+    /// (local storage: the directory's mtime). `forListing`: for the subdirectories
     /// of a listing, which `listing_times = "last_modified"` spares. S3 reads each marker by
     /// HeadObject and trusts it for a minute (`S3ListingTimeCache.directoryTimeLifetime`). Never
     /// fails: a marker that cannot be read gives nil.

@@ -145,7 +145,9 @@ enum SessionFixture {
         let when = Date(timeIntervalSince1970: 1_354_040_105.5)
         let rw = FolderBinding(path: "/bucket", target: StorageBinding(storage: "mem", bucket: "shared", prefix: ""),
                                authority: .readWrite, mayDelete: true)
-        let (session, driver) = F.session(folders: [rw])
+        let nested = FolderBinding(path: "/team/x", target: StorageBinding(storage: "mem", bucket: "shared", prefix: "x"),
+                                   authority: .readWrite, mayDelete: true)
+        let (session, driver) = F.session(folders: [rw, nested])
         try session.makeDirectory(F.path("/made"))
         F.put(driver, "users/tester/implied/file.txt", "inside")
         for path in ["/made", "/implied", "/"] {
@@ -155,7 +157,7 @@ enum SessionFixture {
             #expect(info.isDirectory && info.modified == when, "\(path)")
         }
         #expect(try F.read(session, "/implied/file.txt") == "inside")
-        #expect(try F.names(session, "/") == ["bucket/", "implied/", "made/"])
+        #expect(try F.names(session, "/") == ["bucket/", "implied/", "made/", "team/"])
         var listed: [String: Date] = [:]
         try session.listDirectory(F.path("/")) { listed[$0.name] = $0.modified; return true }
         #expect(listed["made"] == when && listed["implied"] == when, "listings show the directories' times")
@@ -165,6 +167,10 @@ enum SessionFixture {
             try session.setModificationTime(F.path("/bucket"), to: when)
         }
         #expect(throws: SessionError.notFound("/nothing")) { try session.setModificationTime(F.path("/nothing"), to: when) }
+        // A parent of folders exists only in the configuration: nothing in storage to hold a time.
+        #expect(throws: SessionError.storage(.unsupported(detail: "/team exists only as a parent of folders and keeps no time"))) {
+            try session.setModificationTime(F.path("/team"), to: when)
+        }
         let (reader, _) = F.session(authority: .readOnly, driver: driver)
         #expect(throws: SessionError.permissionDenied(.setAttributes, "/made")) {
             try reader.setModificationTime(F.path("/made"), to: when)

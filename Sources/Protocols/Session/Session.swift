@@ -187,7 +187,7 @@ public final class Session {
     public func stat(_ path: VirtualPath) throws(SessionError) -> FileInfo {
         let location = try locate(path)
         try authorize(.readMetadata, location)
-        return try stat(location)
+        return try stat(location, withStoredTime: true)
     }
 
     /// Records `date` as a file's or directory's modification time (FTP MFMT, SFTP SETSTAT, scp -p),
@@ -221,6 +221,10 @@ public final class Session {
         guard !location.isFixedDirectory,
               let object = try storage({ () throws(StorageError) in try location.driver.metadata(location.objectKey) }) else {
             if !location.isFixedDirectory, try directoryModified(location) == nil { throw .notFound(path.description) }
+            if location.isFixedDirectory, location.key != location.binding.prefix {
+                // A directory the configuration makes (a parent of folders): nothing in storage holds it.
+                throw .storage(.unsupported(detail: "\(path) exists only as a parent of folders and keeps no time"))
+            }
             try storage { () throws(StorageError) in try location.driver.setDirectoryModificationTime(location.directoryKey, to: date) }
             logger.info("modification time set", metadata: ["user": "\(user.name)", "path": "\(path)", "directory": "true",
                                                             "mtime": "\(StoredMetadata.modificationTimeValue(date))"])
@@ -275,25 +279,26 @@ public final class Session {
         return try stat(location)
     }
 
-    private func stat(_ location: Location) throws(SessionError) -> FileInfo {
+    /// What is at `location`. `withStoredTime`: a directory's time as a client set it (one more
+    /// HeadObject on S3, trusted for a minute); the checks before changes need no time.
+    private func stat(_ location: Location, withStoredTime: Bool = false) throws(SessionError) -> FileInfo {
         if location.isFixedDirectory {
-            // A home or folder below a prefix may have a marker holding the time a client set
-            // (one HeadObject, trusted for a minute); without one, or on failure, now.
-            let modified = location.directoryKey.key.isEmpty ? nil
-                : location.driver.directoryTimes(of: [location.directoryKey], forListing: false).first ?? nil
+            // A home or folder may keep the time a client set (its marker, a local directory's
+            // mtime); without one, or on failure, now.
+            let modified = withStoredTime ? location.driver.directoryTimes(of: [location.directoryKey], forListing: false).first ?? nil : nil
             return FileInfo(name: location.path.name, isDirectory: true, size: 0, modified: modified ?? Date(),
                             permissions: location.permissions)
         }
         if let object = try storage({ () throws(StorageError) in try location.driver.metadata(location.objectKey) }) {
             // Some stores drop the trailing slash of a marker: an empty `dir` beside `dir/…` keys is the directory.
-            if object.size == 0, let modified = try directoryModified(location, withStoredTime: true) {
+            if object.size == 0, let modified = try directoryModified(location, withStoredTime: withStoredTime) {
                 return FileInfo(name: location.path.name, isDirectory: true, size: 0, modified: modified,
                                 permissions: location.permissions)
             }
             return FileInfo(name: location.path.name, isDirectory: false, size: object.size, modified: object.effectiveModified,
                             permissions: location.permissions)
         }
-        if let modified = try directoryModified(location, withStoredTime: true) {
+        if let modified = try directoryModified(location, withStoredTime: withStoredTime) {
             return FileInfo(name: location.path.name, isDirectory: true, size: 0, modified: modified,
                             permissions: location.permissions)
         }
@@ -422,11 +427,7 @@ public final class Session {
             directories.learnEntry(location.path.name, in: try locate(location.path.parent).directoryIdentity)
         }
         let storageName = location.binding.storage
-        let whenObjectExists: TrackedUpload.ObjectExistsCheck? = blind ? { [weak self] () throws(StorageError) -> ObjectMetadata? in
-            guard let self else { throw .aborted }
-            return try self.allowReplacingAppeared(location)
-        } : nil
-        return TrackedUpload(upload, whenObjectExists: whenObjectExists) { [weak self] published in
+        return TrackedUpload(upload, whenObjectExists: blind ? appearedObjectRule(location) : nil) { [weak self] published in
             self?.lastPublished = (storageName, published, Date())
         }
     }
@@ -441,20 +442,24 @@ public final class Session {
 
     /// A conditional upload found an object under its key at commit (another client wrote it since
     /// this session looked): the overwrite rule decides, on the object now there, whether the upload
-    /// may replace it. Returns that object (nil: gone again); a refusal is logged by the gate and
-    /// thrown as a storage error, which reaches the client as a refusal.
-    private func allowReplacingAppeared(_ location: Location) throws(StorageError) -> ObjectMetadata? {
-        let existing = try location.driver.metadata(location.objectKey)
-        logger.info("upload: a file appeared under its name meanwhile; the overwrite rule applies to it",
-                    metadata: ["user": "\(user.name)", "path": "\(location.path)", "size": "\(existing?.size ?? 0)"])
-        if let existing {
-            do throws(SessionError) {
-                try authorizeOverwrite(existingSize: existing.size, keeping: 0, location)
-            } catch {
-                throw .accessDenied(detail: "\(error) (the file appeared after this session looked)")
-            }
-        }
-        return existing
+    /// may replace it (`TrackedUpload.ObjectExistsCheck`). A refusal is logged by the gate and thrown
+    /// as a storage error, which reaches the client as a refusal.
+    private func appearedObjectRule(_ location: Location) -> TrackedUpload.ObjectExistsCheck {
+        TrackedUpload.ObjectExistsCheck(
+            find: { [weak self] () throws(StorageError) -> ObjectMetadata? in
+                let existing = try location.driver.metadata(location.objectKey)
+                self?.logger.info("upload: a file appeared under its name meanwhile; the overwrite rule applies to it",
+                                  metadata: ["path": "\(location.path)", "size": "\(existing?.size ?? 0)"])
+                return existing
+            },
+            allow: { [weak self] (existing: ObjectMetadata) throws(StorageError) in
+                guard let self else { throw .aborted }
+                do throws(SessionError) {
+                    try self.authorizeOverwrite(existingSize: existing.size, keeping: 0, location)
+                } catch {
+                    throw .accessDenied(detail: "\(error) (the file appeared after this session looked)")
+                }
+            })
     }
 
     /// Everything `beginUpload` checks, without starting an upload: the gate, not a directory, the

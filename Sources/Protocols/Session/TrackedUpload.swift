@@ -11,11 +11,17 @@ final class TrackedUpload: ObjectUpload {
     /// Told what a successful commit published (`ObjectUpload.published`).
     private let onPublished: (ObjectMetadata) -> Void
     /// For an upload begun with `UploadOptions.onlyIfAbsent` whose commit found an object under its
-    /// key: returns the object found there when the upload may replace it (nil: nothing there any
-    /// more), or throws to refuse.
-    typealias ObjectExistsCheck = () throws(StorageError) -> ObjectMetadata?
+    /// key: `find` reads what is there now (nil: nothing any more); `allow` applies the overwrite
+    /// rule to it, throwing to refuse. The upload's own object (`ObjectUpload.isPublished(as:)`,
+    /// a first attempt stored whose answer was lost) is recognised between the two, so that it is
+    /// never refused as somebody else's.
+    struct ObjectExistsCheck {
+        let find: () throws(StorageError) -> ObjectMetadata?
+        let allow: (ObjectMetadata) throws(StorageError) -> Void
+    }
     private let whenObjectExists: ObjectExistsCheck?
-    /// Rounds of "refused, checked, sent again" before giving up on a key other clients keep changing.
+    /// Commits in all before giving up on a key other clients keep changing: the first, and two
+    /// more after a refusal each.
     static let maxConditionalAttempts = 3
 
     init(_ upload: any ObjectUpload, whenObjectExists: ObjectExistsCheck? = nil,
@@ -57,20 +63,23 @@ final class TrackedUpload: ObjectUpload {
                 }
                 let found: ObjectMetadata?
                 do throws(StorageError) {
-                    found = try whenObjectExists()
+                    found = try whenObjectExists.find()
+                    if let found {
+                        if upload.isPublished(as: found) {
+                            onPublished(found)
+                            return found.size
+                        }
+                        try whenObjectExists.allow(found)
+                    }
                 } catch {
                     upload.abort()
                     throw error
-                }
-                if let found, upload.isPublished(as: found) {
-                    onPublished(found)
-                    return found.size
                 }
                 expected = .some(found)
             }
         }
         upload.abort()
-        throw .aborted
+        throw .aborted  // not reached: the last round returns or throws
     }
 
     func commitAgain(expecting expected: ObjectMetadata?) throws(StorageError) -> UInt64 { try commit() }

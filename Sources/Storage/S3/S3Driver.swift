@@ -67,13 +67,15 @@ public final class S3Driver: StorageDriver {
     }
 
     public func beginUpload(_ key: ObjectKey, options: UploadOptions) throws(StorageError) -> any ObjectUpload {
-        try S3ObjectUpload(client: client, key: key, keepingPrefix: options.keepingPrefix,
+        listingTimes.forgetDirectoryTimes([key])  // a marker written anew holds no time
+        return try S3ObjectUpload(client: client, key: key, keepingPrefix: options.keepingPrefix,
                            onlyIfAbsent: options.onlyIfAbsent && capabilities.createsOnlyIfAbsent)
     }
 
     /// CopyObject up to 5 GiB; above, a multipart upload of UploadPartCopy ranges carrying the
     /// source's metadata (CopyObject's COPY directive keeps it by itself).
     public func copy(_ source: ObjectKey, to target: ObjectKey) throws(StorageError) {
+        listingTimes.forgetDirectoryTimes([target])
         guard let info = try metadata(source) else { throw .notFound(key: source.key) }
         if info.size <= S3Limits.maxCopySize {
             try client.copyObject(source, to: target, headers: [("x-amz-metadata-directive", "COPY")])
@@ -85,6 +87,7 @@ public final class S3Driver: StorageDriver {
 
     /// DeleteObjects in batches of 1,000 (one key: DeleteObject). Missing keys are not an error.
     public func delete(_ keys: [ObjectKey]) throws(StorageError) {
+        listingTimes.forgetDirectoryTimes(keys)
         var byBucket: [String: [String]] = [:]
         for key in keys { byBucket[key.bucket, default: []].append(key.key) }
         for (bucket, names) in byBucket {

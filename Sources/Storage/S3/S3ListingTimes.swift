@@ -166,7 +166,7 @@ final class S3ListingTimeCache: Sendable {
         var times: [Date?] = markers.map { _ in nil }
         var missing: [Int] = []
         directories.withLock { known in
-            for (index, marker) in markers.enumerated() {
+            for (index, marker) in markers.enumerated() where !marker.key.isEmpty {  // a bucket's root has no marker
                 if let entry = known[Self.hash(marker)], entry.until > now {
                     times[index] = entry.time.isNaN ? nil : Date(timeIntervalSince1970: entry.time)
                 } else {
@@ -192,6 +192,15 @@ final class S3ListingTimeCache: Sendable {
     /// This process set a directory's time (read back from the store): shown at once.
     func rememberDirectoryTime(_ marker: ObjectKey, _ time: Date) {
         directories.withLock { $0[Self.hash(marker)] = (time.timeIntervalSince1970, Date().addingTimeInterval(Self.directoryTimeLifetime)) }
+    }
+
+    /// This process wrote, copied onto or deleted these keys: the markers among them are read again.
+    func forgetDirectoryTimes(_ keys: [ObjectKey]) {
+        let markers = keys.filter { $0.key.utf8.last == UInt8(ascii: "/") }
+        guard !markers.isEmpty else { return }
+        directories.withLock { known in
+            for marker in markers { known[Self.hash(marker)] = nil }
+        }
     }
 
     /// ETags compared without their quotes.

@@ -325,6 +325,10 @@ final class S3ObjectUpload: ObjectUpload {
 
     private enum PublishCondition {
         case none, absent, matching(etag: String)
+        var isMatching: Bool {
+            if case .matching = self { return true }
+            return false
+        }
         var headers: [(String, String)] {
             switch self {
             case .none: []
@@ -348,11 +352,17 @@ final class S3ObjectUpload: ObjectUpload {
         } catch .conflict(let detail) where !condition.headers.isEmpty && Self.refusedCondition(detail, completing: document != nil) {
             client.logger.debug("s3 upload refused by its condition", metadata: ["key": "\(key)", "detail": "\(detail)"])
             throw .objectExists(key: key.key)
+        } catch .notFound where document == nil && condition.isMatching {
+            // If-Match on an object deleted since the check: refused as well, checked again.
+            throw .objectExists(key: key.key)
         }
     }
 
+    /// The error's detail ends with the status and S3 error code (`S3Client.storageError`); only
+    /// the end is looked at, since the key comes before it.
     private static func refusedCondition(_ detail: String, completing: Bool) -> Bool {
-        detail.contains("HTTP 412") || (!completing && detail.contains("ConditionalRequestConflict"))
+        detail.hasSuffix(": HTTP 412 PreconditionFailed") || detail.hasSuffix(": HTTP 412 ")
+            || (!completing && detail.hasSuffix(" ConditionalRequestConflict"))
     }
 
     private func publish() throws(StorageError) -> UInt64 {
