@@ -45,6 +45,7 @@ test-deps: deps
 	@"$(TESTBED)/peers-install" >/dev/null
 	@$(PYTHON) -c "import pytest" 2>/dev/null || $(VENV)/bin/pip install -q pytest
 	@$(VENV)/bin/ssh-audit --help >/dev/null 2>&1 || $(VENV)/bin/pip install -q "ssh-audit==3.9.0"
+	@$(VENV)/bin/moto_server --help >/dev/null 2>&1 || $(VENV)/bin/pip install -q "moto[server]==5.2.6"
 
 unit-test: deps
 	$(SWIFT) build --build-tests

@@ -1161,6 +1161,27 @@ def s3_target() -> S3Target:
 
 
 @pytest.fixture(scope="session")
+def marker_keeping_s3() -> S3Target:
+    """A second S3 server, moto (PyPI `moto[server]`, pinned by `make test-deps`), started by the
+    test bed's `s3-up` once per run and only when a test asks for it: unlike SeaweedFS it keeps the
+    metadata of directory markers (`dir/`), as AWS does, so the path that stores a directory's time
+    runs against a real server. It does not check signatures."""
+    testbed = Path(os.environ.get("SHARED", str(Path(__file__).resolve().parents[3] / "shared"))) / "testbed"
+    port, _ = free_port_range(8)  # s3-up checks the port and the 7 after it
+    bucket = "ferry-markers"
+    started = subprocess.run([str(testbed / "s3-up"), "--backend", "moto", "--port", str(port), "--fresh", bucket],
+                             capture_output=True, text=True, timeout=300)
+    if started.returncode != 0:
+        pytest.fail(f"moto did not start: {started.stderr[-2000:]}", pytrace=False)
+    settings = dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
+    try:
+        yield S3Target(endpoint=settings["S3_ENDPOINT"].rstrip("/"), access_key=settings["S3_ACCESS_KEY"],
+                       secret_key=settings["S3_SECRET_KEY"], region=settings["S3_REGION"], bucket=bucket)
+    finally:
+        subprocess.run([str(testbed / "s3-down"), "--port", str(port), "--wipe"], capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
 def s3_bucket(s3_target) -> S3Bucket:
     import boto3
     from botocore.config import Config

@@ -3,7 +3,9 @@ FSETSTAT (paramiko's utime, OpenSSH `sftp put -p`) set a file's time; MDTM, MLST
 it. On S3 it is stored as rclone stores it (`x-amz-meta-mtime`), by a server-side metadata rewrite
 that keeps the bytes and the stored checksums; on local storage it is the file's mtime. Listings
 (LIST, MLSD, SFTP READDIR) show it too: on S3 read by HeadObject once per file and remembered until
-the object changes, or not at all with `listing_times = "last_modified"`."""
+the object changes, or not at all with `listing_times = "last_modified"`. Directories keep a time
+too, on their markers (a store that drops markers' metadata, SeaweedFS, refuses it; moto keeps it)
+or as their mtime on local storage."""
 
 from __future__ import annotations
 
@@ -267,3 +269,39 @@ def test_sftp_setstat_time_answers_as_before_for_read_only_users(s3_site):
             client.utime("nothing-here.txt", (WHEN, WHEN))
         with pytest.raises(PermissionError):
             client.utime("ro-file.txt", (WHEN, WHEN))
+
+
+def test_directory_times_kept_on_a_store_that_keeps_marker_metadata(ferry_factory, marker_keeping_s3):
+    """On a store that keeps markers' metadata (moto here, as AWS), a directory's time is stored on
+    its marker `dir/` in rclone's form: set by FTP MFMT on a directory Ferry made and by SFTP utime
+    on one implied by its keys only (which then gets a marker), shown by MLST, SFTP stat and the
+    parent's listing, the files below untouched. A `dir/` object holding bytes is refused, kept."""
+    import boto3
+
+    target = marker_keeping_s3
+    client = boto3.client("s3", endpoint_url=target.endpoint, aws_access_key_id=target.access_key,
+                          aws_secret_access_key=target.secret_key, region_name=target.region)
+    prefix = unique_prefix("dir-times")
+    server = ferry_factory(extra_toml=s3_storage_toml("moto", target),
+                           users_toml=user_toml("timer", PASSWORD, f"moto:{target.bucket}/{prefix}"),
+                           passwords={"timer": PASSWORD})
+    client.put_object(Bucket=target.bucket, Key=f"{prefix}/implied/file.txt", Body=b"inside")
+    client.put_object(Bucket=target.bucket, Key=f"{prefix}/holds-bytes/", Body=b"not a marker")
+    later = WHEN + 86_400
+    with server.ftp("timer") as f:
+        f.mkd("made")
+        assert f.sendcmd("MFMT 20121127181505 made") == "213 Modify=20121127181505; made"
+        assert "modify=20121127181505;" in f.sendcmd("MLST made")
+        with pytest.raises(Exception) as refused:
+            f.sendcmd("MFMT 20121127181505 holds-bytes")
+        assert str(refused.value).startswith("550"), refused.value
+    assert client.head_object(Bucket=target.bucket, Key=f"{prefix}/made/")["Metadata"]["mtime"] == str(WHEN)
+    with paramiko_sftp(server.sftp_port, "timer", password=PASSWORD) as sftp:
+        sftp.utime("implied", (later, later))
+        assert sftp.stat("implied").st_mtime == later
+        listed = {entry.filename: entry.st_mtime for entry in sftp.listdir_attr(".")}
+        assert listed["made"] == WHEN and listed["implied"] == later, listed
+        assert sftp.listdir("implied") == ["file.txt"]
+    assert client.head_object(Bucket=target.bucket, Key=f"{prefix}/implied/")["Metadata"]["mtime"] == str(later)
+    assert client.get_object(Bucket=target.bucket, Key=f"{prefix}/implied/file.txt")["Body"].read() == b"inside"
+    assert client.get_object(Bucket=target.bucket, Key=f"{prefix}/holds-bytes/")["Body"].read() == b"not a marker"
