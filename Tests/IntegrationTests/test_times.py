@@ -117,6 +117,14 @@ def test_directory_times_on_a_store_that_cannot_keep_them_are_refused(s3_site, s
         assert "not supported" in str(refused.value).lower(), refused.value
         assert client.stat("dated").st_mtime != WHEN
         assert client.listdir("dated") == ["inside.txt"]
+        # Learned once: no marker is read for a time again, and a second attempt asks nothing.
+        mark = server.log_size()
+        client.listdir_attr(".")
+        with pytest.raises(IOError):
+            client.utime("dated", (WHEN, WHEN))
+        markers_read = [line for line in server.log_text(mark).splitlines()
+                        if "operation=HeadObject" in line and "/dated/" in line]
+        assert markers_read == [], markers_read
     assert s3_bucket.get(f"{prefix}/dated/inside.txt") == b"inside"
     assert "keeps no metadata on directory markers" in server.log_text()
 

@@ -1,3 +1,4 @@
+import Locking
 import Foundation
 import Timestamps
 import Logging
@@ -130,17 +131,21 @@ public final class S3Driver: StorageDriver {
     /// HeadObject of the marker, then a metadata rewrite of it (or a PutObject of a new one carrying
     /// the time, only if still absent), then a HeadObject to see that the store kept it: 3
     /// requests, for what clients do once per directory (rclone sync, `sftp put -rp`). A `dir/`
-    /// object holding bytes is not a marker: refused, never overwritten.
+    /// object holding bytes is not a marker: refused, never overwritten. Once the store was seen
+    /// dropping a marker's metadata, refused at once (`markersKeepNoMetadata`).
     public func setDirectoryModificationTime(_ marker: ObjectKey, to modified: Date) throws(StorageError) {
         guard !marker.key.isEmpty else { throw .unsupported(detail: "the root of bucket \(marker.bucket) keeps no time") }
         let value = StoredMetadata.modificationTimeValue(modified)
         let notKept = StorageError.unsupported(detail: "\(marker): this store keeps no metadata on directory markers")
+        if listingTimes.markersKeepNoMetadata.withLock({ $0 }) { throw notKept }
         if let existing = try metadata(marker) {
             guard existing.size == 0 else { throw .conflict(detail: "\(marker) holds data: not a directory marker") }
             do throws(StorageError) {
                 try setModificationTime(of: existing, to: modified)
             } catch .notFound {
-                throw notKept  // SeaweedFS answers HEAD for its directories but cannot copy them
+                // SeaweedFS answers HEAD for its directories but cannot copy them.
+                listingTimes.markersKeepNoMetadata.withLock { $0 = true }
+                throw notKept
             }
         } else {
             let upload = try beginUpload(marker, options: UploadOptions(onlyIfAbsent: true))
@@ -152,7 +157,10 @@ public final class S3Driver: StorageDriver {
                 throw .conflict(detail: "\(marker) appeared meanwhile")
             }
         }
-        guard try metadata(marker)?.userMetadata[StoredMetadata.modificationTimeKey] == value else { throw notKept }
+        guard try metadata(marker)?.userMetadata[StoredMetadata.modificationTimeKey] == value else {
+            listingTimes.markersKeepNoMetadata.withLock { $0 = true }
+            throw notKept
+        }
         listingTimes.rememberDirectoryTime(marker, modified)
     }
 

@@ -53,6 +53,10 @@ final class S3ListingTimeCache: Sendable {
     /// prefix), so unlike files' times these cannot be checked against the listing: another
     /// gateway's change shows here at most this late (this process's own changes at once).
     static let directoryTimeLifetime: TimeInterval = 60
+    /// Set once this store was seen dropping a marker's metadata (`S3Driver.setDirectoryModificationTime`
+    /// read back none): no marker can hold a time here, so none is read, and setting one is refused
+    /// at once, for the life of the process.
+    let markersKeepNoMetadata = Locked(false)
 
     init(source: S3ListingTimes) {
         self.source = source
@@ -161,7 +165,9 @@ final class S3ListingTimeCache: Sendable {
     /// `directoryTimeLifetime` costs one HeadObject (`headsInFlight` at once). With
     /// `listing_times = "last_modified"` a listing (`forListing`) reads none.
     func directoryTimes(_ markers: [ObjectKey], forListing: Bool, client: S3Client) -> [Date?] {
-        if markers.isEmpty || (forListing && source == .lastModified) { return markers.map { _ in nil } }
+        if markers.isEmpty || (forListing && source == .lastModified) || markersKeepNoMetadata.withLock({ $0 }) {
+            return markers.map { _ in nil }
+        }
         let now = Date()
         var times: [Date?] = markers.map { _ in nil }
         var missing: [Int] = []
