@@ -167,14 +167,7 @@ private final class MemoryUpload: ObjectUpload {
 
     func commit() throws(StorageError) -> UInt64 {
         guard !finished else { throw .aborted }
-        do throws(StorageError) {
-            try driver.publish(key, bytes: buffer, onlyIfAbsent: onlyIfAbsent)
-        } catch .objectExists(let key) {
-            throw .objectExists(key: key)  // not aborted: the caller decides
-        } catch {
-            abort()
-            throw error
-        }
+        try abortingOnFailure { () throws(StorageError) in try driver.publish(key, bytes: buffer, onlyIfAbsent: onlyIfAbsent) }
         finished = true
         return UInt64(buffer.count)
     }

@@ -43,8 +43,8 @@ public protocol StorageDriver: Sendable {
     /// bucket's root ""): S3 stores it in the marker's metadata (writing the marker if the directory
     /// had none) and reads it back; local storage sets the directory's mtime. Throws `.unsupported`
     /// when the store cannot keep it: a bucket's root on S3, or a store that drops a marker's
-    /// metadata (SeaweedFS makes a marker a directory of its own). A listing of the directory then
-    /// shows the marker with that time (`addStoredTimes`).
+    /// metadata (SeaweedFS makes a marker a directory of its own). `directoryTimes` shows it
+    /// afterwards.
     func setDirectoryModificationTime(_ marker: ObjectKey, to modified: Date) throws(StorageError)
 
     /// Ends uploads that a process left unfinished (killed, or its abort failed) under `scope`
@@ -148,10 +148,14 @@ public extension ObjectUpload {
     func isPublished(as found: ObjectMetadata) -> Bool { false }
 
     /// Runs the work of a `commit` or `write`: any failure aborts the upload before it is rethrown,
-    /// so that nothing half-written is ever published or left behind.
+    /// so that nothing half-written is ever published or left behind. The one exception is a
+    /// conditional publish the store refused (`.objectExists`): nothing was published, and the
+    /// upload stays open for `commitAgain` or `abort`, as the contract of `commitAgain` says.
     func abortingOnFailure<T>(_ body: () throws(StorageError) -> T) throws(StorageError) -> T {
-        do {
+        do throws(StorageError) {
             return try body()
+        } catch .objectExists(let key) {
+            throw .objectExists(key: key)
         } catch {
             abort()
             throw error

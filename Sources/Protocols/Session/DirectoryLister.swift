@@ -84,9 +84,9 @@ public final class DirectoryLister {
         // Subdirectories show the time stored on their markers, if any, else the time of listing.
         let times = withTimes
             ? location.driver.directoryTimes(of: shown.map { ObjectKey(bucket: prefix.bucket, key: $0.1) }, forListing: true)
-            : []
-        for (index, (name, _)) in shown.enumerated() {
-            entries.append(FileInfo(name: name, isDirectory: true, size: 0, modified: (index < times.count ? times[index] : nil) ?? listedAt,
+            : shown.map { _ in nil }
+        for ((name, _), time) in zip(shown, times) {
+            entries.append(FileInfo(name: name, isDirectory: true, size: 0, modified: time ?? listedAt,
                                     permissions: location.permissions))
         }
         return entries

@@ -285,7 +285,7 @@ public final class Session {
         if location.isFixedDirectory {
             // A home or folder may keep the time a client set (its marker, a local directory's
             // mtime); without one, or on failure, now.
-            let modified = withStoredTime ? location.driver.directoryTimes(of: [location.directoryKey], forListing: false).first ?? nil : nil
+            let modified = withStoredTime ? storedDirectoryTime(location) : nil
             return FileInfo(name: location.path.name, isDirectory: true, size: 0, modified: modified ?? Date(),
                             permissions: location.permissions)
         }
@@ -315,10 +315,15 @@ public final class Session {
         }
         if let marker = page.objects.first {
             guard marker.key == location.directoryKey else { return Date() }
-            let stored = withStoredTime ? location.driver.directoryTimes(of: [marker.key], forListing: false).first ?? nil : nil
-            return stored ?? marker.effectiveModified
+            return (withStoredTime ? storedDirectoryTime(location) : nil) ?? marker.effectiveModified
         }
         return page.commonPrefixes.isEmpty ? nil : Date()
+    }
+
+    /// The time a client set on the directory at `location` (`StorageDriver.directoryTimes`: on S3
+    /// one HeadObject of its marker, trusted for a minute); nil when it has none.
+    private func storedDirectoryTime(_ location: Location) -> Date? {
+        location.driver.directoryTimes(of: [location.directoryKey], forListing: false).first ?? nil
     }
 
     // MARK: Listing

@@ -291,14 +291,7 @@ final class S3ObjectUpload: ObjectUpload {
 
     func commit() throws(StorageError) -> UInt64 {
         guard !finished else { throw .aborted }
-        do throws(StorageError) {
-            return try publish()
-        } catch .objectExists(let key) {
-            throw .objectExists(key: key)  // not aborted: the caller may commitAgain
-        } catch {
-            abort()
-            throw error
-        }
+        return try abortingOnFailure { () throws(StorageError) -> UInt64 in try publish() }
     }
 
     func commitAgain(expecting expected: ObjectMetadata?) throws(StorageError) -> UInt64 {
