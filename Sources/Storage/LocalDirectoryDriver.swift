@@ -26,7 +26,7 @@ public final class LocalDirectoryDriver: StorageDriver {
     public init(root: String, maxObjectSize: UInt64? = nil, staleUploadAge: TimeInterval = 86_400) throws(StorageError) {
         let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
         self.root = absolute.utf8.count > 1 && absolute.utf8.last == KeyBytes.separator ? String(absolute.dropLast()) : absolute
-        self.capabilities = StorageCapabilities(maxObjectSize: maxObjectSize)
+        self.capabilities = StorageCapabilities(maxObjectSize: maxObjectSize, createsOnlyIfAbsent: true)
         try POSIX.makeDirectories(self.root)
         // The root itself is the operator's choice and may be reached through links; nothing below it is.
         rootDirectory = DirectoryDescriptor(fd: try POSIX.open(self.root, O_RDONLY | O_DIRECTORY), description: self.root)
@@ -230,7 +230,7 @@ public final class LocalDirectoryDriver: StorageDriver {
         // Refuse at once what the commit would refuse: a symbolic link or a file on the way.
         _ = try DirectoryDescriptor.open(components.dropLast(), below: bucket, create: false)
         let upload = try LocalFileUpload(bucket: bucket, components: components, temporaryDirectory: uploadsDirectory,
-                                         limit: capabilities.maxObjectSize)
+                                         limit: capabilities.maxObjectSize, onlyIfAbsent: options.onlyIfAbsent)
         if options.keepingPrefix > 0 {
             do throws(StorageError) {
                 try upload.copyPrefix(of: self.openRead(key, from: 0), length: options.keepingPrefix)

@@ -4,7 +4,9 @@ import Glibc
 import Foundation
 import PathRules
 
-/// A file being written under a temporary name, renamed into place on commit.
+/// A file being written under a temporary name, renamed into place on commit; with
+/// `UploadOptions.onlyIfAbsent`, linked into place (link(2) refuses a name that exists, where
+/// rename(2) would replace it) and the temporary name removed.
 final class LocalFileUpload: ObjectUpload {
     private let bucket: DirectoryDescriptor
     private let components: [String]
@@ -14,13 +16,15 @@ final class LocalFileUpload: ObjectUpload {
     private let limit: UInt64?
     private var written: UInt64 = 0
     private var finished = false
+    private let onlyIfAbsent: Bool
 
     private var temporaryDescription: String { temporaryDirectory.description + "/" + temporaryName }
     private var targetDescription: String { bucket.description + "/" + components.joined(separator: "/") }
 
     init(bucket: DirectoryDescriptor, components: [String], temporaryDirectory: DirectoryDescriptor,
-         limit: UInt64?) throws(StorageError) {
+         limit: UInt64?, onlyIfAbsent: Bool = false) throws(StorageError) {
         self.bucket = bucket
+        self.onlyIfAbsent = onlyIfAbsent
         self.components = components
         self.temporaryDirectory = temporaryDirectory
         self.limit = limit
@@ -59,16 +63,27 @@ final class LocalFileUpload: ObjectUpload {
         written += UInt64(bytes.count)
     }
 
-    func commit() throws(StorageError) -> UInt64 {
+    func commit() throws(StorageError) -> UInt64 { try publish(replacing: !onlyIfAbsent) }
+
+    /// After a refused `onlyIfAbsent` commit. A local file has no ETag to pin to: over the object
+    /// the caller's check just found, the rename replaces what is there by then; for nothing, the
+    /// link again refuses a name that was taken meanwhile.
+    func commitAgain(expecting expected: ObjectMetadata?) throws(StorageError) -> UInt64 {
+        try publish(replacing: expected != nil)
+    }
+
+    private func publish(replacing: Bool) throws(StorageError) -> UInt64 {
         guard !finished else { throw .aborted }
         return try abortingOnFailure { () throws(StorageError) -> UInt64 in
-            guard fchmod(fd, 0o644) == 0 else { throw POSIX.storageError(errno, temporaryDescription) }
-            if let modificationTime {  // before the fsync, which makes it durable; kept by the rename
-                try POSIX.setModificationTime(temporaryDirectory.fd, temporaryName, to: modificationTime, what: temporaryDescription)
+            if fd >= 0 {  // the first attempt: make the bytes durable (a refused one did already)
+                guard fchmod(fd, 0o644) == 0 else { throw POSIX.storageError(errno, temporaryDescription) }
+                if let modificationTime {  // before the fsync, which makes it durable; kept by the rename
+                    try POSIX.setModificationTime(temporaryDirectory.fd, temporaryName, to: modificationTime, what: temporaryDescription)
+                }
+                try POSIX.fsync(fd, temporaryDescription)
+                POSIX.close(fd)
+                fd = -1
             }
-            try POSIX.fsync(fd, temporaryDescription)
-            POSIX.close(fd)
-            fd = -1
             // Object-store semantics: a key's "directories" need not exist before it (the session
             // decides whether a client may create a file in a missing directory; it may not).
             guard let name = components.last,
@@ -78,7 +93,24 @@ final class LocalFileUpload: ObjectUpload {
             if let info = try POSIX.statAt(parent.fd, name, what: targetDescription), POSIX.isDirectory(info) {
                 throw .conflict(detail: "\(targetDescription) is a directory")
             }
-            try POSIX.renameAt(temporaryDirectory.fd, temporaryName, parent.fd, name, what: targetDescription)
+            if replacing {
+                try POSIX.renameAt(temporaryDirectory.fd, temporaryName, parent.fd, name, what: targetDescription)
+            } else {
+                let taken = StorageError.objectExists(key: components.joined(separator: "/"))  // the upload stays open
+                switch try POSIX.linkAtIfAbsent(temporaryDirectory.fd, temporaryName, parent.fd, name, what: targetDescription) {
+                case true?:
+                    // Published; a temporary name left by a failure here is only a second link to
+                    // the file, removed with the other stale uploads.
+                    try? POSIX.unlinkAt(temporaryDirectory.fd, temporaryName, what: temporaryDescription)
+                case false?:
+                    throw taken
+                case nil:
+                    // No hard links on this file system: asked, then renamed (a name taken in
+                    // between would be replaced, as without conditional writes on S3).
+                    if try POSIX.statAt(parent.fd, name, what: targetDescription) != nil { throw taken }
+                    try POSIX.renameAt(temporaryDirectory.fd, temporaryName, parent.fd, name, what: targetDescription)
+                }
+            }
             finished = true
             return written
         }

@@ -113,6 +113,22 @@ enum POSIX {
         try retrying(what) { Glibc.renameat(fromDirectory, from, toDirectory, to) }
     }
 
+    /// linkat, never following a link: gives the file `from` the name `to` only if nothing has that
+    /// name yet. False when something has (EEXIST), where `renameAt` would have replaced it; nil
+    /// when the file system has no hard links (FAT, many FUSE mounts: EPERM, EOPNOTSUPP, EMLINK).
+    static func linkAtIfAbsent(_ fromDirectory: Int32, _ from: String, _ toDirectory: Int32, _ to: String,
+                               what: String) throws(StorageError) -> Bool? {
+        while true {
+            if Glibc.linkat(fromDirectory, from, toDirectory, to, 0) == 0 { return true }
+            switch errno {
+            case EINTR: continue
+            case EEXIST: return false
+            case EPERM, EOPNOTSUPP, EMLINK: return nil
+            default: throw storageError(errno, what)
+            }
+        }
+    }
+
     /// unlinkat: a file, or with `AT_REMOVEDIR` an empty directory.
     static func unlinkAt(_ directory: Int32, _ name: String, flags: Int32 = 0, what: String) throws(StorageError) {
         try retrying(what) { Glibc.unlinkat(directory, name, flags) }

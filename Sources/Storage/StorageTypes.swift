@@ -83,7 +83,8 @@ public struct StorageCapabilities: Sendable, Equatable {
     public var maxObjectSize: UInt64?
     /// Whether the store itself refuses to publish an upload begun with `UploadOptions.onlyIfAbsent`
     /// when an object is under its key by then (S3 `If-None-Match: *`, `[[storage]]
-    /// conditional_writes`), so that a caller may skip asking first.
+    /// conditional_writes`; local storage links the file into place, which refuses a taken name),
+    /// so that a caller may skip asking first.
     public var createsOnlyIfAbsent: Bool
 
     public init(maxObjectSize: UInt64? = nil, createsOnlyIfAbsent: Bool = false) {

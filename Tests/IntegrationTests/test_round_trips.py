@@ -150,3 +150,4 @@ def test_a_file_that_appears_after_the_session_looked_is_never_overwritten_blind
     assert "request=close" in log and "status=permissionDenied" in log
     assert not [key for key, _ in s3_bucket.pending_uploads(prefix + "/")]
     s3_bucket.delete_prefix(prefix + "/")
+

@@ -168,6 +168,38 @@ final class CountingDriver: StorageDriver {
         #expect(try F.read(strict, "/d/f.txt") == "theirs")
     }
 
+    @Test(arguments: [true, false])
+    func createOnlyUploadsNeverReplace(conditional: Bool) throws {
+        // STOU and SFTP CREAT|EXCL: a taken name is refused at the start, even for a user who may
+        // delete, and a directory's name too.
+        let (session, driver) = Self.session(lifetime: 30, mayDelete: true, conditional: conditional)
+        F.put(driver.inner, "users/tester/d/taken.txt", "theirs")
+        F.put(driver.inner, "users/tester/d/sub/inner.txt", "kept")
+        #expect(throws: SessionError.alreadyExists("/d/taken.txt")) { try session.beginUpload(F.path("/d/taken.txt"), mode: .create) }
+        #expect(throws: SessionError.isADirectory("/d/sub")) { try session.beginUpload(F.path("/d/sub"), mode: .create) }
+        let fresh = try session.beginUpload(F.path("/d/new.txt"), mode: .create)
+        try fresh.write(Array("mine".utf8))
+        try fresh.commit()
+        #expect(try F.read(session, "/d/new.txt") == "mine")
+        guard conditional else { return }  // without conditional writes the store cannot refuse at commit
+        // Another client stores the name after the upload started: the commit fails and its file
+        // stays, although this user may delete (a `.replace` upload would replace it).
+        let late = try session.beginUpload(F.path("/d/late.txt"), mode: .create)
+        try late.write(Array("mine".utf8))
+        F.put(driver.inner, "users/tester/d/late.txt", "theirs")
+        #expect(throws: StorageError.objectExists(key: "users/tester/d/late.txt")) { try late.commit() }
+        #expect(try F.read(session, "/d/late.txt") == "theirs")
+        // Also when the session believed the name free (its own MKD): no HEAD first, refused at commit.
+        try session.makeDirectory(F.path("/e"))
+        driver.reset()
+        let blind = try session.beginUpload(F.path("/e/f.txt"), mode: .create)
+        #expect(driver.calls == ["put": 1], "nothing asked before a create-only upload into a known directory")
+        try blind.write(Array("mine".utf8))
+        F.put(driver.inner, "users/tester/e/f.txt", "theirs")
+        #expect(throws: StorageError.objectExists(key: "users/tester/e/f.txt")) { try blind.commit() }
+        #expect(try F.read(session, "/e/f.txt") == "theirs")
+    }
+
     @Test func directoryRenameAsksFreshForTheTarget() throws {
         // The session saw /in without "archive"; another client then made in/archive/report.csv.
         // Moving a directory there would merge and replace: the target is checked fresh, refused.

@@ -301,7 +301,9 @@ extension FTPConnection {
     }
 
     /// STOU (RFC 959 §4.1.3, reply form of RFC 1123 §4.1.2.9): stores under a name that does not exist
-    /// yet in the working directory, based on the argument if one is given.
+    /// yet in the working directory, based on the argument if one is given. The upload creates only
+    /// (`UploadMode.create`): a file another client stores under the chosen name before the upload
+    /// ends makes it fail, and is never replaced.
     func handleSTOU(_ argument: String) {
         guard let session else { return }
         restartOffset = 0
@@ -314,24 +316,24 @@ extension FTPConnection {
                 name = attempt == 0 ? argument : "\(argument).\(attempt)"
             }
             guard let path = resolvePath(name, command: "STOU") else { return }
+            let upload: any ObjectUpload
             do throws(SessionError) {
-                _ = try session.stat(path)
+                upload = try session.beginUpload(path, mode: .create)
+            } catch .alreadyExists, .isADirectory {
                 continue  // taken
-            } catch .notFound {
-                store(path, mode: .replace, command: "STOU", announcement: "FILE: \(path.name)",
-                      completion: "Transfer complete (unique file name: \(path.name)).")
-                return
             } catch {
                 reply(for: error, command: "STOU")
                 return
             }
+            receive(into: upload, path: path, announcement: "FILE: \(path.name)",
+                    completion: "Transfer complete (unique file name: \(path.name)).")
+            return
         }
         reply(.fileNameNotAllowed, "Could not find a unique file name.")
     }
 
-    /// Streams the data connection into an upload; commits only when the client's data ended cleanly.
-    private func store(_ path: VirtualPath, mode: UploadMode, command: String, announcement: String,
-                       completion: String = "Transfer complete.") {
+    /// Starts the upload and streams the data connection into it (`receive`).
+    private func store(_ path: VirtualPath, mode: UploadMode, command: String, announcement: String) {
         guard let session else { return }
         let upload: any ObjectUpload
         do {
@@ -340,6 +342,12 @@ extension FTPConnection {
             reply(for: error, command: command)
             return
         }
+        receive(into: upload, path: path, announcement: announcement)
+    }
+
+    /// Streams the data connection into an upload; commits only when the client's data ended cleanly.
+    private func receive(into upload: any ObjectUpload, path: VirtualPath, announcement: String,
+                         completion: String = "Transfer complete.") {
         var committed = false
         defer {
             if !committed {

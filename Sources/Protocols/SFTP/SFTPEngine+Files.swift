@@ -36,7 +36,9 @@ extension SFTPEngine {
         if existingSize != nil && flags.contains(.create) && flags.contains(.exclusive) {
             throw .session(.alreadyExists(path.description))
         }
-        let start: SFTPWriteHandle.Start = if flags.contains(.truncate) || existingSize == nil {
+        let start: SFTPWriteHandle.Start = if flags.contains(.create) && flags.contains(.exclusive) {
+            .create
+        } else if flags.contains(.truncate) || existingSize == nil {
             .replace
         } else if flags.contains(.append) {
             .append
@@ -96,8 +98,10 @@ extension SFTPEngine {
     }
 
     private func isReplace(_ start: SFTPWriteHandle.Start) -> Bool {
-        if case .replace = start { return true }
-        return false
+        switch start {
+        case .replace, .create: true
+        case .append, .atFirstWrite: false
+        }
     }
 
     // MARK: Writing
@@ -142,6 +146,8 @@ extension SFTPEngine {
         switch upload.start {
         case .replace:
             (mode, startOffset) = (.replace, 0)
+        case .create:
+            (mode, startOffset) = (.create, 0)
         case .append:
             (mode, startOffset) = (.append, 0)
         case .atFirstWrite(let existing):
@@ -331,7 +337,7 @@ extension SFTPEngine {
                 guard size == 0, upload.upload == nil else {
                     throw .status(.operationUnsupported, "Object storage cannot change the size of a file being written")
                 }
-                upload.start = .replace
+                if !isReplace(upload.start) { upload.start = .replace }  // CREAT|EXCL stays create-only
             }
             if let date = attributes.modificationDate {
                 // The file is published at CLOSE; its time is set then (the write permission was

@@ -32,6 +32,8 @@ final class SFTPWriteHandle {
     /// existing file (OpenSSH's `reput` opens without TRUNC and writes from the remote size).
     enum Start {
         case replace
+        /// CREAT|EXCL: published only if the name is still free (`UploadMode.create`).
+        case create
         case append
         case atFirstWrite(existingSize: UInt64?)
     }

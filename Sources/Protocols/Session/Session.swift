@@ -209,8 +209,7 @@ public final class Session {
                 // Pinned to the ETag the upload's answer gave: if anyone replaced the object since,
                 // the store refuses the copy and the time is set below, after a fresh HeadObject.
                 try location.driver.setModificationTime(of: published, to: date)
-                logger.info("modification time set", metadata: ["user": "\(user.name)", "path": "\(path)", "with": "published",
-                                                                "mtime": "\(StoredMetadata.modificationTimeValue(date))"])
+                logTimeSet(path, date, ["with": "published"])
                 return FileInfo(name: location.path.name, isDirectory: false, size: published.size, modified: date,
                                 permissions: location.permissions)
             } catch {
@@ -226,15 +225,18 @@ public final class Session {
                 throw .storage(.unsupported(detail: "\(path) exists only as a parent of folders and keeps no time"))
             }
             try storage { () throws(StorageError) in try location.driver.setDirectoryModificationTime(location.directoryKey, to: date) }
-            logger.info("modification time set", metadata: ["user": "\(user.name)", "path": "\(path)", "directory": "true",
-                                                            "mtime": "\(StoredMetadata.modificationTimeValue(date))"])
+            logTimeSet(path, date, ["directory": "true"])
             return FileInfo(name: location.path.name, isDirectory: true, size: 0, modified: date, permissions: location.permissions)
         }
         try storage { () throws(StorageError) in try location.driver.setModificationTime(of: object, to: date) }
-        logger.info("modification time set", metadata: ["user": "\(user.name)", "path": "\(path)",
-                                                        "mtime": "\(StoredMetadata.modificationTimeValue(date))"])
+        logTimeSet(path, date)
         return FileInfo(name: location.path.name, isDirectory: false, size: object.size, modified: date,
                         permissions: location.permissions)
+    }
+
+    private func logTimeSet(_ path: VirtualPath, _ date: Date, _ details: Logger.Metadata = [:]) {
+        logger.info("modification time set", metadata: details.merging(
+            ["user": "\(user.name)", "path": "\(path)", "mtime": "\(StoredMetadata.modificationTimeValue(date))"]) { $1 })
     }
 
     /// The time a client gave before its upload ended (SFTP FSETSTAT, an scp `T` line), once the
@@ -243,8 +245,7 @@ public final class Session {
     /// is complete either way, so a failure here is logged, not reported.
     public func setModificationTimeAfterUpload(_ path: VirtualPath, to date: Date, storedWithUpload: Bool) {
         if storedWithUpload {
-            logger.info("modification time set", metadata: ["user": "\(user.name)", "path": "\(path)", "with": "upload",
-                                                            "mtime": "\(StoredMetadata.modificationTimeValue(date))"])
+            logTimeSet(path, date, ["with": "upload"])
             return
         }
         do throws(SessionError) {
@@ -407,13 +408,19 @@ public final class Session {
     /// if an object appeared under the key meanwhile. The overwrite rule is then applied to that
     /// object (one HeadObject) and the upload published over it, or refused, as if it had been
     /// asked first (`TrackedUpload`). So a stale belief never publishes over an existing object.
+    ///
+    /// `.create` throws `.alreadyExists` for a name that is taken, and is always published
+    /// conditionally where the store can: an object that appears meanwhile fails the commit.
     public func beginUpload(_ path: VirtualPath, mode: UploadMode) throws(SessionError) -> any ObjectUpload {
         lastPublished = nil
         let location = try locate(path)
-        let blind = mode == .replace ? try createsBlind(location) : false
+        let blind = mode == .replace || mode == .create ? try createsBlind(location) : false
         let existing = try checkUpload(location, askingForObject: !blind)
         let keep: UInt64
         switch mode {
+        case .create:
+            if existing != nil { throw .alreadyExists(path.description) }
+            keep = 0
         case .replace:
             keep = 0
         case .resume(let offset):
@@ -425,14 +432,16 @@ public final class Session {
         }
         if let existing { try authorizeOverwrite(existingSize: existing.size, keeping: keep, location) }
         let upload = try storage { () throws(StorageError) in
-            try location.driver.beginUpload(location.objectKey, options: UploadOptions(keepingPrefix: keep, onlyIfAbsent: blind))
+            try location.driver.beginUpload(location.objectKey,
+                                            options: UploadOptions(keepingPrefix: keep, onlyIfAbsent: blind || mode == .create))
         }
         if existing == nil, !location.path.isRoot {
             // Whether or not it completes, the name may be taken: never "known free" again.
             directories.learnEntry(location.path.name, in: try locate(location.path.parent).directoryIdentity)
         }
         let storageName = location.binding.storage
-        return TrackedUpload(upload, whenObjectExists: blind ? appearedObjectRule(location) : nil) { [weak self] published in
+        let whenObjectExists = mode == .create ? appearedObjectRefusal(location) : blind ? appearedObjectRule(location) : nil
+        return TrackedUpload(upload, whenObjectExists: whenObjectExists) { [weak self] published in
             self?.lastPublished = (storageName, published, Date())
         }
     }
@@ -464,6 +473,19 @@ public final class Session {
                 } catch {
                     throw .accessDenied(detail: "\(error) (the file appeared after this session looked)")
                 }
+            })
+    }
+
+    /// A create-only upload (`UploadMode.create`) found an object under its key at commit: unless
+    /// it is the upload's own (a first attempt whose answer was lost), it is refused, whatever the
+    /// user may delete, and the other client's file stays.
+    private func appearedObjectRefusal(_ location: Location) -> TrackedUpload.ObjectExistsCheck {
+        TrackedUpload.ObjectExistsCheck(
+            find: { () throws(StorageError) -> ObjectMetadata? in try location.driver.metadata(location.objectKey) },
+            allow: { [weak self] (existing: ObjectMetadata) throws(StorageError) in
+                self?.logger.warning("upload refused: a file appeared under its name meanwhile, and the upload creates only",
+                                     metadata: ["path": "\(location.path)", "size": "\(existing.size)"])
+                throw .objectExists(key: location.objectKey.key)
             })
     }
 

@@ -138,14 +138,18 @@ public final class S3Driver: StorageDriver {
         let value = StoredMetadata.modificationTimeValue(modified)
         let notKept = StorageError.unsupported(detail: "\(marker): this store keeps no metadata on directory markers")
         if listingTimes.markersKeepNoMetadata.withLock({ $0 }) { throw notKept }
+        // The store was seen dropping it: remembered, so that no marker is read or set again.
+        func keptNone() -> StorageError {
+            listingTimes.markersKeepNoMetadata.withLock { $0 = true }
+            return notKept
+        }
         if let existing = try metadata(marker) {
             guard existing.size == 0 else { throw .conflict(detail: "\(marker) holds data: not a directory marker") }
             do throws(StorageError) {
                 try setModificationTime(of: existing, to: modified)
             } catch .notFound {
                 // SeaweedFS answers HEAD for its directories but cannot copy them.
-                listingTimes.markersKeepNoMetadata.withLock { $0 = true }
-                throw notKept
+                throw keptNone()
             }
         } else {
             let upload = try beginUpload(marker, options: UploadOptions(onlyIfAbsent: true))
@@ -157,10 +161,7 @@ public final class S3Driver: StorageDriver {
                 throw .conflict(detail: "\(marker) appeared meanwhile")
             }
         }
-        guard try metadata(marker)?.userMetadata[StoredMetadata.modificationTimeKey] == value else {
-            listingTimes.markersKeepNoMetadata.withLock { $0 = true }
-            throw notKept
-        }
+        guard try metadata(marker)?.userMetadata[StoredMetadata.modificationTimeKey] == value else { throw keptNone() }
         listingTimes.rememberDirectoryTime(marker, modified)
     }
 

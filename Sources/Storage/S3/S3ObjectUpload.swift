@@ -322,6 +322,11 @@ final class S3ObjectUpload: ObjectUpload {
             if case .matching = self { return true }
             return false
         }
+        /// Whether the store may refuse the publish (412) rather than just take it.
+        var isConditional: Bool {
+            if case .none = self { return false }
+            return true
+        }
         var headers: [(String, String)] {
             switch self {
             case .none: []
@@ -342,7 +347,7 @@ final class S3ObjectUpload: ObjectUpload {
         do throws(StorageError) {
             if let document { return try client.send(request, document: document) }
             return try client.send(request)
-        } catch .conflict(let detail) where !condition.headers.isEmpty && Self.refusedCondition(detail, completing: document != nil) {
+        } catch .conflict(let detail) where condition.isConditional && Self.refusedCondition(detail, completing: document != nil) {
             client.logger.debug("s3 upload refused by its condition", metadata: ["key": "\(key)", "detail": "\(detail)"])
             throw .objectExists(key: key.key)
         } catch .notFound where document == nil && condition.isMatching {
@@ -384,7 +389,7 @@ final class S3ObjectUpload: ObjectUpload {
                                           document: S3XML.completeMultipart(parts))
         // CompleteMultipartUpload can fail inside a 200 answer.
         if let error = S3XML.error(response.body) {
-            if error.code == "PreconditionFailed", !condition.headers.isEmpty {
+            if error.code == "PreconditionFailed", condition.isConditional {
                 throw .objectExists(key: key.key)
             }
             throw StorageError.unavailable(detail: "CompleteMultipartUpload: \(error.code)")
