@@ -103,11 +103,17 @@ final class LocalFileUpload: ObjectUpload {
                     // the file, removed with the other stale uploads.
                     try? POSIX.unlinkAt(temporaryDirectory.fd, temporaryName, what: temporaryDescription)
                 case false?:
-                    throw taken
+                    // Taken by a file. Anything else there (a symbolic link, a FIFO) is no object:
+                    // clients never see it, so it is replaced as a rename replaces it.
+                    guard let info = try POSIX.statAt(parent.fd, name, what: targetDescription),
+                          !POSIX.isRegularFile(info) else { throw taken }
+                    try POSIX.renameAt(temporaryDirectory.fd, temporaryName, parent.fd, name, what: targetDescription)
                 case nil:
                     // No hard links on this file system: asked, then renamed (a name taken in
                     // between would be replaced, as without conditional writes on S3).
-                    if try POSIX.statAt(parent.fd, name, what: targetDescription) != nil { throw taken }
+                    if let info = try POSIX.statAt(parent.fd, name, what: targetDescription), POSIX.isRegularFile(info) {
+                        throw taken
+                    }
                     try POSIX.renameAt(temporaryDirectory.fd, temporaryName, parent.fd, name, what: targetDescription)
                 }
             }

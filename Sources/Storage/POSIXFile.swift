@@ -115,7 +115,8 @@ enum POSIX {
 
     /// linkat, never following a link: gives the file `from` the name `to` only if nothing has that
     /// name yet. False when something has (EEXIST), where `renameAt` would have replaced it; nil
-    /// when the file system has no hard links (FAT, many FUSE mounts: EPERM, EOPNOTSUPP, EMLINK).
+    /// when the file system has no hard links (FAT, many FUSE mounts: EPERM, EOPNOTSUPP, EMLINK,
+    /// ENOSYS).
     static func linkAtIfAbsent(_ fromDirectory: Int32, _ from: String, _ toDirectory: Int32, _ to: String,
                                what: String) throws(StorageError) -> Bool? {
         while true {
@@ -123,7 +124,7 @@ enum POSIX {
             switch errno {
             case EINTR: continue
             case EEXIST: return false
-            case EPERM, EOPNOTSUPP, EMLINK: return nil
+            case EPERM, EOPNOTSUPP, EMLINK, ENOSYS: return nil
             default: throw storageError(errno, what)
             }
         }

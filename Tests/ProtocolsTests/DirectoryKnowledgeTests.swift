@@ -189,15 +189,13 @@ final class CountingDriver: StorageDriver {
         F.put(driver.inner, "users/tester/d/late.txt", "theirs")
         #expect(throws: StorageError.objectExists(key: "users/tester/d/late.txt")) { try late.commit() }
         #expect(try F.read(session, "/d/late.txt") == "theirs")
-        // Also when the session believed the name free (its own MKD): no HEAD first, refused at commit.
+        // A create-only upload asks even where the session believes the name free (its own MKD):
+        // a name taken since is refused before any byte is sent (STOU then picks the next).
         try session.makeDirectory(F.path("/e"))
+        F.put(driver.inner, "users/tester/e/taken.txt", "theirs")
         driver.reset()
-        let blind = try session.beginUpload(F.path("/e/f.txt"), mode: .create)
-        #expect(driver.calls == ["put": 1], "nothing asked before a create-only upload into a known directory")
-        try blind.write(Array("mine".utf8))
-        F.put(driver.inner, "users/tester/e/f.txt", "theirs")
-        #expect(throws: StorageError.objectExists(key: "users/tester/e/f.txt")) { try blind.commit() }
-        #expect(try F.read(session, "/e/f.txt") == "theirs")
+        #expect(throws: SessionError.alreadyExists("/e/taken.txt")) { try session.beginUpload(F.path("/e/taken.txt"), mode: .create) }
+        #expect(driver.calls == ["head": 1])
     }
 
     @Test func directoryRenameAsksFreshForTheTarget() throws {

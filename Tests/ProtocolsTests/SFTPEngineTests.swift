@@ -319,6 +319,40 @@ import Testing
         #expect(client.stored("t.bin") == Array("56789".utf8))
     }
 
+    @Test func createOnlyHandlesNeverReplaceAFileThatAppeared() throws {
+        // OPEN with CREAT|EXCL on a free name, then another client stores that name: whatever
+        // reaches the handle afterwards (a whole-file copy-data, writes, nothing, a truncation to
+        // 0), CLOSE fails and the other client's file stays, although this user may delete.
+        let client = Client()
+        SessionFixture.put(client.driver, "users/tester/src.bin", "source bytes")
+        let source = try #require(client.open("/src.bin", [.read]))
+        let excl: SFTPOpenFlags = [.write, .create, .exclusive]
+        let copied = try #require(client.open("/copied.bin", excl))
+        SessionFixture.put(client.driver, "users/tester/copied.bin", "theirs")
+        let copy = client.send(.extended) {
+            $0.string(SFTPExtension.copyData.rawValue); $0.string(source); $0.uint64(0); $0.uint64(0)
+            $0.string(copied); $0.uint64(0)
+        }
+        #expect(client.status(copy) != .ok, "streamed into a create-only upload, not a server-side copy over the file")
+        _ = client.close(copied)
+        #expect(client.stored("copied.bin") == Array("theirs".utf8))
+        let written = try #require(client.open("/written.bin", excl))
+        #expect(client.write(written, 0, Array("mine".utf8)) == .ok)
+        SessionFixture.put(client.driver, "users/tester/written.bin", "theirs")
+        #expect(client.close(written) == .failure)
+        #expect(client.stored("written.bin") == Array("theirs".utf8))
+        let empty = try #require(client.open("/empty.bin", excl))
+        SessionFixture.put(client.driver, "users/tester/empty.bin", "theirs")
+        #expect(client.close(empty) != .ok)
+        #expect(client.stored("empty.bin") == Array("theirs".utf8))
+        let truncated = try #require(client.open("/truncated.bin", excl))
+        #expect(client.status(client.send(.fsetstat) { $0.string(truncated); $0.attributes(SFTPAttributes(size: 0)) }) == .ok)
+        SessionFixture.put(client.driver, "users/tester/truncated.bin", "theirs")
+        #expect(client.close(truncated) != .ok)
+        #expect(client.stored("truncated.bin") == Array("theirs".utf8))
+        #expect(client.close(source) == .ok)
+    }
+
     @Test func writeOrderReleasesHeldChunks() throws {
         var order = SFTPWriteOrder(window: 100, startingAt: 10)
         let nine = [UInt8](repeating: 1, count: 9)

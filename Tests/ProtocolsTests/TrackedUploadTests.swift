@@ -89,5 +89,15 @@ import Testing
         let (check, _) = Self.check(finding: [own], allowing: false)
         #expect(try TrackedUpload(upload, whenObjectExists: check) { published = $0 }.commit() == 4)
         #expect(published == own && !upload.aborted && upload.commits.count == 1)
+        // A create-only upload does not look (`recognizesOwn` false): equal bytes another client
+        // stored are not its own, and it is refused.
+        let create = ScriptedUpload([.refused])
+        create.ownObject = own
+        var (createCheck, _) = Self.check(finding: [own], allowing: false)
+        createCheck.recognizesOwn = false
+        #expect(throws: StorageError.accessDenied(detail: "no delete flag")) {
+            try TrackedUpload(create, whenObjectExists: createCheck).commit()
+        }
+        #expect(create.aborted)
     }
 }

@@ -49,6 +49,36 @@ import Testing
         try committed.commit()
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/.ferry-uploads").isEmpty)
         #expect(FileManager.default.contents(atPath: root + "/bucket/a/b.bin") == Data([4, 5]))
+        // Linked into place (`onlyIfAbsent`): refused over the file, then aborted; published under
+        // a free name. Neither leaves its temporary name behind.
+        let onlyIfAbsent = UploadOptions(onlyIfAbsent: true)
+        let refused = try driver.beginUpload(key, options: onlyIfAbsent)
+        try refused.write([6])
+        #expect(throws: StorageError.objectExists(key: "a/b.bin")) { try refused.commit() }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/.ferry-uploads").count == 1, "kept for commitAgain")
+        refused.abort()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/.ferry-uploads").isEmpty)
+        let linked = try driver.beginUpload(ObjectKey(bucket: "bucket", key: "a/c.bin"), options: onlyIfAbsent)
+        try linked.write([7])
+        try linked.commit()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/.ferry-uploads").isEmpty)
+        #expect(FileManager.default.contents(atPath: root + "/bucket/a/c.bin") == Data([7]))
+        #expect(FileManager.default.contents(atPath: root + "/bucket/a/b.bin") == Data([4, 5]))
+    }
+
+    @Test func aSymbolicLinkIsNoObjectToRefuseAConditionalUpload() throws {
+        // Clients never see a link (`metadata` is nil), so an upload only if absent replaces the
+        // link itself, as a plain one does, and never writes through it.
+        let root = Self.temporaryRoot()
+        let driver = try Self.makeDriver(root: root)
+        try "secret".write(toFile: root + "/outside.txt", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: root + "/bucket/link", withDestinationPath: root + "/outside.txt")
+        let upload = try driver.beginUpload(ObjectKey(bucket: "bucket", key: "link"), options: UploadOptions(onlyIfAbsent: true))
+        try upload.write(Array("mine".utf8))
+        try upload.commit()
+        #expect(FileManager.default.contents(atPath: root + "/bucket/link") == Data("mine".utf8))
+        #expect(try FileManager.default.attributesOfItem(atPath: root + "/bucket/link")[.type] as? FileAttributeType == .typeRegular)
+        #expect(FileManager.default.contents(atPath: root + "/outside.txt") == Data("secret".utf8))
     }
 
     @Test func neverFollowsSymbolicLinksOrLeavesTheBucket() throws {

@@ -112,6 +112,9 @@ enum StorageConformance {
             try refused.write(bytes)
             #expect(throws: StorageError.objectExists(key: f.key("new.txt").key)) { try refused.commit() }
             #expect(try get(f, "new.txt") == Array("first".utf8), "nothing published")
+            // Still only if absent: refused again, still open.
+            #expect(throws: StorageError.objectExists(key: f.key("new.txt").key)) { try refused.commitAgain(expecting: nil) }
+            #expect(try get(f, "new.txt") == Array("first".utf8), "nothing published")
             let found = try #require(try f.driver.metadata(f.key("new.txt")))
             if found.etag != nil {
                 // Replaced meanwhile: the ETag expected is stale, refused again.

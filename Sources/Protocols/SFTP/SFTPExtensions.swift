@@ -161,7 +161,9 @@ extension SFTPEngine {
     }
 
     /// copy-data: a whole file into a freshly opened, untouched write handle is a server-side copy
-    /// (no bytes through Ferry); any other range is streamed through the two handles.
+    /// (no bytes through Ferry); any other range is streamed through the two handles, and so is a
+    /// handle opened with CREAT|EXCL, whose upload creates only (`UploadMode.create`; a copy would
+    /// replace a file that appeared since the OPEN).
     private func copyData(from readHandle: [UInt8], offset readOffset: UInt64, length: UInt64,
                           to writeHandle: [UInt8], offset writeOffset: UInt64) throws(SFTPFailure) {
         guard case .file(let source) = try handles.item(readHandle) else {
@@ -171,7 +173,8 @@ extension SFTPEngine {
             throw .status(.failure, "copy-data: the target handle is not a file open for writing")
         }
         let wholeFile = readOffset == 0 && (length == 0 || length >= source.info.size) && writeOffset == 0
-        if wholeFile, target.upload == nil, target.failure == nil, target.bytesReceived == 0, !target.completedByCopy {
+        if wholeFile, !target.createsOnly, target.upload == nil, target.failure == nil, target.bytesReceived == 0,
+           !target.completedByCopy {
             let from = source.path, to = target.path
             try sessionCall { () throws(SessionError) in try session.copyFile(from, to: to) }
             target.completedByCopy = true

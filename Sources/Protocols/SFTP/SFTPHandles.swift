@@ -62,6 +62,12 @@ final class SFTPWriteHandle {
         self.createsFile = createsFile
     }
 
+    /// Opened with CREAT|EXCL: published only if the name is still free.
+    var createsOnly: Bool {
+        if case .create = start { return true }
+        return false
+    }
+
     /// The logical size so far (for FSTAT): the highest byte received.
     var size: UInt64 { order?.expected ?? 0 }
 

@@ -409,12 +409,15 @@ public final class Session {
     /// object (one HeadObject) and the upload published over it, or refused, as if it had been
     /// asked first (`TrackedUpload`). So a stale belief never publishes over an existing object.
     ///
-    /// `.create` throws `.alreadyExists` for a name that is taken, and is always published
-    /// conditionally where the store can: an object that appears meanwhile fails the commit.
+    /// `.create` asks first and throws `.alreadyExists` for a name that is taken; it is always
+    /// published conditionally where the store can, so an object that appears meanwhile fails the
+    /// commit (`appearedObjectRefusal`).
     public func beginUpload(_ path: VirtualPath, mode: UploadMode) throws(SessionError) -> any ObjectUpload {
         lastPublished = nil
         let location = try locate(path)
-        let blind = mode == .replace || mode == .create ? try createsBlind(location) : false
+        // A create-only upload always asks first: a name taken since the session looked is then
+        // refused before any byte is sent (STOU picks the next), not after the whole transfer.
+        let blind = mode == .replace ? try createsBlind(location) : false
         let existing = try checkUpload(location, askingForObject: !blind)
         let keep: UInt64
         switch mode {
@@ -476,11 +479,14 @@ public final class Session {
             })
     }
 
-    /// A create-only upload (`UploadMode.create`) found an object under its key at commit: unless
-    /// it is the upload's own (a first attempt whose answer was lost), it is refused, whatever the
-    /// user may delete, and the other client's file stays.
+    /// A create-only upload (`UploadMode.create`) found an object under its key at commit: it is
+    /// refused, whatever the user may delete, and the other client's file stays. The object is not
+    /// checked for being the upload's own (`recognizesOwn`): two clients creating the same empty
+    /// lock file would both be told they made it. A first attempt stored whose answer was lost
+    /// therefore ends as a failure although its file is there, the safe side for a create.
     private func appearedObjectRefusal(_ location: Location) -> TrackedUpload.ObjectExistsCheck {
         TrackedUpload.ObjectExistsCheck(
+            recognizesOwn: false,
             find: { () throws(StorageError) -> ObjectMetadata? in try location.driver.metadata(location.objectKey) },
             allow: { [weak self] (existing: ObjectMetadata) throws(StorageError) in
                 self?.logger.warning("upload refused: a file appeared under its name meanwhile, and the upload creates only",

@@ -14,8 +14,10 @@ final class TrackedUpload: ObjectUpload {
     /// key: `find` reads what is there now (nil: nothing any more); `allow` applies the overwrite
     /// rule to it, throwing to refuse. The upload's own object (`ObjectUpload.isPublished(as:)`,
     /// a first attempt stored whose answer was lost) is recognised between the two, so that it is
-    /// never refused as somebody else's.
+    /// never refused as somebody else's, unless `recognizesOwn` is false (a create-only upload,
+    /// where equal bytes from another client must not count as its own).
     struct ObjectExistsCheck {
+        var recognizesOwn = true
         let find: () throws(StorageError) -> ObjectMetadata?
         let allow: (ObjectMetadata) throws(StorageError) -> Void
     }
@@ -65,7 +67,7 @@ final class TrackedUpload: ObjectUpload {
                 do throws(StorageError) {
                     found = try whenObjectExists.find()
                     if let found {
-                        if upload.isPublished(as: found) {
+                        if whenObjectExists.recognizesOwn, upload.isPublished(as: found) {
                             onPublished(found)
                             return found.size
                         }

@@ -3,7 +3,7 @@ public enum UploadMode: Sendable, Equatable {
     /// Create or replace.
     case replace
     /// Create only: the name must be free when the upload starts and still free when it is
-    /// published (FTP STOU, SFTP OPEN with CREAT|EXCL). Where the store refuses conditional writes
+    /// published (FTP STOU, SFTP OPEN with CREAT|EXCL). Where the store supports conditional writes
     /// (`StorageCapabilities.createsOnlyIfAbsent`) a file another client stored meanwhile makes the
     /// commit fail, whatever the user's delete flag; it is never replaced.
     case create
