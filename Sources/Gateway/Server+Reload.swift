@@ -99,37 +99,32 @@ extension Server {
         }
         // Listeners were opened at start: their addresses (and whether a protocol is served at all)
         // stay until a restart.
-        switch (atStart.ftp, loaded.ftp) {
-        case (let old?, var new?):
-            if old.listen != new.listen { note("[ftp] listen", old.listen?.description ?? "", new.listen?.description ?? "") }
-            if old.implicitTLSListen != new.implicitTLSListen {
-                note("[ftp] implicit_tls_listen", old.implicitTLSListen?.description ?? "", new.implicitTLSListen?.description ?? "")
-            }
-            new.listen = old.listen
-            new.implicitTLSListen = old.implicitTLSListen
-            applied.ftp = new
-        case (let old?, nil):
-            note("[ftp]", "served", "removed")
-            applied.ftp = running.ftp ?? old
-        case (nil, .some):
-            note("[ftp]", "", "added")
-            applied.ftp = nil
-        case (nil, nil):
-            break
+        func keepListener(_ setting: String, _ old: SocketAddress?, _ new: inout SocketAddress?) {
+            if old != new { note(setting, old?.description ?? "", new?.description ?? "") }
+            new = old
         }
-        switch (atStart.sftp, loaded.sftp) {
-        case (let old?, var new?):
-            if old.listen != new.listen { note("[sftp] listen", old.listen?.description ?? "", new.listen?.description ?? "") }
-            new.listen = old.listen
-            applied.sftp = new
-        case (let old?, nil):
-            note("[sftp]", "served", "removed")
-            applied.sftp = running.sftp ?? old
-        case (nil, .some):
-            note("[sftp]", "", "added")
-            applied.sftp = nil
-        case (nil, nil):
-            break
+        func keepServed<Section>(_ name: String, atStart old: Section?, loaded new: Section?, running: Section?,
+                                 keepingListeners keep: (Section, inout Section) -> Void) -> Section? {
+            switch (old, new) {
+            case (let old?, var new?):
+                keep(old, &new)
+                return new
+            case (let old?, nil):
+                note(name, "served", "removed")
+                return running ?? old
+            case (nil, .some):
+                note(name, "", "added")
+                return nil
+            case (nil, nil):
+                return nil
+            }
+        }
+        applied.ftp = keepServed("[ftp]", atStart: atStart.ftp, loaded: loaded.ftp, running: running.ftp) { old, new in
+            keepListener("[ftp] listen", old.listen, &new.listen)
+            keepListener("[ftp] implicit_tls_listen", old.implicitTLSListen, &new.implicitTLSListen)
+        }
+        applied.sftp = keepServed("[sftp]", atStart: atStart.sftp, loaded: loaded.sftp, running: running.sftp) { old, new in
+            keepListener("[sftp] listen", old.listen, &new.listen)
         }
         if atStart.metrics.listen != loaded.metrics.listen {
             note("[metrics] listen", atStart.metrics.listen?.description ?? "", loaded.metrics.listen?.description ?? "")

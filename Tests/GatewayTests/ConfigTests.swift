@@ -378,3 +378,20 @@ import Testing
         #expect(AbandonedUploadReaper.interval(forAge: 0.5) == 1)
     }
 }
+
+@Suite struct ReloadSettingsTests {
+    /// What a reload cannot change stays as at start, each change noted for the log: listeners'
+    /// addresses, and whether a protocol is served at all.
+    @Test func listenersAndServedProtocolsWaitForARestart() throws {
+        let start = try ConfigLoaderTests.load("[sftp]\nlisten = \"\"\n" + ConfigLoaderTests.base + ConfigLoaderTests.user())
+        let loaded = try ConfigLoaderTests.load("[ftp]\nlisten = \"127.0.0.1:2122\"\n" + ConfigLoaderTests.storage + ConfigLoaderTests.user())
+        let (applied, notes) = Server.keepingRestartOnlySettings(loaded, running: start, atStart: start)
+        #expect(applied.ftp?.listen?.port == 2121 && applied.sftp != nil)
+        #expect(notes == ["[ftp] listen: 127.0.0.1:2121 -> 127.0.0.1:2122", "[sftp]: served -> removed"])
+        let (back, added) = Server.keepingRestartOnlySettings(start, running: loaded, atStart: loaded)
+        #expect(back.ftp?.listen?.port == 2122 && back.sftp == nil)
+        #expect(added == ["[ftp] listen: 127.0.0.1:2122 -> 127.0.0.1:2121", "[sftp]: (none) -> added"])
+        let (same, none) = Server.keepingRestartOnlySettings(start, running: start, atStart: start)
+        #expect(none.isEmpty && same.ftp?.listen?.port == 2121 && same.sftp != nil)
+    }
+}

@@ -39,6 +39,17 @@ final class CountingDriver: StorageDriver {
     func abortAbandonedUploads(in scope: ObjectKey, idleSince cutoff: Date) throws(StorageError) -> [AbandonedUpload] {
         try inner.abortAbandonedUploads(in: scope, idleSince: cutoff)
     }
+    /// The keys whose stored times a listing asked for (files and directory markers).
+    private let timesAsked = Locked([String]())
+    var timed: [String] { timesAsked.withLock { $0 } }
+    func addStoredTimes(to objects: inout [ObjectMetadata]) {
+        timesAsked.withLock { $0 += objects.map(\.key.key) }
+        inner.addStoredTimes(to: &objects)
+    }
+    func directoryTimes(of markers: [ObjectKey], forListing: Bool) -> [Date?] {
+        timesAsked.withLock { $0 += markers.map(\.key) }
+        return inner.directoryTimes(of: markers, forListing: forListing)
+    }
 }
 
 @Suite struct DirectoryKnowledgeTests {
@@ -196,6 +207,21 @@ final class CountingDriver: StorageDriver {
         driver.reset()
         #expect(throws: SessionError.alreadyExists("/e/taken.txt")) { try session.beginUpload(F.path("/e/taken.txt"), mode: .create) }
         #expect(driver.calls == ["head": 1])
+    }
+
+    @Test func aNamePatternReadsNoTimeForTheNamesItLeavesOut() throws {
+        // FTP `LIST *.txt`: the names the pattern leaves out (files, directories, folders) are not
+        // shown, and no stored time is read for them (on S3, one HeadObject each).
+        let (session, driver) = Self.session(lifetime: 30)
+        for key in ["d/a.txt", "d/b.log", "d/c.txt", "d/sub/x.txt", "d/sub.txt/y"] { F.put(driver.inner, "users/tester/" + key) }
+        var shown: [String] = []
+        try session.listDirectory(F.path("/d"), including: { $0.hasSuffix(".txt") }) { shown.append($0.name); return true }
+        #expect(shown.sorted() == ["a.txt", "c.txt", "sub.txt"])
+        #expect(driver.timed.sorted() == ["users/tester/d/a.txt", "users/tester/d/c.txt", "users/tester/d/sub.txt/"])
+        // Without a pattern every entry is shown, and timed.
+        shown = []
+        try session.listDirectory(F.path("/d")) { shown.append($0.name); return true }
+        #expect(shown.count == 5 && driver.timed.count == 3 + 5)
     }
 
     @Test func directoryRenameAsksFreshForTheTarget() throws {

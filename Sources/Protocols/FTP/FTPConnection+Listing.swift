@@ -7,10 +7,8 @@ extension FTPConnection {
     func forEachListed(_ path: VirtualPath, request: FTPListRequest, session: Session, withTimes: Bool = true,
                        _ visit: (FileInfo) throws -> Bool) throws(SessionError) {
         do {
-            try session.listDirectory(path, withTimes: withTimes) { info in
-                guard request.matches(info.name) else { return true }
-                return try visit(info)
-            }
+            // The pattern filters inside the listing, so no time is read for a name it leaves out.
+            try session.listDirectory(path, withTimes: withTimes, including: request.matches, visit)
         } catch .notADirectory where request.pattern == nil {
             let info = try session.stat(path)
             do {

@@ -22,12 +22,16 @@ public final class DirectoryLister {
 
     /// Whether entries show the times clients set (read by the driver when its listings lack them).
     private let withTimes: Bool
+    /// Which entry names are shown (an FTP name pattern); the others cost no time lookup.
+    private let including: (String) -> Bool
 
-    init(session: Session, location: Session.Location, mounted: Set<String>, withTimes: Bool = true) {
+    init(session: Session, location: Session.Location, mounted: Set<String>, withTimes: Bool = true,
+         including: @escaping (String) -> Bool = { _ in true }) {
         self.session = session
         self.location = location
         self.mounted = mounted
         self.withTimes = withTimes
+        self.including = including
     }
 
     /// The next entries (never an empty array), or nil when the listing is complete. Listing a file
@@ -41,7 +45,7 @@ public final class DirectoryLister {
                 stage = .finished
                 if !sawAnything { try session.requireListable(location) }
                 session.learnListing(location, names: names)
-                let entries = try session.mountedEntries(location, names: mounted)
+                let entries = try session.mountedEntries(location, names: mounted.filter(including))
                 if !entries.isEmpty { return entries }
             case .storagePages:
                 let entries = try nextStoragePage()
@@ -67,18 +71,24 @@ public final class DirectoryLister {
             known.formUnion(page.objects.compactMap { Self.name(of: $0.key.key, below: prefix.key) }.map { Array($0.utf8) })
             names = known.count > DirectoryKnowledge.maxRememberedNames ? nil : known
         }
-        // The directory's own marker is not an entry (its time is read by `stat` when asked for).
-        var objects = page.objects.filter { $0.key.key != prefix.key }
+        // The entries shown, before any time is read for them. The directory's own marker is not
+        // an entry (its time is read by `stat` when asked for), nor the empty twin `dir` of `dir/`.
+        var shownFiles: [String] = []
+        var objects: [ObjectMetadata] = []
+        for object in page.objects where object.key.key != prefix.key {
+            guard let name = Self.name(of: object.key.key, below: prefix.key), shows(name),
+                  !(object.size == 0 && directoryNames.contains(name)) else { continue }
+            shownFiles.append(name)
+            objects.append(object)
+        }
         if withTimes { location.driver.addStoredTimes(to: &objects) }
         var entries: [FileInfo] = []
-        for object in objects {
-            guard let name = Self.name(of: object.key.key, below: prefix.key), Session.isListableName(name), !mounted.contains(name) else { continue }
-            if object.size == 0 && directoryNames.contains(name) { continue }
+        for (name, object) in zip(shownFiles, objects) {
             entries.append(FileInfo(name: name, isDirectory: false, size: object.size, modified: object.effectiveModified,
                                     permissions: location.permissions))
         }
         let shown = page.commonPrefixes.compactMap { commonPrefix -> (String, String)? in
-            guard let name = Self.name(of: commonPrefix, below: prefix.key), Session.isListableName(name), !mounted.contains(name) else { return nil }
+            guard let name = Self.name(of: commonPrefix, below: prefix.key), shows(name) else { return nil }
             return (name, commonPrefix)
         }
         // Subdirectories show the time stored on their markers, if any, else the time of listing.
@@ -90,6 +100,12 @@ public final class DirectoryLister {
                                     permissions: location.permissions))
         }
         return entries
+    }
+
+    /// Whether a storage entry of this name is shown: addressable, not hidden by a folder binding
+    /// of the same name, and asked for.
+    private func shows(_ name: String) -> Bool {
+        Session.isListableName(name) && !mounted.contains(name) && including(name)
     }
 
     /// The entry name of a listed key or common prefix below `prefix`, cut by bytes (a key's first

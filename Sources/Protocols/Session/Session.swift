@@ -331,9 +331,11 @@ public final class Session {
 
     /// Streams the entries of a directory, one storage page at a time, to `visit` (return false to
     /// stop). Every page is read: a listing is never silently cut off. `withTimes: false` when only
-    /// names are shown (the times clients set are then not read: `StorageDriver.addStoredTimes`).
-    public func listDirectory(_ path: VirtualPath, withTimes: Bool = true, _ visit: (FileInfo) throws -> Bool) throws(SessionError) {
-        let lister = try openDirectory(path, withTimes: withTimes)
+    /// names are shown (the times clients set are then not read: `StorageDriver.addStoredTimes`);
+    /// `including` picks the names shown (an FTP pattern), and no time is read for the others.
+    public func listDirectory(_ path: VirtualPath, withTimes: Bool = true, including: @escaping (String) -> Bool = { _ in true },
+                              _ visit: (FileInfo) throws -> Bool) throws(SessionError) {
+        let lister = try openDirectory(path, withTimes: withTimes, including: including)
         while let batch = try lister.nextBatch() {
             for info in batch {
                 guard try deliver(info, visit) else { return }
@@ -343,10 +345,12 @@ public final class Session {
 
     /// A pull-style listing of `path` (for protocols that page their replies, like SFTP READDIR):
     /// each `nextBatch()` reads one storage page, so memory stays bounded by one page.
-    public func openDirectory(_ path: VirtualPath, withTimes: Bool = true) throws(SessionError) -> DirectoryLister {
+    public func openDirectory(_ path: VirtualPath, withTimes: Bool = true,
+                              including: @escaping (String) -> Bool = { _ in true }) throws(SessionError) -> DirectoryLister {
         let location = try locate(path)
         try authorize(.listDirectory, location)
-        return DirectoryLister(session: self, location: location, mounted: mountedNames(below: path), withTimes: withTimes)
+        return DirectoryLister(session: self, location: location, mounted: mountedNames(below: path), withTimes: withTimes,
+                               including: including)
     }
 
     /// The children of `location` that folder bindings add, as directory entries.

@@ -29,11 +29,16 @@ public final class S3Driver: StorageDriver {
         } catch .notFound {
             return nil
         }
-        var metadata = ObjectMetadata(key: key, size: UInt64(response.headers["content-length"] ?? "") ?? 0,
-                                      modified: response.headers["last-modified"].flatMap(UTCTime.parseHTTPDate) ?? Date(),
-                                      etag: response.headers["etag"], userMetadata: StoredMetadata.userMetadata(response.headers),
-                                      etagMD5: Self.contentMD5(fromETagIn: response.headers))
-        metadata.systemMetadata = StoredMetadata.systemMetadata(response.headers)
+        return Self.objectMetadata(key, headers: response.headers)
+    }
+
+    /// The object a HeadObject answer's headers describe.
+    static func objectMetadata(_ key: ObjectKey, headers: [String: String]) -> ObjectMetadata {
+        var metadata = ObjectMetadata(key: key, size: UInt64(headers["content-length"] ?? "") ?? 0,
+                                      modified: headers["last-modified"].flatMap(UTCTime.parseHTTPDate) ?? Date(),
+                                      etag: headers["etag"], userMetadata: StoredMetadata.userMetadata(headers),
+                                      etagMD5: contentMD5(fromETagIn: headers))
+        metadata.systemMetadata = StoredMetadata.systemMetadata(headers)
         return metadata
     }
 

@@ -138,9 +138,9 @@ final class S3ListingTimeCache: Sendable {
                     defer { processWideHeads.signal() }
                     do throws(StorageError) {
                         let response = try client.send(S3Client.Request(operation: .headObject, bucket: listed.key.bucket, key: listed.key.key))
-                        let size = UInt64(response.headers["content-length"] ?? "")
-                        guard !checkingListed || (Self.sameETag(response.headers["etag"], listed.etag) && size == listed.size) else { continue }
-                        let time = StoredMetadata.userMetadata(response.headers)["mtime"]
+                        let found = S3Driver.objectMetadata(listed.key, headers: response.headers)
+                        guard !checkingListed || (Self.sameETag(found.etag, listed.etag) && found.size == listed.size) else { continue }
+                        let time = found.userMetadata[StoredMetadata.modificationTimeKey]
                         let storeNow = response.headers["date"].flatMap(UTCTime.parseHTTPDate) ?? Date()
                         let settled = listed.modified < storeNow.addingTimeInterval(-settledAge)
                         results.withLock { $0[position] = (time, settled) }
