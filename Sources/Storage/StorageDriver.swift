@@ -59,7 +59,7 @@ public protocol StorageDriver: Sendable {
     /// (local storage's file mtimes) does nothing; S3's ListObjectsV2 carries no user metadata, so
     /// the S3 driver reads each one it does not know yet by HeadObject (several at once) and keeps
     /// it until the object changes (`S3ListingTimes`). Never fails: an object it cannot read shows
-    /// the store's own time.
+    /// the store's own time. Changes objects in place: none is added, dropped or moved.
     func addStoredTimes(to objects: inout [ObjectMetadata])
 
     /// The modification times of directories, by their marker keys (`dir/`): on S3 the time a client

@@ -73,19 +73,16 @@ public final class DirectoryLister {
         }
         // The entries shown, before any time is read for them. The directory's own marker is not
         // an entry (its time is read by `stat` when asked for), nor the empty twin `dir` of `dir/`.
-        var shownFiles: [String] = []
-        var objects: [ObjectMetadata] = []
-        for object in page.objects where object.key.key != prefix.key {
-            guard let name = Self.name(of: object.key.key, below: prefix.key), shows(name),
-                  !(object.size == 0 && directoryNames.contains(name)) else { continue }
-            shownFiles.append(name)
-            objects.append(object)
+        var objects = page.objects.filter { object in
+            guard object.key.key != prefix.key, let name = Self.name(of: object.key.key, below: prefix.key) else { return false }
+            return shows(name) && !(object.size == 0 && directoryNames.contains(name))
         }
         if withTimes { location.driver.addStoredTimes(to: &objects) }
-        var entries: [FileInfo] = []
-        for (name, object) in zip(shownFiles, objects) {
-            entries.append(FileInfo(name: name, isDirectory: false, size: object.size, modified: object.effectiveModified,
-                                    permissions: location.permissions))
+        var entries = objects.compactMap { object in
+            Self.name(of: object.key.key, below: prefix.key).map {
+                FileInfo(name: $0, isDirectory: false, size: object.size, modified: object.effectiveModified,
+                         permissions: location.permissions)
+            }
         }
         let shown = page.commonPrefixes.compactMap { commonPrefix -> (String, String)? in
             guard let name = Self.name(of: commonPrefix, below: prefix.key), shows(name) else { return nil }
