@@ -88,20 +88,13 @@ extension SFTPEngine {
         }
         if upload.upload == nil {
             // Nothing written: a new or truncated file is created empty; an existing one stays as it was.
-            guard upload.createsFile || isReplace(upload.start) else { return }
+            guard upload.createsFile || upload.start.discardsExisting else { return }
             try beginStream(upload, at: 0)
         }
         let stream = upload.upload
         upload.upload = nil
         upload.modificationTimeStored = upload.modificationTime.map { stream?.recordModificationTime($0) == true } ?? false
         try storageCall { () throws(StorageError) in _ = try stream?.commit() }
-    }
-
-    private func isReplace(_ start: SFTPWriteHandle.Start) -> Bool {
-        switch start {
-        case .replace, .create: true
-        case .append, .atFirstWrite: false
-        }
     }
 
     // MARK: Writing
@@ -337,7 +330,7 @@ extension SFTPEngine {
                 guard size == 0, upload.upload == nil else {
                     throw .status(.operationUnsupported, "Object storage cannot change the size of a file being written")
                 }
-                if !isReplace(upload.start) { upload.start = .replace }  // CREAT|EXCL stays create-only
+                if !upload.start.discardsExisting { upload.start = .replace }  // CREAT|EXCL stays create-only
             }
             if let date = attributes.modificationDate {
                 // The file is published at CLOSE; its time is set then (the write permission was

@@ -36,6 +36,15 @@ final class SFTPWriteHandle {
         case create
         case append
         case atFirstWrite(existingSize: UInt64?)
+
+        /// The upload starts from nothing (TRUNC, or CREAT|EXCL): CLOSE publishes it even when
+        /// nothing was written.
+        var discardsExisting: Bool {
+            switch self {
+            case .replace, .create: true
+            case .append, .atFirstWrite: false
+            }
+        }
     }
 
     let path: VirtualPath
